@@ -1,0 +1,56 @@
+"""One JSON error shape for the whole API.
+
+Every error is ``{"error": {"status": int, "code": str, "message": str,
+"fields": {field: [messages]}}}``; domain errors from services become 400s
+naming the field, and nothing reaches the client as a 500 for bad input.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from devices.errors import DomainError
+
+
+def _fields_from(detail) -> dict:
+    if isinstance(detail, dict):
+        return {
+            key: [str(m) for m in (value if isinstance(value, list) else [value])]
+            if not isinstance(value, dict)
+            else _fields_from(value)
+            for key, value in detail.items()
+        }
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(m) for m in detail]}
+    return {}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        body = {"error": {"status": 400, "code": exc.code, "message": exc.message, "fields": fields}}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        message = "The request has invalid fields."
+        code = "invalid"
+        fields = _fields_from(detail)
+    else:
+        message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
+        code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", "error")
+        fields = {}
+    response.data = {
+        "error": {"status": response.status_code, "code": str(code), "message": message, "fields": fields}
+    }
+    return response

@@ -1,0 +1,108 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from devices import services
+from devices.models import (
+    BusinessUnit,
+    Device,
+    DeviceEvent,
+    DeviceModel,
+    Entitlement,
+    Manufacturer,
+    Person,
+    RoleProfile,
+)
+
+
+@admin.register(BusinessUnit)
+class BusinessUnitAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "level", "parent", "cost_centre", "active"]
+    list_filter = ["level", "active"]
+    search_fields = ["code", "name", "cost_centre"]
+    raw_id_fields = ["parent"]
+    readonly_fields = ["path"]
+
+    def save_model(self, request, obj, form, change):
+        services.business_unit_save(unit=obj)
+
+
+class EntitlementInline(admin.TabularInline):
+    model = Entitlement
+    extra = 0
+
+
+@admin.register(RoleProfile)
+class RoleProfileAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+    inlines = [EntitlementInline]
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(SimpleHistoryAdmin):
+    list_display = ["role_profile", "category", "quantity"]
+    list_filter = ["category"]
+
+
+@admin.register(Person)
+class PersonAdmin(SimpleHistoryAdmin):
+    list_display = ["staff_number", "business_unit", "role_profile", "at_needs", "start_date", "leaver_date"]
+    list_filter = ["at_needs", "role_profile"]
+    search_fields = ["staff_number"]
+    raw_id_fields = ["business_unit"]
+    list_select_related = ["business_unit", "role_profile"]
+
+
+@admin.register(Manufacturer)
+class ManufacturerAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(DeviceModel)
+class DeviceModelAdmin(SimpleHistoryAdmin):
+    list_display = ["manufacturer", "name", "category", "unit_price", "end_of_support"]
+    list_filter = ["category", "manufacturer"]
+    search_fields = ["name", "manufacturer__name"]
+    list_select_related = ["manufacturer"]
+
+
+class DeviceEventInline(admin.TabularInline):
+    model = DeviceEvent
+    extra = 0
+    can_delete = False
+    fields = ["occurred_at", "kind", "from_status", "to_status", "recorded_by", "source", "details"]
+    readonly_fields = fields
+    ordering = ["occurred_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(SimpleHistoryAdmin):
+    list_display = ["asset_tag", "serial_number", "device_model", "status", "business_unit", "assigned_to"]
+    list_filter = ["status", "device_model__category"]
+    search_fields = ["asset_tag", "serial_number"]
+    raw_id_fields = ["business_unit", "assigned_to", "device_model", "manufacturer"]
+    list_select_related = ["device_model__manufacturer", "business_unit", "assigned_to"]
+    # Status moves only through the status machine (devices.services.device_transition).
+    readonly_fields = ["status", "version", "created_at", "updated_at"]
+    inlines = [DeviceEventInline]
+    show_full_result_count = False
+
+
+@admin.register(DeviceEvent)
+class DeviceEventAdmin(admin.ModelAdmin):
+    """The lifecycle log is append-only: viewable, never edited or deleted."""
+
+    list_display = ["device", "kind", "occurred_at", "from_status", "to_status", "source"]
+    list_filter = ["kind"]
+    search_fields = ["device__asset_tag", "device__serial_number"]
+    raw_id_fields = ["device"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,304 @@
+"""The device estate: business units, people, entitlements, device models, devices
+and their append-only lifecycle log.
+
+This app knows nothing of refresh, procurement, disposals or reports.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Category(models.TextChoices):
+    """Device categories from the business case (tablet is a legacy category)."""
+
+    LAPTOP = "laptop", "Laptop"
+    DESKTOP = "desktop", "Desktop"
+    MONITOR = "monitor", "Monitor"
+    SMARTPHONE = "smartphone", "Smartphone"
+    TABLET = "tablet", "Tablet (legacy)"
+
+
+class BusinessUnit(models.Model):
+    """A unit of the organisation in a tree: directorate > command > unit.
+
+    ``path`` is the materialised path of codes (``MET/FLP/CE/``) kept by
+    ``devices.services.business_unit_save``; a unit's subtree is every unit whose
+    path starts with its own, which is how scoping and roll-ups find sub-units.
+    """
+
+    class Level(models.TextChoices):
+        DIRECTORATE = "directorate", "Directorate"
+        COMMAND = "command", "Command"
+        UNIT = "unit", "Unit"
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.UNIT)
+    path = models.CharField(max_length=500, db_index=True, editable=False)
+    cost_centre = models.CharField(max_length=32, blank=True)
+    stewardship_email = models.EmailField("stewardship contact e-mail", blank=True)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(code=""), name="%(app_label)s_%(class)s_code_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("pk")), name="%(app_label)s_%(class)s_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 1
+
+
+class RoleProfile(models.Model):
+    """A role a person holds (response officer, fixed desk...), which sets entitlement."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Entitlement(models.Model):
+    """How many devices of a category a person in a role profile may hold."""
+
+    role_profile = models.ForeignKey(
+        RoleProfile, on_delete=models.CASCADE, related_name="entitlements"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    quantity = models.PositiveSmallIntegerField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["role_profile", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["role_profile", "category"], name="%(app_label)s_%(class)s_unique_role_category"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_profile}: {self.quantity} × {self.category}"
+
+
+class Person(models.Model):
+    """A member of staff who holds devices. Personal data kept to the minimum:
+    a staff number, a business unit, a role profile and assistive-technology needs."""
+
+    staff_number = models.CharField(max_length=32, unique=True)
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="people")
+    role_profile = models.ForeignKey(RoleProfile, on_delete=models.PROTECT, related_name="people")
+    at_needs = models.BooleanField("assistive-technology needs", default=False)
+    at_note = models.CharField("assistive-technology note", max_length=200, blank=True)
+    start_date = models.DateField()
+    leaver_date = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["staff_number"]
+        verbose_name_plural = "people"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(staff_number=""), name="%(app_label)s_%(class)s_staff_number_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=Q(leaver_date__isnull=True) | Q(leaver_date__gte=models.F("start_date")),
+                name="%(app_label)s_%(class)s_leaves_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.staff_number
+
+
+class Manufacturer(models.Model):
+    """A device maker. Serial numbers are unique per manufacturer."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeviceModel(models.Model):
+    """A catalogue entry. ``unit_price`` is OFFICIAL-SENSITIVE [COMMERCIAL]."""
+
+    manufacturer = models.ForeignKey(
+        Manufacturer, on_delete=models.PROTECT, related_name="device_models"
+    )
+    name = models.CharField("model", max_length=200)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    unit_price = models.DecimalField(
+        "standard unit price", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    end_of_support = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["manufacturer__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manufacturer", "name"], name="%(app_label)s_%(class)s_unique_manufacturer_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
+                name="%(app_label)s_%(class)s_unit_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.manufacturer} {self.name}"
+
+
+class Device(models.Model):
+    """One physical device in the estate.
+
+    Its status changes only through ``devices.services.device_transition``, which
+    checks ``ALLOWED_TRANSITIONS``, writes a ``DeviceEvent`` and saves in one
+    transaction. ``version`` increments on every write and backs the API's ETag.
+    """
+
+    class Status(models.TextChoices):
+        IN_STOCK = "in_stock", "In stock"
+        DEPLOYED = "deployed", "Deployed"
+        IN_REPAIR = "in_repair", "In repair"
+        RETURNED = "returned", "Returned"
+        AWAITING_SANITISATION = "awaiting_sanitisation", "Awaiting sanitisation"
+        SANITISED = "sanitised", "Sanitised"
+        DISPOSED = "disposed", "Disposed"
+        LOST_STOLEN = "lost_stolen", "Lost or stolen"
+
+    asset_tag = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    serial_number = models.CharField(max_length=100)
+    manufacturer = models.ForeignKey(Manufacturer, on_delete=models.PROTECT, related_name="devices")
+    device_model = models.ForeignKey(DeviceModel, on_delete=models.PROTECT, related_name="devices")
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.IN_STOCK)
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="devices")
+    assigned_to = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
+    )
+    location = models.CharField(max_length=200, blank=True)
+    purchase_date = models.DateField(null=True, blank=True)
+    warranty_expires = models.DateField(null=True, blank=True)
+    purchase_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    os_version = models.CharField(max_length=100, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["version", "updated_at"])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["manufacturer", "serial_number"],
+                name="%(app_label)s_%(class)s_unique_manufacturer_serial",
+            ),
+            models.CheckConstraint(
+                condition=~Q(serial_number=""), name="%(app_label)s_%(class)s_serial_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=Q(purchase_cost__isnull=True) | Q(purchase_cost__gte=0),
+                name="%(app_label)s_%(class)s_purchase_cost_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(assigned_to__isnull=True) | Q(status__in=["deployed", "in_repair"]),
+                name="%(app_label)s_%(class)s_assigned_only_when_in_use",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "business_unit"], name="devices_device_status_unit"),
+            models.Index(fields=["purchase_date"], name="devices_device_purchase_date"),
+            models.Index(fields=["last_seen"], name="devices_device_last_seen"),
+            models.Index(fields=["serial_number"], name="devices_device_serial"),
+        ]
+
+    def __str__(self) -> str:
+        return self.asset_tag or f"{self.manufacturer_id}:{self.serial_number}"
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.pk}-{self.version}"'
+
+
+# The device status machine, in one place. Anything not listed is refused.
+S = Device.Status
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.IN_STOCK: frozenset({S.DEPLOYED, S.IN_REPAIR, S.RETURNED, S.LOST_STOLEN, S.AWAITING_SANITISATION}),
+    S.DEPLOYED: frozenset({S.IN_STOCK, S.IN_REPAIR, S.RETURNED, S.LOST_STOLEN}),
+    S.IN_REPAIR: frozenset({S.DEPLOYED, S.IN_STOCK, S.RETURNED, S.LOST_STOLEN}),
+    S.RETURNED: frozenset({S.IN_STOCK, S.AWAITING_SANITISATION, S.LOST_STOLEN}),
+    # Physical destruction after a failed sanitisation goes straight to disposed.
+    S.AWAITING_SANITISATION: frozenset({S.SANITISED, S.DISPOSED}),
+    S.SANITISED: frozenset({S.DISPOSED}),
+    S.LOST_STOLEN: frozenset({S.IN_STOCK, S.RETURNED}),
+    S.DISPOSED: frozenset(),
+}
+del S
+
+
+class DeviceEvent(models.Model):
+    """An append-only entry in a device's lifecycle log (its chain of custody)."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IMPORTED = "imported", "Imported"
+        UPDATED = "updated", "Updated"
+        DEPLOYED = "deployed", "Deployed"
+        REASSIGNED = "reassigned", "Reassigned"
+        REPAIR_STARTED = "repair_started", "Sent for repair"
+        REPAIRED = "repaired", "Repaired"
+        RETURNED = "returned", "Returned"
+        RECLAIMED = "reclaimed", "Reclaimed to stock"
+        LOST = "lost", "Lost or stolen"
+        FOUND = "found", "Recovered"
+        SANITISATION = "sanitisation", "Sanitisation"
+        DISPOSAL = "disposal", "Disposal step"
+        DISPOSED = "disposed", "Disposed"
+        NOTE = "note", "Note"
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    occurred_at = models.DateTimeField(db_index=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=32, blank=True)
+    to_status = models.CharField(max_length=32, blank=True)
+    source = models.CharField(
+        max_length=100, blank=True, help_text="What wrote it: 'import:42', 'api', 'web', 'seed'."
+    )
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["device", "occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["device", "occurred_at"], name="devices_event_device_time"),
+            models.Index(fields=["kind", "occurred_at"], name="devices_event_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.kind} {self.occurred_at:%Y-%m-%d}"

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from devices import views
+
+app_name = "devices"
+
+urlpatterns = [
+    path("", views.device_list, name="device_list"),
+]

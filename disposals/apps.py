@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DisposalsConfig(AppConfig):
+    name = "disposals"
+    verbose_name = "Disposals"
