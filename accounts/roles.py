@@ -1,4 +1,8 @@
-"""The four roles. Each is a Django group; a user may hold several."""
+"""The roles. Each is a Django group; a user may hold several.
+
+Commercial officers sit beside the four user roles because the business case
+lets only finance and commercial roles see commercial data.
+"""
 
 from enum import StrEnum
 
@@ -8,6 +12,7 @@ class Role(StrEnum):
     FINANCE = "Finance officers"
     UNIT_VIEWER = "Business unit viewers"
     INTEGRATION = "Integrations"
+    COMMERCIAL = "Commercial officers"
 
 
 # The names operators type on the command line.
@@ -16,10 +21,11 @@ ROLE_SLUGS = {
     "finance": Role.FINANCE,
     "unit-viewer": Role.UNIT_VIEWER,
     "integration": Role.INTEGRATION,
+    "commercial": Role.COMMERCIAL,
 }
 
 # Roles that may see OFFICIAL-SENSITIVE [COMMERCIAL] figures (unit prices, contract values).
-COMMERCIAL_ROLES = frozenset({Role.FINANCE})
+COMMERCIAL_ROLES = frozenset({Role.FINANCE, Role.COMMERCIAL})
 
 
 def user_roles(user) -> set[Role]:

@@ -49,9 +49,7 @@ def unit_scope(user) -> UnitScope:
     if not getattr(user, "is_authenticated", False):
         scope = UnitScope(unrestricted=False)
     else:
-        paths = tuple(
-            sorted(user.unit_scopes.values_list("business_unit__path", flat=True))
-        )
+        paths = tuple(sorted(user.unit_scopes.values_list("business_unit__path", flat=True)))
         if paths:
             scope = UnitScope(unrestricted=False, paths=paths)
         elif user.is_superuser or (user_roles(user) - {Role.UNIT_VIEWER}):

@@ -30,7 +30,9 @@ def _fields_from(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else {}
-        body = {"error": {"status": 400, "code": exc.code, "message": exc.message, "fields": fields}}
+        body = {
+            "error": {"status": 400, "code": exc.code, "message": exc.message, "fields": fields}
+        }
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -48,9 +50,16 @@ def exception_handler(exc, context):
         fields = _fields_from(detail)
     else:
         message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
-        code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", "error")
+        code = getattr(getattr(exc, "detail", None), "code", None) or getattr(
+            exc, "default_code", "error"
+        )
         fields = {}
     response.data = {
-        "error": {"status": response.status_code, "code": str(code), "message": message, "fields": fields}
+        "error": {
+            "status": response.status_code,
+            "code": str(code),
+            "message": message,
+            "fields": fields,
+        }
     }
     return response

@@ -46,7 +46,14 @@ class EntitlementAdmin(SimpleHistoryAdmin):
 
 @admin.register(Person)
 class PersonAdmin(SimpleHistoryAdmin):
-    list_display = ["staff_number", "business_unit", "role_profile", "at_needs", "start_date", "leaver_date"]
+    list_display = [
+        "staff_number",
+        "business_unit",
+        "role_profile",
+        "at_needs",
+        "start_date",
+        "leaver_date",
+    ]
     list_filter = ["at_needs", "role_profile"]
     search_fields = ["staff_number"]
     raw_id_fields = ["business_unit"]
@@ -80,7 +87,14 @@ class DeviceEventInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(SimpleHistoryAdmin):
-    list_display = ["asset_tag", "serial_number", "device_model", "status", "business_unit", "assigned_to"]
+    list_display = [
+        "asset_tag",
+        "serial_number",
+        "device_model",
+        "status",
+        "business_unit",
+        "assigned_to",
+    ]
     list_filter = ["status", "device_model__category"]
     search_fields = ["asset_tag", "serial_number"]
     raw_id_fields = ["business_unit", "assigned_to", "device_model", "manufacturer"]

@@ -92,7 +92,8 @@ class Entitlement(models.Model):
         ordering = ["role_profile", "category"]
         constraints = [
             models.UniqueConstraint(
-                fields=["role_profile", "category"], name="%(app_label)s_%(class)s_unique_role_category"
+                fields=["role_profile", "category"],
+                name="%(app_label)s_%(class)s_unique_role_category",
             )
         ]
 
@@ -160,7 +161,8 @@ class DeviceModel(models.Model):
         ordering = ["manufacturer__name", "name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["manufacturer", "name"], name="%(app_label)s_%(class)s_unique_manufacturer_name"
+                fields=["manufacturer", "name"],
+                name="%(app_label)s_%(class)s_unique_manufacturer_name",
             ),
             models.CheckConstraint(
                 condition=Q(unit_price__isnull=True) | Q(unit_price__gte=0),
@@ -195,7 +197,9 @@ class Device(models.Model):
     manufacturer = models.ForeignKey(Manufacturer, on_delete=models.PROTECT, related_name="devices")
     device_model = models.ForeignKey(DeviceModel, on_delete=models.PROTECT, related_name="devices")
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.IN_STOCK)
-    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="devices")
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.PROTECT, related_name="devices"
+    )
     assigned_to = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
     )
@@ -247,7 +251,9 @@ class Device(models.Model):
 # The device status machine, in one place. Anything not listed is refused.
 S = Device.Status
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.IN_STOCK: frozenset({S.DEPLOYED, S.IN_REPAIR, S.RETURNED, S.LOST_STOLEN, S.AWAITING_SANITISATION}),
+    S.IN_STOCK: frozenset(
+        {S.DEPLOYED, S.IN_REPAIR, S.RETURNED, S.LOST_STOLEN, S.AWAITING_SANITISATION}
+    ),
     S.DEPLOYED: frozenset({S.IN_STOCK, S.IN_REPAIR, S.RETURNED, S.LOST_STOLEN}),
     S.IN_REPAIR: frozenset({S.DEPLOYED, S.IN_STOCK, S.RETURNED, S.LOST_STOLEN}),
     S.RETURNED: frozenset({S.IN_STOCK, S.AWAITING_SANITISATION, S.LOST_STOLEN}),

@@ -10,7 +10,9 @@ from devices.models import BusinessUnit, Category, Device, DeviceEvent, Person
 
 def device_list(*, user) -> QuerySet[Device]:
     return unit_scope(user).filter(
-        Device.objects.select_related("device_model", "manufacturer", "business_unit", "assigned_to")
+        Device.objects.select_related(
+            "device_model", "manufacturer", "business_unit", "assigned_to"
+        )
     )
 
 
@@ -44,7 +46,12 @@ def estate_counts(*, user) -> dict:
     for row in grouped:
         table[row["device_model__category"]][row["status"]] += row["n"]
     rows = [
-        {"category": value, "label": label, "by_status": table[value], "total": sum(table[value].values())}
+        {
+            "category": value,
+            "label": label,
+            "by_status": table[value],
+            "total": sum(table[value].values()),
+        }
         for value, label in Category.choices
     ]
     totals = {s: sum(r["by_status"][s] for r in rows) for s, _ in statuses}

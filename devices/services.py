@@ -42,14 +42,18 @@ def business_unit_save(*, unit: BusinessUnit) -> BusinessUnit:
         old_path = None
         if unit.pk:
             old_path = (
-                BusinessUnit.objects.select_for_update().filter(pk=unit.pk).values_list("path", flat=True).first()
+                BusinessUnit.objects.select_for_update()
+                .filter(pk=unit.pk)
+                .values_list("path", flat=True)
+                .first()
             )
         parent_path = ""
         if unit.parent_id:
             parent = BusinessUnit.objects.get(pk=unit.parent_id)
             if old_path and parent.path.startswith(old_path):
                 raise DomainError(
-                    f"{unit.code} cannot sit under {parent.code}, which is inside it.", field="parent"
+                    f"{unit.code} cannot sit under {parent.code}, which is inside it.",
+                    field="parent",
                 )
             parent_path = parent.path
         unit.path = f"{parent_path}{unit.code}/"
@@ -72,7 +76,9 @@ def manufacturer_get_or_create(*, name: str) -> Manufacturer:
     return Manufacturer.objects.create(name=name)
 
 
-def device_model_get_or_create(*, manufacturer: Manufacturer, name: str, category: str) -> DeviceModel:
+def device_model_get_or_create(
+    *, manufacturer: Manufacturer, name: str, category: str
+) -> DeviceModel:
     name = name.strip()
     existing = DeviceModel.objects.filter(manufacturer=manufacturer, name__iexact=name).first()
     if existing:
@@ -140,10 +146,15 @@ def device_transition(
         locked.status = to_status
         if assigned_to is not None:
             locked.assigned_to = assigned_to
-        elif not keep_assignment and to_status not in (Device.Status.DEPLOYED, Device.Status.IN_REPAIR):
+        elif not keep_assignment and to_status not in (
+            Device.Status.DEPLOYED,
+            Device.Status.IN_REPAIR,
+        ):
             locked.assigned_to = None
         if to_status == Device.Status.DEPLOYED and locked.assigned_to is None:
-            raise DomainError("A deployed device must be assigned to a person.", field="assigned_to")
+            raise DomainError(
+                "A deployed device must be assigned to a person.", field="assigned_to"
+            )
         locked.version = F("version") + 1
         locked.full_clean(exclude=["version"])
         locked.save()
@@ -167,7 +178,9 @@ def device_transition(
     return locked
 
 
-def device_record_repair(*, device: Device, actor=None, source: str = "", details=None) -> DeviceEvent:
+def device_record_repair(
+    *, device: Device, actor=None, source: str = "", details=None
+) -> DeviceEvent:
     """A completed repair. Repair history feeds eligibility and failure analytics."""
     return device_event_record(
         device=device, kind=DeviceEvent.Kind.REPAIRED, actor=actor, source=source, details=details

@@ -51,7 +51,9 @@ class RoleProfileFactory(factory.django.DjangoModelFactory):
         """``entitlements={"laptop": 1, "smartphone": 1}`` (the default for response)."""
         if not create:
             return
-        wanted = extracted if extracted is not None else {Category.LAPTOP: 1, Category.SMARTPHONE: 1}
+        wanted = (
+            extracted if extracted is not None else {Category.LAPTOP: 1, Category.SMARTPHONE: 1}
+        )
         for category, quantity in wanted.items():
             Entitlement.objects.update_or_create(
                 role_profile=self, category=category, defaults={"quantity": quantity}

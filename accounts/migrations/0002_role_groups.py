@@ -1,6 +1,6 @@
 from django.db import migrations
 
-ROLE_GROUPS = ["Asset managers", "Finance officers", "Business unit viewers", "Integrations"]
+ROLE_GROUPS = ["Asset managers", "Finance officers", "Business unit viewers", "Integrations", "Commercial officers"]
 
 
 def create_groups(apps, schema_editor):

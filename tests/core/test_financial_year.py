@@ -45,7 +45,11 @@ def test_naive_datetime_is_refused():
 
 def test_parse_and_bounds_round_trip():
     year = FinancialYear.parse("2026/27")
-    assert (year.start, year.end, year.label) == (dt.date(2026, 4, 1), dt.date(2027, 3, 31), "2026/27")
+    assert (year.start, year.end, year.label) == (
+        dt.date(2026, 4, 1),
+        dt.date(2027, 3, 31),
+        "2026/27",
+    )
     assert FinancialYear.parse("1999/00").label == "1999/00"
     with pytest.raises(ValueError):
         FinancialYear.parse("2026/28")

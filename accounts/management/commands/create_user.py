@@ -13,14 +13,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", required=True, help=f"One of: {', '.join(sorted(ROLE_SLUGS))}")
-        parser.add_argument("--unit", action="append", default=[], help="Business unit code; repeatable.")
-        parser.add_argument("--password-env", help="Read the password from this environment variable.")
-        parser.add_argument("--no-password", action="store_true", help="Integration accounts: token only.")
+        parser.add_argument(
+            "--role", required=True, help=f"One of: {', '.join(sorted(ROLE_SLUGS))}"
+        )
+        parser.add_argument(
+            "--unit", action="append", default=[], help="Business unit code; repeatable."
+        )
+        parser.add_argument(
+            "--password-env", help="Read the password from this environment variable."
+        )
+        parser.add_argument(
+            "--no-password", action="store_true", help="Integration accounts: token only."
+        )
 
     def handle(self, *args, username, role, unit, password_env, no_password, **options):
         if role not in ROLE_SLUGS:
-            raise CommandError(f"Unknown role {role!r}; choose one of {', '.join(sorted(ROLE_SLUGS))}.")
+            raise CommandError(
+                f"Unknown role {role!r}; choose one of {', '.join(sorted(ROLE_SLUGS))}."
+            )
         password = None
         if password_env:
             password = os.environ.get(password_env)
