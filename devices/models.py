@@ -308,3 +308,39 @@ class DeviceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.kind} {self.occurred_at:%Y-%m-%d}"
+
+
+class EntitlementException(models.Model):
+    """Permission for a person to hold more of a category than their role allows.
+
+    The business case's deployment policy is strict: anything beyond the role's
+    entitlement needs a recorded reason and an approver.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="entitlement_exceptions"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    extra_quantity = models.PositiveSmallIntegerField(default=1)
+    reason = models.CharField(max_length=500)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField()
+    valid_until = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["person", "category", "-approved_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="%(app_label)s_%(class)s_reason_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=Q(extra_quantity__gte=1),
+                name="%(app_label)s_%(class)s_extra_at_least_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person}: +{self.extra_quantity} {self.category}"

@@ -185,3 +185,188 @@ def device_record_repair(
     return device_event_record(
         device=device, kind=DeviceEvent.Kind.REPAIRED, actor=actor, source=source, details=details
     )
+
+
+# Statuses in which a device counts against its holder's entitlement.
+HELD_STATUSES = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
+
+
+def entitlement_allowance(*, person, category: str, on_date=None) -> int:
+    """How many devices of ``category`` a person may hold: role entitlement plus
+    approved, unexpired exceptions."""
+    from django.db.models import Q, Sum
+
+    from devices.models import Entitlement, EntitlementException
+
+    on_date = on_date or timezone.localdate()
+    base = (
+        Entitlement.objects.filter(role_profile_id=person.role_profile_id, category=category)
+        .values_list("quantity", flat=True)
+        .first()
+    ) or 0
+    extra = (
+        (
+            EntitlementException.objects.filter(person=person, category=category)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on_date))
+            .aggregate(n=Sum("extra_quantity"))["n"]
+        )
+        or 0
+    )
+    return base + extra
+
+
+def entitlement_check(*, person, category: str, replacing: Device | None = None) -> None:
+    """Refuse a deployment that would leave ``person`` above their entitlement.
+
+    ``replacing`` is the device a refresh swap takes back, which does not count:
+    the person holds both only for the length of the handover.
+    """
+    held = Device.objects.filter(
+        assigned_to=person, status__in=HELD_STATUSES, device_model__category=category
+    )
+    if replacing is not None:
+        held = held.exclude(pk=replacing.pk)
+    count = held.count()
+    allowance = entitlement_allowance(person=person, category=category)
+    if count + 1 > allowance:
+        raise DomainError(
+            f"{person} already holds {count} {category}(s) and the role allows {allowance}; "
+            "record an entitlement exception with a reason and an approver first.",
+            field="assigned_to",
+            code="entitlement_exceeded",
+        )
+
+
+def device_deploy(
+    *,
+    device: Device,
+    person,
+    actor=None,
+    source: str = "",
+    replacing: Device | None = None,
+    details=None,
+) -> Device:
+    """Deploy a device to a person, enforcing the role's entitlement (strict
+    deployment policy, business case: "a strict policy for deployment").
+
+    The person row is locked so two concurrent deployments to the same person
+    cannot both pass the entitlement count.
+    """
+    from devices.models import Person
+
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        entitlement_check(person=person, category=device.device_model.category, replacing=replacing)
+        kind = DeviceEvent.Kind.DEPLOYED
+        if device.status == Device.Status.DEPLOYED:
+            # Moving a deployed device to someone else is a reassignment, not a transition.
+            return device_reassign(device=device, person=person, actor=actor, source=source)
+        return device_transition(
+            device=device,
+            to_status=Device.Status.DEPLOYED,
+            assigned_to=person,
+            actor=actor,
+            kind=kind,
+            source=source,
+            details=details,
+        )
+
+
+def device_reassign(*, device: Device, person, actor=None, source: str = "") -> Device:
+    """Hand a deployed device from one person to another (entitlement checked by the caller)."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        if locked.status != Device.Status.DEPLOYED:
+            raise TransitionNotAllowed(device=locked, to_status=Device.Status.DEPLOYED)
+        previous = locked.assigned_to.staff_number if locked.assigned_to_id else None
+        locked.assigned_to = person
+        locked.version = F("version") + 1
+        locked.save(update_fields=["assigned_to", "version", "updated_at"])
+        locked.refresh_from_db()
+        device_event_record(
+            device=locked,
+            kind=DeviceEvent.Kind.REASSIGNED,
+            actor=actor,
+            source=source,
+            details={"from": previous, "to": person.staff_number},
+            from_status=locked.status,
+            to_status=locked.status,
+        )
+    return locked
+
+
+def devices_receive_into_stock(
+    *,
+    device_model: DeviceModel,
+    business_unit: BusinessUnit,
+    serial_numbers: list[str],
+    purchase_cost,
+    purchase_date,
+    warranty_expires=None,
+    actor=None,
+    source: str = "",
+    details: dict[str, Any] | None = None,
+) -> list[Device]:
+    """Create new devices in stock, each with a 'received' event, set-based.
+
+    Serial numbers must be non-blank, unique in the list and new for the
+    manufacturer; otherwise nothing is created and the error names the serial.
+    """
+    cleaned = [s.strip() for s in serial_numbers]
+    if any(not s for s in cleaned):
+        raise DomainError("A serial number is blank.", field="serial_numbers")
+    seen: set[str] = set()
+    duplicates = sorted({s for s in cleaned if s in seen or seen.add(s)})
+    if duplicates:
+        raise DomainError(
+            f"Serial numbers repeated: {', '.join(duplicates)}.", field="serial_numbers"
+        )
+    with transaction.atomic():
+        existing = sorted(
+            Device.objects.filter(
+                manufacturer_id=device_model.manufacturer_id, serial_number__in=cleaned
+            ).values_list("serial_number", flat=True)
+        )
+        if existing:
+            raise DomainError(
+                f"Already in the estate for {device_model.manufacturer}: {', '.join(existing)}.",
+                field="serial_numbers",
+            )
+        devices = [
+            Device(
+                serial_number=serial,
+                manufacturer_id=device_model.manufacturer_id,
+                device_model=device_model,
+                status=Device.Status.IN_STOCK,
+                business_unit=business_unit,
+                purchase_cost=purchase_cost,
+                purchase_date=purchase_date,
+                warranty_expires=warranty_expires,
+            )
+            for serial in cleaned
+        ]
+        for device in devices:
+            device.full_clean(
+                exclude=["version"], validate_unique=False, validate_constraints=False
+            )
+        created = Device.objects.bulk_create(devices)
+        if not all(d.pk for d in created):  # SQLite before RETURNING support: read the ids back
+            created = list(
+                Device.objects.filter(
+                    manufacturer_id=device_model.manufacturer_id, serial_number__in=cleaned
+                )
+            )
+        now = timezone.now()
+        DeviceEvent.objects.bulk_create(
+            DeviceEvent(
+                device=device,
+                kind=DeviceEvent.Kind.RECEIVED,
+                occurred_at=now,
+                recorded_by=actor,
+                source=source,
+                to_status=Device.Status.IN_STOCK,
+                details=details or {},
+            )
+            for device in created
+        )
+    return created
