@@ -38,10 +38,11 @@ def user_create(
     User = get_user_model()
     with transaction.atomic():
         groups = role_groups_ensure()
-        user, _ = User.objects.get_or_create(username=username)
+        user, created = User.objects.get_or_create(username=username)
         if password:
             user.set_password(password)
-        elif not user.has_usable_password():
+        elif created:
+            # Integration accounts authenticate with API tokens only.
             user.set_unusable_password()
         user.is_staff = ROLE_SLUGS[role] is Role.ASSET_MANAGER
         user.save()

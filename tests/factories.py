@@ -42,6 +42,7 @@ class RoleProfileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RoleProfile
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = "response"
     name = "Response officer"
