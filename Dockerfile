@@ -1,0 +1,21 @@
+# Production-shaped image: gunicorn serving Django, static files via whitenoise.
+# The same image runs the Celery worker and beat (see docker-compose.yml).
+
+FROM node:20-bookworm-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json Makefile ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+RUN apt-get update -qq && apt-get install -y -qq make >/dev/null && make static/vendor/.built
+
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+COPY . .
+COPY --from=assets /src/static/vendor ./static/vendor
+RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
+RUN useradd --create-home app && mkdir -p /app/media && chown app /app/media
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
