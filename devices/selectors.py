@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from dataclasses import dataclass, field
 
+from django.db.models import Count, Q, QuerySet
+
+from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
-from devices.models import BusinessUnit, Category, Device, DeviceEvent, Person
+from devices.models import (
+    BusinessUnit,
+    Category,
+    Device,
+    DeviceEvent,
+    DeviceModel,
+    Manufacturer,
+    Person,
+)
+
+# Rows on one page of the device list. Keyset pagination on id: no OFFSET and no
+# COUNT over the estate, so page 1 and page 900 cost the same.
+DEVICE_PAGE_SIZE = 100
 
 
 def device_list(*, user) -> QuerySet[Device]:
@@ -56,3 +71,181 @@ def estate_counts(*, user) -> dict:
     ]
     totals = {s: sum(r["by_status"][s] for r in rows) for s, _ in statuses}
     return {"rows": rows, "statuses": statuses, "totals": totals, "total": sum(totals.values())}
+
+
+def scope_unit_names(*, user) -> list[str] | None:
+    """The names of the units a user is scoped to, or None when they see every unit."""
+    scope = unit_scope(user)
+    if scope.unrestricted:
+        return None
+    if not scope.paths:
+        return []
+    return list(
+        BusinessUnit.objects.filter(path__in=scope.paths)
+        .order_by("path")
+        .values_list("name", flat=True)
+    )
+
+
+def device_model_choices(*, user) -> QuerySet[DeviceModel]:
+    """Device models for the list filter (the catalogue is small: tens of rows)."""
+    return DeviceModel.objects.select_related("manufacturer").order_by("manufacturer__name", "name")
+
+
+@dataclass
+class DevicePage:
+    """One keyset page of devices: the rows, and the ids to continue from."""
+
+    rows: list[Device] = field(default_factory=list)
+    next_after: int | None = None
+    previous_before: int | None = None
+
+
+def device_search(
+    *,
+    user,
+    q: str = "",
+    business_unit: BusinessUnit | None = None,
+    category: str = "",
+    status: str = "",
+    device_model: DeviceModel | None = None,
+) -> QuerySet[Device]:
+    """The user's devices narrowed by the list filters, ordered by id.
+
+    ``q`` finds a device by asset tag or serial number: an exact value, or the
+    start of one (case-insensitive). A business unit includes its sub-units.
+    """
+    qs = device_list(user=user)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(asset_tag__istartswith=q) | Q(serial_number__istartswith=q))
+    if business_unit is not None:
+        qs = qs.filter(business_unit__path__startswith=business_unit.path)
+    if category:
+        qs = qs.filter(device_model__category=category)
+    if status:
+        qs = qs.filter(status=status)
+    if device_model is not None:
+        qs = qs.filter(device_model=device_model)
+    return qs.order_by("id")
+
+
+def device_page(
+    *,
+    queryset: QuerySet[Device],
+    after: int | None = None,
+    before: int | None = None,
+    size: int = DEVICE_PAGE_SIZE,
+) -> DevicePage:
+    """One page of ``queryset`` by keyset on id, in one query.
+
+    Fetch one row more than the page to learn whether there is a further page,
+    instead of counting. ``before`` walks backwards (id descending) and the rows
+    are turned round for display.
+    """
+    if before is not None:
+        rows = list(queryset.filter(id__lt=before).order_by("-id")[: size + 1])
+        has_more = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return DevicePage(
+            rows=rows,
+            next_after=rows[-1].id if rows else None,
+            previous_before=rows[0].id if rows and has_more else None,
+        )
+    if after is not None:
+        queryset = queryset.filter(id__gt=after)
+    rows = list(queryset.order_by("id")[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    return DevicePage(
+        rows=rows,
+        next_after=rows[-1].id if rows and has_more else None,
+        previous_before=rows[0].id if rows and after is not None else None,
+    )
+
+
+def device_get(*, user, pk: int) -> Device | None:
+    """One device the user may see, with what its page shows; None if out of scope."""
+    return device_list(user=user).filter(pk=pk).select_related("assigned_to__role_profile").first()
+
+
+# Fields whose values are OFFICIAL-SENSITIVE [COMMERCIAL]: never in a diff for other users.
+COMMERCIAL_DEVICE_FIELDS = frozenset({"purchase_cost"})
+# Foreign keys shown by name rather than id in the change history.
+_HISTORY_FK_MODELS = {
+    "business_unit": BusinessUnit,
+    "device_model": DeviceModel,
+    "assigned_to": Person,
+    "manufacturer": Manufacturer,
+}
+
+
+def device_change_history(*, user, device: Device) -> list[dict]:
+    """Field-level changes to a device (django-simple-history), newest first.
+
+    Each entry: ``{"when", "who", "kind", "changes": [{"field", "label", "old", "new"}]}``.
+    Diffs are computed in memory between consecutive records; foreign keys are
+    named with one query per referenced model, never one per change. Commercial
+    fields are left out for users who may not see commercial figures.
+    """
+    records = list(
+        device.history.select_related("history_user").order_by("history_date", "history_id")
+    )
+    hidden = set() if can_see_commercial(user) else set(COMMERCIAL_DEVICE_FIELDS)
+    fields = {
+        f.attname: f
+        for f in Device._meta.concrete_fields
+        if f.attname not in {"id", "version", "updated_at", "created_at"} and f.name not in hidden
+    }
+    entries = []
+    wanted_ids: dict[str, set] = {name: set() for name in _HISTORY_FK_MODELS}
+    previous = None
+    for record in records:
+        changes = []
+        for attname, model_field in fields.items():
+            new = getattr(record, attname, None)
+            old = getattr(previous, attname, None) if previous is not None else None
+            if previous is not None and old == new:
+                continue
+            if previous is None and new in (None, ""):
+                continue
+            if model_field.name in wanted_ids:
+                wanted_ids[model_field.name].update(v for v in (old, new) if v is not None)
+            changes.append(
+                {
+                    "field": model_field.name,
+                    "label": model_field.verbose_name,
+                    "old": old,
+                    "new": new,
+                }
+            )
+        entries.append(
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "kind": {"+": "Created", "~": "Changed", "-": "Deleted"}.get(
+                    record.history_type, record.history_type
+                ),
+                "changes": changes,
+            }
+        )
+        previous = record
+    names = {
+        name: {
+            obj.pk: str(obj)
+            for obj in model.objects.filter(pk__in=ids).select_related(
+                *(["manufacturer"] if model is DeviceModel else [])
+            )
+        }
+        for name, model in _HISTORY_FK_MODELS.items()
+        if (ids := wanted_ids[name])
+    }
+    choices = {"status": dict(Device.Status.choices)}
+    for entry in entries:
+        for change in entry["changes"]:
+            lookup = names.get(change["field"]) or choices.get(change["field"])
+            if lookup:
+                change["old"] = lookup.get(change["old"], change["old"])
+                change["new"] = lookup.get(change["new"], change["new"])
+    entries.reverse()
+    return entries

@@ -1,0 +1,112 @@
+"""Forms for the estate pages, rendered with GOV.UK Frontend classes."""
+
+from __future__ import annotations
+
+from django import forms
+
+from devices import selectors
+from devices.models import BusinessUnit, Category, Device, DeviceModel
+
+
+class GovukFormMixin:
+    """Give each widget its GOV.UK class (and the error variant when the field is invalid).
+
+    Templates then render a field with ``{% include "includes/form_field.html" %}``.
+    Other apps' forms may use this mixin too.
+    """
+
+    WIDGET_CLASSES = {
+        forms.Select: "govuk-select",
+        forms.SelectMultiple: "govuk-select",
+        forms.Textarea: "govuk-textarea",
+        forms.ClearableFileInput: "govuk-file-upload",
+        forms.FileInput: "govuk-file-upload",
+        forms.CheckboxInput: "govuk-checkboxes__input",
+    }
+    ERROR_CLASSES = {
+        "govuk-select": "govuk-select--error",
+        "govuk-textarea": "govuk-textarea--error",
+        "govuk-file-upload": "govuk-file-upload--error",
+        "govuk-input": "govuk-input--error",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            css = next(
+                (c for cls, c in self.WIDGET_CLASSES.items() if isinstance(widget, cls)),
+                "govuk-input",
+            )
+            existing = widget.attrs.get("class", "")
+            widget.attrs["class"] = f"{css} {existing}".strip()
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                base = widget.attrs.get("class", "").split(" ")[0]
+                error_class = self.ERROR_CLASSES.get(base)
+                if error_class and error_class not in widget.attrs["class"]:
+                    widget.attrs["class"] += f" {error_class}"
+                widget.attrs["aria-describedby"] = f"{self[name].auto_id}-error"
+
+
+class DeviceFilterForm(GovukFormMixin, forms.Form):
+    """Search and filters of the device list. Units offered are only those in the user's scope."""
+
+    q = forms.CharField(
+        label="Asset tag or serial number",
+        required=False,
+        max_length=100,
+        help_text="The whole value, or how it starts",
+    )
+    business_unit = forms.ModelChoiceField(
+        label="Business unit",
+        queryset=BusinessUnit.objects.none(),
+        required=False,
+        to_field_name="code",
+        empty_label="All units",
+    )
+    category = forms.ChoiceField(
+        label="Category", required=False, choices=[("", "All categories"), *Category.choices]
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "All statuses"), *Device.Status.choices]
+    )
+    device_model = forms.ModelChoiceField(
+        label="Model",
+        queryset=DeviceModel.objects.none(),
+        required=False,
+        empty_label="All models",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = selectors.business_unit_list(user=user)
+        self.fields["business_unit"].label_from_instance = lambda unit: (
+            f"{'– ' * unit.depth}{unit.name}"
+        )
+        self.fields["device_model"].queryset = selectors.device_model_choices(user=user)
+        self.fields["q"].widget.attrs.update(
+            {"spellcheck": "false", "autocomplete": "off", "autocapitalize": "characters"}
+        )
+
+    def selected(self) -> list[tuple[str, str, str]]:
+        """The filters in force as (field name, label, shown value), for the MOJ filter tags."""
+        if not self.is_bound or not self.is_valid():
+            return []
+        chosen = []
+        for name, value in self.cleaned_data.items():
+            if value in (None, ""):
+                continue
+            field = self.fields[name]
+            if isinstance(field, forms.ModelChoiceField):
+                shown = field.label_from_instance(value).lstrip("– ")
+            elif isinstance(field, forms.ChoiceField):
+                shown = dict(field.choices).get(value, value)
+            else:
+                shown = value
+            chosen.append((name, str(field.label), str(shown)))
+        return chosen
