@@ -1,0 +1,161 @@
+"""Residual value by the documented rule, and the suggested route."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from devices.errors import DomainError
+from devices.models import DeviceEvent
+from disposals import services
+from disposals.models import DisposalCase, Grade, ResidualValueAssessment, Route, RouteDecision
+from tests.disposals.conftest import old_laptop
+
+pytestmark = pytest.mark.django_db
+
+
+def test_estimate_follows_the_documented_rule(rule):
+    # 1000 x 50% base x (1 - 10% x 2 years) x grade multiplier
+    today = dt.date(2026, 1, 1)
+    bought = today - dt.timedelta(days=round(365.25 * 2))
+    expected = {
+        Grade.A: Decimal("400.00"),
+        Grade.B: Decimal("200.00"),
+        Grade.C: Decimal("100.00"),
+        Grade.SCRAP: Decimal("0.00"),
+    }
+    for grade, value in expected.items():
+        estimate, age = services.residual_value_estimate(
+            rule=rule,
+            category="laptop",
+            unit_price=Decimal("1000.00"),
+            purchase_date=bought,
+            grade=grade,
+            on_date=today,
+        )
+        assert (grade, estimate, age) == (grade, value, Decimal("2.00"))
+
+
+def test_estimate_below_the_floor_counts_as_nil_and_unknowns_give_nil(rule):
+    today = dt.date(2026, 1, 1)
+    # 9.98 x 50% = 4.99 < floor 5.00
+    tiny, _ = services.residual_value_estimate(
+        rule=rule,
+        category="laptop",
+        unit_price=Decimal("9.98"),
+        purchase_date=today,
+        grade="A",
+        on_date=today,
+    )
+    assert tiny == Decimal("0.00")
+    no_price, age = services.residual_value_estimate(
+        rule=rule, category="laptop", unit_price=None, purchase_date=today, grade="A", on_date=today
+    )
+    assert (no_price, age) == (Decimal("0.00"), None)
+    # Fully depreciated after 10 years at 10% a year.
+    ancient, _ = services.residual_value_estimate(
+        rule=rule,
+        category="laptop",
+        unit_price=Decimal("1000"),
+        purchase_date=dt.date(2014, 1, 1),
+        grade="A",
+        on_date=today,
+    )
+    assert ancient == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("value", "grade", "expected"),
+    [
+        (Decimal("99.99"), "A", Route.REUSE),  # just below the threshold
+        (Decimal("100.00"), "A", Route.RESALE),  # at the threshold
+        (Decimal("100.01"), "A", Route.RESALE),  # above
+        (Decimal("99.99"), "B", Route.REUSE),
+        (Decimal("99.99"), "C", Route.RECYCLING),
+        (Decimal("0.00"), "scrap", Route.RECYCLING),
+        (Decimal("500.00"), "C", Route.RESALE),
+    ],
+)
+def test_route_suggestion_at_the_threshold_and_for_each_grade(value, grade, expected):
+    route, reason = services.route_suggest(
+        estimated_value=value, grade=grade, threshold=Decimal("100.00")
+    )
+    assert route == expected
+    assert reason
+    assert "£" not in reason  # reasons are OFFICIAL: no commercial figures
+
+
+def test_policy_destruction_beats_value():
+    route, reason = services.route_suggest(
+        estimated_value=Decimal("900"), grade="A", threshold=Decimal("100"), policy_destruction=True
+    )
+    assert route == Route.DESTRUCTION
+    assert "policy" in reason
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [("199.98", Route.REUSE), ("200.00", Route.RESALE), ("200.02", Route.RESALE)],
+)
+def test_accepted_suggestion_end_to_end_at_the_threshold(flow, price, expected):
+    # A new laptop (age 0): value = price x 50%, against a threshold of 100.00.
+    device = old_laptop(price=price, years=0)
+
+    case = flow.routed([device], grade="A")[0]
+
+    case.refresh_from_db()
+    assessment = ResidualValueAssessment.objects.get(case=case)
+    assert assessment.estimated_value == (Decimal(price) / 2).quantize(Decimal("0.01"))
+    assert case.route == expected
+    assert case.status == DisposalCase.Status.ROUTE_CHOSEN
+    assert assessment.assessed_by == flow.actor
+
+
+def test_override_needs_a_reason(flow):
+    device = old_laptop(price="1000.00", years=2)
+    case = flow.assessed([device], grade="A")[0]
+
+    with pytest.raises(DomainError, match="give a reason"):
+        services.routes_decide(case_ids=[case.pk], actor=flow.actor, route=Route.REUSE)
+
+    assert not RouteDecision.objects.exists()
+    case.refresh_from_db()
+    assert case.status == DisposalCase.Status.VALUE_ASSESSED
+
+
+def test_override_with_a_reason_is_recorded_with_who_when_and_both_routes(flow):
+    device = old_laptop(price="1000.00", years=2)
+    case = flow.assessed([device], grade="A")[0]
+
+    services.routes_decide(
+        case_ids=[case.pk],
+        actor=flow.actor,
+        route=Route.REUSE,
+        override_reason="Pledged to LOTI laptop drive",
+    )
+
+    decision = RouteDecision.objects.get(case=case)
+    assert (decision.suggested_route, decision.route) == (Route.RESALE, Route.REUSE)
+    assert decision.override_reason == "Pledged to LOTI laptop drive"
+    assert decision.decided_by == flow.actor and decision.decided_at <= timezone.now()
+    event = DeviceEvent.objects.filter(device=device, details__step="route_chosen").get()
+    assert event.details["override_reason"] == "Pledged to LOTI laptop drive"
+    assert event.details["suggested_route"] == Route.RESALE
+
+
+def test_assessment_event_carries_no_commercial_value(flow):
+    device = old_laptop(price="1000.00", years=2)
+
+    flow.assessed([device], grade="B")
+
+    event = DeviceEvent.objects.get(device=device, details__step="value_assessed")
+    assert event.details == {"step": "value_assessed", "grade": "B", "policy_destruction": False}
+
+
+def test_assessing_twice_is_refused(flow):
+    device = old_laptop()
+    case = flow.assessed([device])[0]
+
+    with pytest.raises(DomainError, match="Cannot assess"):
+        services.assessments_record(case_ids=[case.pk], grade="A", actor=flow.actor)
