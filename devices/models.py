@@ -344,3 +344,100 @@ class EntitlementException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: +{self.extra_quantity} {self.category}"
+
+
+class ImportRun(models.Model):
+    """One estate import (a file from the command or the browser page).
+
+    Every import is recorded, dry runs and failed ones included: who ran it,
+    the file's name and SHA-256, the mode, the counts, progress while it runs,
+    the warnings (unknown columns...), a sample of the row errors for the page
+    and the full error report file. Devices it changed carry events whose
+    ``source`` is ``import:<id>``.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Mode(models.TextChoices):
+        ALL_OR_NOTHING = "all-or-nothing", "All or nothing"
+        VALID_ROWS = "valid-rows", "Valid rows"
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Browser upload"
+        COMMAND = "command", "Management command"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="import_runs",
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.WEB)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    file = models.FileField(upload_to="imports/uploads/%Y/%m/", blank=True, max_length=300)
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField("SHA-256 of the file", max_length=64)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.VALID_ROWS)
+    mapping = models.CharField(max_length=32, default="default")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    error_sample = models.JSONField(
+        default=list, blank=True, help_text="The first row errors, for the summary page."
+    )
+    error_report = models.FileField(upload_to="imports/errors/%Y/%m/", blank=True, max_length=300)
+    failure_message = models.TextField(
+        blank=True, help_text="Why the file could not be read, or why the run failed."
+    )
+    file_unreadable = models.BooleanField(default=False)
+    applied = models.BooleanField(
+        default=False, help_text="Whether the import's changes were committed (never for a dry run)."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rows_processed__lte=models.F("rows_total")) | Q(rows_total=0),
+                name="%(app_label)s_%(class)s_processed_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True)
+                | Q(started_at__isnull=True)
+                | Q(finished_at__gte=models.F("started_at")),
+                name="%(app_label)s_%(class)s_finishes_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} {self.file_name}"
+
+    @property
+    def source(self) -> str:
+        """The ``source`` written on the events of devices this import changed."""
+        return f"import:{self.pk}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, (100 * self.rows_processed) // self.rows_total)

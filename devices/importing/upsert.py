@@ -1,0 +1,855 @@
+"""The one upsert core shared by the file importer and the API's bulk endpoint.
+
+Rows are dicts keyed by the canonical column names with raw values. A batch is
+handled set-based in four steps, never a query per row:
+
+1. parse every row in Python (``devices.importing.values``);
+2. resolve business units, manufacturers and models (loaded once per import),
+   people, existing devices and asset tags with a few ``IN`` queries per batch;
+3. validate each row against what it resolved to: unknown unit or staff number,
+   asset tag on another device, status move outside ``ALLOWED_TRANSITIONS``,
+   assignment outside deployed/in repair, duplicates in the input;
+4. write only new and changed rows, set-based: on PostgreSQL a ``COPY`` into a
+   temporary staging table, one ``INSERT ... ON CONFLICT DO UPDATE`` and the
+   events by ``INSERT ... SELECT``; elsewhere ``bulk_create``/``bulk_update``.
+   Unchanged rows write nothing, so re-running a file is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.scoping import unit_scope
+from devices.importing import values as v
+from devices.models import (
+    ALLOWED_TRANSITIONS,
+    BusinessUnit,
+    Device,
+    DeviceEvent,
+    DeviceModel,
+    Manufacturer,
+    Person,
+)
+
+CANONICAL_COLUMNS = (
+    "serial_number",
+    "manufacturer",
+    "model",
+    "category",
+    "business_unit",
+    "asset_tag",
+    "assigned_to",
+    "status",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "location",
+    "last_seen",
+    "os_version",
+)
+REQUIRED_COLUMNS = ("serial_number", "manufacturer", "model", "category", "business_unit")
+
+MODES = ("valid-rows", "all-or-nothing")
+IN_USE = frozenset({Device.Status.DEPLOYED.value, Device.Status.IN_REPAIR.value})
+STATUS_LABEL = dict(Device.Status.choices)
+
+# Columns copied as plain values (the rest are resolved to foreign keys or are
+# identity). Order matters: it is the event's ``changed`` order.
+PLAIN_FIELDS = (
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "last_seen",
+    "os_version",
+)
+LOOKUP_CHUNK = 5_000  # keeps IN lists under SQLite's variable limit
+
+
+def _parse_identifier_serial(value):
+    return v.parse_identifier(value, "serial_number")
+
+
+def _parse_identifier_tag(value):
+    return v.parse_identifier(value, "asset_tag")
+
+
+PARSERS = {
+    "serial_number": _parse_identifier_serial,
+    "asset_tag": _parse_identifier_tag,
+    "manufacturer": lambda value: v.parse_text(value, "manufacturer"),
+    "model": lambda value: v.parse_text(value, "model"),
+    "category": lambda value: v.parse_choice(value, "category"),
+    "status": lambda value: v.parse_choice(value, "status"),
+    "business_unit": lambda value: v.parse_text(value, "business_unit"),
+    "assigned_to": lambda value: v.parse_text(value, "assigned_to"),
+    "location": lambda value: v.parse_text(value, "location"),
+    "os_version": lambda value: v.parse_text(value, "os_version"),
+    "purchase_date": v.parse_date,
+    "warranty_expires": v.parse_date,
+    "purchase_cost": v.parse_money,
+    "last_seen": v.parse_datetime,
+}
+# Blank values that mean "no value" for a nullable column.
+_BLANK_AS_NONE = {"purchase_date", "warranty_expires", "purchase_cost", "last_seen"}
+
+
+@dataclass
+class RowResult:
+    """What happened to one input row. ``index`` is the caller's row reference
+    (position in the list for the API, the file's row number for an import)."""
+
+    index: int
+    outcome: str  # created | updated | unchanged | error
+    device_id: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class UpsertOutcome:
+    """Per-row results and counts. ``applied`` is False for a dry run and for
+    an all-or-nothing batch that had errors (then nothing was written)."""
+
+    results: list[RowResult]
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    applied: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
+
+class _Rollback(Exception):
+    """Raised inside an all-or-nothing transaction to undo it after errors."""
+
+
+def duplicate_key(manufacturer, serial) -> tuple[str, str]:
+    """The identity a row claims: manufacturer (case-insensitive) + exact serial."""
+    return (str(manufacturer or "").strip().lower(), str(serial or "").strip())
+
+
+def find_duplicates(rows) -> tuple[set, set]:
+    """Keys and asset tags that occur more than once in ``rows`` (raw dicts).
+
+    Returns hashes, not values, so a file-wide pass over a million rows stays
+    small in memory; a collision would only over-report, never hide a duplicate.
+    """
+    seen_keys: set[int] = set()
+    dup_keys: set[int] = set()
+    seen_tags: set[int] = set()
+    dup_tags: set[int] = set()
+    for row in rows:
+        serial = row.get("serial_number")
+        if serial not in (None, ""):
+            h = hash(duplicate_key(row.get("manufacturer"), serial))
+            if h in seen_keys:
+                dup_keys.add(h)
+            else:
+                seen_keys.add(h)
+        tag = row.get("asset_tag")
+        if tag not in (None, ""):
+            h = hash(str(tag).strip())
+            if h in seen_tags:
+                dup_tags.add(h)
+            elif h != hash(""):
+                seen_tags.add(h)
+    return dup_keys, dup_tags
+
+
+class Lookups:
+    """Reference data loaded once per import and shared by its batches: business
+    units and manufacturers are small tables; models are loaded per maker on
+    first use. New makers/models found by a batch are created in its write."""
+
+    def __init__(self, *, actor):
+        self.scope = unit_scope(actor) if actor is not None else None
+        self.units_by_code: dict[str, tuple[int, str]] = {}
+        self.units_by_code_ci: dict[str, tuple[int, str] | None] = {}
+        self.units_by_name_ci: dict[str, tuple[int, str] | None] = {}
+        self.unit_code: dict[int, str] = {}
+        for pk, code, name, path in BusinessUnit.objects.values_list("pk", "code", "name", "path"):
+            self.units_by_code[code] = (pk, path)
+            self.unit_code[pk] = code
+            ci = code.lower()
+            self.units_by_code_ci[ci] = None if ci in self.units_by_code_ci else (pk, path)
+            ni = name.strip().lower()
+            self.units_by_name_ci[ni] = None if ni in self.units_by_name_ci else (pk, path)
+        self.makers: dict[str, int] = {}
+        for pk, name in Manufacturer.objects.values_list("pk", "name"):
+            self.makers.setdefault(name.lower(), pk)
+        self.makers_loaded: set[int] = set()
+        # (manufacturer_id, model name lower) -> (model id, category, name)
+        self.models: dict[tuple[int, str], tuple[int, str, str]] = {}
+        self.model_name: dict[int, str] = {}
+
+    def unit(self, text: str) -> tuple[int, str] | None:
+        """A unit by its code (exact, then case-insensitive), then by its name
+        when that name is unambiguous (Snipe-IT exports carry company names)."""
+        found = self.units_by_code.get(text)
+        if found is None:
+            key = text.lower()
+            found = self.units_by_code_ci.get(key) or self.units_by_name_ci.get(key)
+        return found
+
+    def in_scope(self, path: str) -> bool:
+        if self.scope is None or self.scope.unrestricted:
+            return True
+        return any(path.startswith(p) for p in self.scope.paths)
+
+    def load_models(self, maker_ids) -> None:
+        wanted = [m for m in maker_ids if m not in self.makers_loaded]
+        if not wanted:
+            return
+        for chunk in _chunks(wanted):
+            for pk, mid, name, category in DeviceModel.objects.filter(
+                manufacturer_id__in=chunk
+            ).values_list("pk", "manufacturer_id", "name", "category"):
+                self.models.setdefault((mid, name.lower()), (pk, category, name))
+                self.model_name[pk] = name
+        self.makers_loaded.update(wanted)
+
+
+def _chunks(items, size: int = LOOKUP_CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Row:
+    """One row on its way through a batch."""
+
+    __slots__ = (
+        "index",
+        "raw",
+        "values",
+        "errors",
+        "maker_key",
+        "existing",
+        "final",
+        "changed",
+        "outcome",
+        "device_id",
+        "model_key",
+    )
+
+    def __init__(self, index: int, raw: dict):
+        self.index = index
+        self.raw = raw
+        self.values: dict = {}
+        self.errors: dict[str, list[str]] = {}
+        self.maker_key = ""
+        self.existing = None
+        self.final: dict | None = None
+        self.changed: dict | None = None
+        self.outcome = ""
+        self.device_id = None
+        self.model_key = None
+
+    def error(self, column: str, message: str) -> None:
+        self.errors.setdefault(column, []).append(message)
+
+
+def _parse(index: int, raw: dict) -> _Row:
+    row = _Row(index, raw)
+    values = row.values
+    for column, value in raw.items():
+        parser = PARSERS.get(column)
+        if parser is None:
+            row.error(column, "is not a column the import knows")
+            continue
+        try:
+            parsed = parser(value)
+        except v.ValueProblem as problem:
+            row.error(column, str(problem))
+            continue
+        if parsed == "" and column in _BLANK_AS_NONE:
+            parsed = None
+        values[column] = parsed
+    for column in REQUIRED_COLUMNS:
+        if column not in row.errors and not values.get(column):
+            row.error(column, "is required")
+    return row
+
+
+def upsert_batch(
+    *,
+    rows: list[dict],
+    indexes: list[int] | None,
+    actor,
+    source: str,
+    mode: str,
+    dry_run: bool,
+    lookups: Lookups,
+    duplicates: tuple[set, set] | None = None,
+) -> UpsertOutcome:
+    """Validate and (unless ``dry_run``) write one batch in one transaction.
+
+    In all-or-nothing mode a batch with any error writes nothing; the caller
+    decides whether to roll back earlier batches too (the file importer runs all
+    batches in one outer transaction for that mode).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if indexes is None:
+        indexes = list(range(len(rows)))
+    if duplicates is None:
+        duplicates = find_duplicates(rows)
+    dup_keys, dup_tags = duplicates
+    parsed = [_parse(i, raw) for i, raw in zip(indexes, rows, strict=True)]
+
+    # Duplicates in the input are errors on every one of the rows involved.
+    if dup_keys or dup_tags:
+        for row in parsed:
+            raw = row.raw
+            if (
+                dup_keys
+                and hash(duplicate_key(raw.get("manufacturer"), raw.get("serial_number")))
+                in dup_keys
+            ):
+                row.error(
+                    "serial_number",
+                    "appears more than once for this manufacturer in the input",
+                )
+            tag = raw.get("asset_tag")
+            if dup_tags and tag not in (None, "") and hash(str(tag).strip()) in dup_tags:
+                row.error("asset_tag", "appears more than once in the input")
+
+    with transaction.atomic():
+        _resolve_and_validate(parsed, lookups)
+        has_errors = any(row.errors for row in parsed)
+        write = not dry_run and not (has_errors and mode == "all-or-nothing")
+        if write:
+            _write(parsed, lookups=lookups, actor=actor, source=source)
+    outcome = UpsertOutcome(results=[], applied=write)
+    for row in parsed:
+        if row.errors:
+            outcome.rejected += 1
+            outcome.results.append(RowResult(row.index, "error", None, row.errors))
+            continue
+        if row.outcome == "created":
+            outcome.created += 1
+        elif row.outcome == "updated":
+            outcome.updated += 1
+        else:
+            outcome.unchanged += 1
+        outcome.results.append(RowResult(row.index, row.outcome, row.device_id, {}))
+    if has_errors and mode == "all-or-nothing":
+        outcome.applied = False
+    return outcome
+
+
+def _resolve_and_validate(parsed: list[_Row], lookups: Lookups) -> None:
+    """Steps 2 and 3: a few queries for the whole batch, then checks per row."""
+    live = [row for row in parsed if not row.errors]
+    # Manufacturers and their models.
+    maker_ids = set()
+    for row in live:
+        row.maker_key = row.values["manufacturer"].lower()
+        mid = lookups.makers.get(row.maker_key)
+        if mid is not None:
+            maker_ids.add(mid)
+    lookups.load_models(maker_ids)
+
+    # People named in the batch.
+    staff_numbers = {row.values["assigned_to"] for row in live if row.values.get("assigned_to")}
+    people: dict[str, int] = {}
+    for chunk in _chunks(staff_numbers):
+        people.update(
+            Person.objects.filter(staff_number__in=chunk).values_list("staff_number", "pk")
+        )
+
+    # Existing devices, by (manufacturer id, serial), locked for the write on
+    # databases that support it. PostgreSQL instead guards each write with the
+    # version read here (compare-and-swap in the upsert), so unchanged rows are
+    # never locked.
+    serials_by_maker: dict[int, list[str]] = {}
+    for row in live:
+        mid = lookups.makers.get(row.maker_key)
+        if mid is not None:
+            serials_by_maker.setdefault(mid, []).append(row.values["serial_number"])
+    existing: dict[tuple[int, str], dict] = {}
+    device_fields = (
+        "pk",
+        "manufacturer_id",
+        "serial_number",
+        "asset_tag",
+        "device_model_id",
+        "status",
+        "business_unit_id",
+        "business_unit__path",
+        "assigned_to_id",
+        "assigned_to__staff_number",
+        "location",
+        "purchase_date",
+        "warranty_expires",
+        "purchase_cost",
+        "last_seen",
+        "os_version",
+        "version",
+    )
+    lock = connection.vendor != "postgresql" and connection.features.has_select_for_update
+    for mid, serials in serials_by_maker.items():
+        for chunk in _chunks(serials):
+            qs = Device.objects.filter(manufacturer_id=mid, serial_number__in=chunk)
+            if lock:
+                qs = qs.select_for_update().order_by("pk")
+            for found in qs.values(*device_fields):
+                existing[(mid, found["serial_number"])] = found
+
+    # Asset tags already on a device.
+    tags = {row.values["asset_tag"] for row in live if row.values.get("asset_tag")}
+    tag_owner: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(tags):
+        for tag, pk, serial in Device.objects.filter(asset_tag__in=chunk).values_list(
+            "asset_tag", "pk", "serial_number"
+        ):
+            tag_owner[tag] = (pk, serial)
+
+    new_models: dict[tuple[str, str], str] = {}
+    for row in live:
+        _validate_row(row, lookups, people, existing, tag_owner, new_models)
+
+
+def _validate_row(row: _Row, lookups, people, existing, tag_owner, new_models) -> None:
+    values = row.values
+    unit = lookups.unit(values["business_unit"])
+    unit_id = None
+    if unit is None:
+        row.error("business_unit", f"no business unit has the code {values['business_unit']!r}")
+    elif not lookups.in_scope(unit[1]):
+        row.error("business_unit", f"{values['business_unit']} is outside your business units")
+    else:
+        unit_id = unit[0]
+
+    person_id = None
+    staff_number = values.get("assigned_to")
+    if staff_number:
+        person_id = people.get(staff_number)
+        if person_id is None:
+            row.error("assigned_to", f"no person has the staff number {staff_number!r}")
+
+    mid = lookups.makers.get(row.maker_key)
+    category = values["category"]
+    model_lower = values["model"].lower()
+    model_id = None
+    if mid is not None:
+        known = lookups.models.get((mid, model_lower))
+        if known is not None:
+            model_id, model_category, model_name = known
+            if model_category != category:
+                row.error(
+                    "category",
+                    f"{values['manufacturer']} {model_name} is a {model_category}, not a {category}",
+                )
+    if model_id is None:
+        key = (row.maker_key, model_lower)
+        pending = new_models.setdefault(key, category)
+        if pending != category:
+            row.error(
+                "category",
+                f"{values['manufacturer']} {values['model']} is given as both {pending} and "
+                f"{category} in this input",
+            )
+        row.model_key = key
+
+    current = existing.get((mid, values["serial_number"])) if mid is not None else None
+    row.existing = current
+    if current is not None and not lookups.in_scope(current["business_unit__path"]):
+        row.error("serial_number", "belongs to a device outside your business units")
+        return
+
+    tag = values.get("asset_tag")
+    if tag:
+        owner = tag_owner.get(tag)
+        if owner is not None and (current is None or owner[0] != current["pk"]):
+            row.error("asset_tag", f"{tag} is already on another device (serial {owner[1]})")
+
+    # Status and assignment.
+    status = values.get("status") or ""
+    if current is None:
+        status = status or Device.Status.IN_STOCK.value
+        assigned = person_id
+    else:
+        old_status = current["status"]
+        if (
+            status
+            and status != old_status
+            and status not in ALLOWED_TRANSITIONS.get(old_status, frozenset())
+        ):
+            row.error(
+                "status",
+                f"cannot move from {STATUS_LABEL.get(old_status, old_status)} to "
+                f"{STATUS_LABEL.get(status, status)}",
+            )
+        status = status or old_status
+        if "assigned_to" in values:
+            assigned = person_id
+        elif status in IN_USE:
+            assigned = current["assigned_to_id"]
+        else:
+            # Leaving use clears the holder, as device_transition does.
+            assigned = None
+    if staff_number and status not in IN_USE:
+        row.error(
+            "assigned_to",
+            f"a device can be assigned only when deployed or in repair (status is "
+            f"{STATUS_LABEL.get(status, status)})",
+        )
+    if row.errors:
+        return
+
+    final = {
+        "asset_tag": tag or (current["asset_tag"] if current else None),
+        "device_model_id": model_id,
+        "status": status,
+        "business_unit_id": unit_id,
+        "assigned_to_id": assigned,
+    }
+    for name in PLAIN_FIELDS:
+        if name in values:
+            final[name] = values[name]
+        elif current is not None:
+            final[name] = current[name]
+        else:
+            final[name] = None if name in _BLANK_AS_NONE else ""
+    if current is None:
+        row.outcome = "created"
+        row.final = final
+        return
+    row.device_id = current["pk"]
+    changed = {}
+    if final["asset_tag"] != current["asset_tag"]:
+        changed["asset_tag"] = [current["asset_tag"], final["asset_tag"]]
+    if model_id != current["device_model_id"]:
+        changed["model"] = [lookups.model_name.get(current["device_model_id"]), values["model"]]
+    if status != current["status"]:
+        changed["status"] = [current["status"], status]
+    if unit_id != current["business_unit_id"]:
+        changed["business_unit"] = [
+            lookups.unit_code.get(current["business_unit_id"]),
+            lookups.unit_code.get(unit_id),
+        ]
+    if assigned != current["assigned_to_id"]:
+        changed["assigned_to"] = [current["assigned_to__staff_number"], staff_number or None]
+    for name in PLAIN_FIELDS:
+        if final[name] != current[name]:
+            changed[name] = [_jsonable(current[name]), _jsonable(final[name])]
+    if changed:
+        row.outcome = "updated"
+        row.final = final
+        row.changed = changed
+    else:
+        row.outcome = "unchanged"
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+# ------------------------------------------------------------------- the write
+
+
+def _write(parsed: list[_Row], *, lookups: Lookups, actor, source: str) -> None:
+    writes = [row for row in parsed if not row.errors and row.final is not None]
+    if not writes:
+        return
+    _create_makers_and_models(writes, lookups)
+    if connection.vendor == "postgresql":
+        _write_postgres(writes, lookups=lookups, actor=actor, source=source)
+    else:
+        _write_orm(writes, lookups=lookups, actor=actor, source=source)
+
+
+def _create_makers_and_models(writes: list[_Row], lookups: Lookups) -> None:
+    """Unknown makers and models become catalogue entries (category from the row)."""
+    new_makers = {}
+    for row in writes:
+        if row.maker_key not in lookups.makers:
+            new_makers.setdefault(row.maker_key, row.values["manufacturer"])
+    if new_makers:
+        # ignore_conflicts: a concurrent import may add the same maker; re-read.
+        Manufacturer.objects.bulk_create(
+            [Manufacturer(name=name) for name in new_makers.values()], ignore_conflicts=True
+        )
+        for pk, name in Manufacturer.objects.filter(name__in=list(new_makers.values())).values_list(
+            "pk", "name"
+        ):
+            lookups.makers.setdefault(name.lower(), pk)
+        lookups.load_models({lookups.makers[k] for k in new_makers})
+    new_models: dict[tuple[int, str], DeviceModel] = {}
+    for row in writes:
+        if row.model_key is None:
+            continue
+        mid = lookups.makers[row.maker_key]
+        known = lookups.models.get((mid, row.model_key[1]))
+        if known is not None:
+            row.final["device_model_id"] = known[0]
+            continue
+        new_models.setdefault(
+            (mid, row.model_key[1]),
+            DeviceModel(
+                manufacturer_id=mid, name=row.values["model"], category=row.values["category"]
+            ),
+        )
+    if new_models:
+        DeviceModel.objects.bulk_create(list(new_models.values()), ignore_conflicts=True)
+        lookups.makers_loaded.difference_update({mid for mid, _ in new_models})
+        lookups.load_models({mid for mid, _ in new_models})
+    for row in writes:
+        if row.final["device_model_id"] is None:
+            mid = lookups.makers[row.maker_key]
+            row.final["device_model_id"] = lookups.models[(mid, row.model_key[1])][0]
+        if (
+            row.changed is not None
+            and "model" in row.changed
+            and row.final["device_model_id"] == row.existing["device_model_id"]
+        ):
+            del row.changed["model"]
+
+
+def _event_details(row: _Row) -> dict:
+    details: dict = {"row": row.index}
+    if row.changed:
+        details["changed"] = row.changed
+    return details
+
+
+def _write_orm(writes: list[_Row], *, lookups: Lookups, actor, source: str) -> None:
+    """The portable path: bulk_create the new devices, bulk_update the changed."""
+    now = timezone.now()
+    actor_id = getattr(actor, "pk", None)
+    created_rows = [row for row in writes if row.outcome == "created"]
+    updated_rows = [row for row in writes if row.outcome == "updated"]
+    new_devices = []
+    for row in created_rows:
+        new_devices.append(
+            Device(
+                manufacturer_id=lookups.makers[row.maker_key],
+                serial_number=row.values["serial_number"],
+                version=1,
+                created_at=now,
+                updated_at=now,
+                **row.final,
+            )
+        )
+    if new_devices:
+        Device.objects.bulk_create(new_devices, batch_size=500)
+        if any(device.pk is None for device in new_devices):  # no RETURNING: read ids back
+            ids = {}
+            for mid in {d.manufacturer_id for d in new_devices}:
+                serials = [d.serial_number for d in new_devices if d.manufacturer_id == mid]
+                for chunk in _chunks(serials):
+                    for pk, serial in Device.objects.filter(
+                        manufacturer_id=mid, serial_number__in=chunk
+                    ).values_list("pk", "serial_number"):
+                        ids[(mid, serial)] = pk
+            for device in new_devices:
+                device.pk = ids[(device.manufacturer_id, device.serial_number)]
+        for row, device in zip(created_rows, new_devices, strict=True):
+            row.device_id = device.pk
+    changed_devices = []
+    for row in updated_rows:
+        device = Device(pk=row.existing["pk"], version=row.existing["version"] + 1, updated_at=now)
+        for name, value in row.final.items():
+            setattr(device, name, value)
+        changed_devices.append(device)
+    if changed_devices:
+        Device.objects.bulk_update(
+            changed_devices,
+            fields=[
+                "asset_tag",
+                "device_model_id",
+                "status",
+                "business_unit_id",
+                "assigned_to_id",
+                *PLAIN_FIELDS,
+                "version",
+                "updated_at",
+            ],
+            batch_size=500,
+        )
+    events = []
+    for row in created_rows:
+        events.append(
+            DeviceEvent(
+                device_id=row.device_id,
+                kind=DeviceEvent.Kind.IMPORTED,
+                occurred_at=now,
+                recorded_by_id=actor_id,
+                to_status=row.final["status"],
+                source=source,
+                details=_event_details(row),
+            )
+        )
+    for row in updated_rows:
+        events.append(
+            DeviceEvent(
+                device_id=row.device_id,
+                kind=DeviceEvent.Kind.UPDATED,
+                occurred_at=now,
+                recorded_by_id=actor_id,
+                from_status=row.existing["status"],
+                to_status=row.final["status"],
+                source=source,
+                details=_event_details(row),
+            )
+        )
+    DeviceEvent.objects.bulk_create(events, batch_size=1000)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+_STAGE_COLUMNS = (
+    "idx",
+    "manufacturer_id",
+    "serial_number",
+    "asset_tag",
+    "device_model_id",
+    "status",
+    "business_unit_id",
+    "assigned_to_id",
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "last_seen",
+    "os_version",
+    "version",
+    "kind",
+    "from_status",
+    "details",
+)
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
+    idx integer NOT NULL,
+    manufacturer_id bigint NOT NULL,
+    serial_number varchar(100) NOT NULL,
+    asset_tag varchar(64),
+    device_model_id bigint NOT NULL,
+    status varchar(32) NOT NULL,
+    business_unit_id bigint NOT NULL,
+    assigned_to_id bigint,
+    location varchar(200) NOT NULL,
+    purchase_date date,
+    warranty_expires date,
+    purchase_cost numeric(12, 2),
+    last_seen timestamptz,
+    os_version varchar(100) NOT NULL,
+    version integer NOT NULL,
+    kind varchar(32) NOT NULL,
+    from_status varchar(32) NOT NULL,
+    details jsonb NOT NULL
+) ON COMMIT DROP
+"""
+_DEVICE_COLUMNS = (
+    "manufacturer_id",
+    "serial_number",
+    "asset_tag",
+    "device_model_id",
+    "status",
+    "business_unit_id",
+    "assigned_to_id",
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "last_seen",
+    "os_version",
+    "version",
+)
+_UPDATED_COLUMNS = [c for c in _DEVICE_COLUMNS if c not in ("manufacturer_id", "serial_number")]
+# One statement: upsert the staged rows, write their events, return the ids.
+# The ON CONFLICT branch only fires when the stored version is still the one
+# validation read (the staged version is that plus one): a device someone
+# changed in between is left alone and reported, never overwritten blind.
+# A "new" row staged with version 1 never matches (versions start at 1), so a
+# device created concurrently under the same serial is reported too.
+_UPSERT_SQL = f"""
+WITH up AS (
+    INSERT INTO devices_device ({", ".join(_DEVICE_COLUMNS)}, created_at, updated_at)
+    SELECT {", ".join("s." + c for c in _DEVICE_COLUMNS)}, now(), now()
+    FROM devices_import_stage s
+    ON CONFLICT (manufacturer_id, serial_number) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_COLUMNS)}, updated_at = now()
+    WHERE devices_device.version = EXCLUDED.version - 1
+    RETURNING id, manufacturer_id, serial_number
+), matched AS (
+    SELECT up.id, s.idx, s.kind, s.from_status, s.status, s.details
+    FROM up JOIN devices_import_stage s
+      ON s.manufacturer_id = up.manufacturer_id AND s.serial_number = up.serial_number
+), ev AS (
+    INSERT INTO devices_deviceevent
+        (device_id, kind, occurred_at, recorded_by_id, from_status, to_status, source, details)
+    SELECT id, kind, %(now)s, %(actor)s, from_status, status, %(source)s, details FROM matched
+)
+SELECT idx, id FROM matched
+"""  # noqa: S608 - the interpolated names are the constants above, never input
+
+
+def _write_postgres(writes: list[_Row], *, lookups: Lookups, actor, source: str) -> None:
+    """COPY the validated rows into a staging table, then one upsert + events."""
+    by_index = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_DDL)
+        cursor.execute("TRUNCATE devices_import_stage")
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        with raw.copy(
+            f"COPY devices_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
+        ) as copy:
+            for row in writes:
+                by_index[row.index] = row
+                final = row.final
+                current = row.existing
+                copy.write_row(
+                    (
+                        row.index,
+                        lookups.makers[row.maker_key],
+                        row.values["serial_number"],
+                        final["asset_tag"],
+                        final["device_model_id"],
+                        final["status"],
+                        final["business_unit_id"],
+                        final["assigned_to_id"],
+                        final["location"],
+                        final["purchase_date"],
+                        final["warranty_expires"],
+                        final["purchase_cost"],
+                        final["last_seen"],
+                        final["os_version"],
+                        1 if current is None else current["version"] + 1,
+                        DeviceEvent.Kind.IMPORTED if current is None else DeviceEvent.Kind.UPDATED,
+                        "" if current is None else current["status"],
+                        json.dumps(_event_details(row), default=_jsonable),
+                    )
+                )
+        cursor.execute("ANALYZE devices_import_stage")
+        cursor.execute(
+            _UPSERT_SQL,
+            {"now": timezone.now(), "actor": getattr(actor, "pk", None), "source": source},
+        )
+        for index, device_id in cursor.fetchall():
+            by_index.pop(index).device_id = device_id
+    # Whatever was not returned lost a race with another writer.
+    for row in by_index.values():
+        row.error(
+            "serial_number",
+            "the device was changed by someone else while this import ran; run it again",
+        )
