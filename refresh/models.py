@@ -1,0 +1,410 @@
+"""Refresh planning: policies, eligibility, BAU rates, baselines, scenarios and waves.
+
+Reads the estate (``devices``); nothing in ``devices`` knows about this app.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from devices.models import BusinessUnit, Category, Device, Person
+
+
+class RefreshPolicy(models.Model):
+    """How long a device of a category lasts, and what else makes it due.
+
+    Versioned by ``effective_from``: the policy in force on a date is the one
+    with the latest ``effective_from`` on or before it. A new policy is a new
+    row, never an edit of the old one, so eligibility rows and wave items keep
+    the policy they were computed with (business case: volumes are "monitored
+    throughout the period", decisions already taken stay as they were).
+    """
+
+    category = models.CharField(max_length=16, choices=Category.choices)
+    effective_from = models.DateField()
+    lifecycle_months = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(240)]
+    )
+    repair_threshold = models.PositiveSmallIntegerField(
+        "repairs that make a device due",
+        default=3,
+        help_text="0 means repair history never makes a device due on its own.",
+    )
+    idle_days = models.PositiveSmallIntegerField(
+        "idle after (days unseen)",
+        default=90,
+        help_text="A deployed device not seen for this many days is reclaimed, not refreshed.",
+    )
+    os_end_of_support_forces_refresh = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["category", "-effective_from"]
+        verbose_name_plural = "refresh policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "effective_from"],
+                name="%(app_label)s_%(class)s_unique_category_effective_from",
+            ),
+            models.CheckConstraint(
+                condition=Q(lifecycle_months__gte=1),
+                name="%(app_label)s_%(class)s_lifecycle_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} {self.lifecycle_months} months from {self.effective_from}"
+
+
+class OsEndOfSupport(models.Model):
+    """An operating system's end of support: a device whose ``os_version`` starts
+    with ``os_prefix`` (case-insensitive) is out of support from ``end_of_support``."""
+
+    os_prefix = models.CharField(max_length=100, unique=True)
+    end_of_support = models.DateField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["os_prefix"]
+        verbose_name = "OS end of support"
+        verbose_name_plural = "OS end of support dates"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(os_prefix=""), name="%(app_label)s_%(class)s_prefix_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.os_prefix} → {self.end_of_support}"
+
+
+class EligibilityRun(models.Model):
+    """One recomputation of eligibility for the whole estate (its time is shown)."""
+
+    class Trigger(models.TextChoices):
+        NIGHTLY = "nightly", "Nightly schedule"
+        MANUAL = "manual", "On demand"
+        IMPORT = "import", "After an import"
+        SEED = "seed", "Demo data"
+
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    device_count = models.PositiveIntegerField(default=0)
+    as_of = models.DateField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DeviceEligibility(models.Model):
+    """Derived: whether one device is due for refresh and why.
+
+    Rewritten set-based for the whole estate by
+    ``refresh.services.eligibility_recompute`` (never edited by hand), so it is
+    deleted with its device. ``business_unit`` and ``category`` are copied from
+    the device so scoped, filtered and grouped reads need no join.
+    """
+
+    device = models.OneToOneField(
+        Device, on_delete=models.CASCADE, primary_key=True, related_name="eligibility"
+    )
+    business_unit = models.ForeignKey(
+        BusinessUnit, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    policy = models.ForeignKey(RefreshPolicy, on_delete=models.PROTECT, related_name="+")
+    purchase_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    is_due = models.BooleanField()
+    reason_age = models.BooleanField()
+    reason_repairs = models.BooleanField()
+    reason_os_end_of_support = models.BooleanField()
+    reason_model_end_of_support = models.BooleanField()
+    reason_out_of_warranty = models.BooleanField()
+    reclaim = models.BooleanField(help_text="Idle: reclaim to stock instead of refreshing.")
+    repair_count = models.PositiveIntegerField()
+    priority = models.IntegerField(help_text="Higher first: older and more repaired devices.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-priority", "device_id"]
+        verbose_name_plural = "device eligibility"
+        indexes = [
+            models.Index(
+                fields=["is_due", "-priority", "device"], name="refresh_elig_due_priority"
+            ),
+            models.Index(fields=["business_unit", "category"], name="refresh_elig_unit_category"),
+        ]
+
+    REASON_FIELDS = {
+        "reason_age": "Age",
+        "reason_repairs": "Repairs",
+        "reason_os_end_of_support": "OS end of support",
+        "reason_model_end_of_support": "Model end of support",
+        "reason_out_of_warranty": "Out of warranty",
+    }
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {'due' if self.is_due else 'not due'}"
+
+    @property
+    def reasons(self) -> list[str]:
+        return [label for field, label in self.REASON_FIELDS.items() if getattr(self, field)]
+
+
+class BauRate(models.Model):
+    """Business-as-usual demand rates for a category, set by finance.
+
+    BAU demand per year = new starters (shared across units by headcount)
+    + (breakage % + growth %) of the devices in use. ``planning_unit_price``
+    prices the forecast (commercial); without it the catalogue average is used.
+    """
+
+    category = models.CharField(max_length=16, choices=Category.choices, unique=True)
+    new_starters_per_year = models.PositiveIntegerField(default=0)
+    breakage_rate_pct = models.DecimalField(
+        "breakage replacements (% of devices in use a year)",
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    growth_pct = models.DecimalField(
+        "growth (% of devices in use a year)",
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(-100), MaxValueValidator(100)],
+    )
+    planning_unit_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["category"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(breakage_rate_pct__gte=0),
+                name="%(app_label)s_%(class)s_breakage_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(planning_unit_price__isnull=True) | Q(planning_unit_price__gte=0),
+                name="%(app_label)s_%(class)s_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"BAU {self.category}"
+
+
+class BaselineSnapshot(models.Model):
+    """The estate and in-scope people at a date, and the forecast made from them.
+
+    The business case's volumes are "based on volumes of devices and in scope
+    users as of late 2024" and are a maximum: the snapshot marked ``is_plan``
+    is that plan, and today's forecast is reported against it.
+    """
+
+    name = models.CharField(max_length=200)
+    as_of = models.DateField()
+    is_plan = models.BooleanField("is the plan", default=False)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-as_of", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_plan"],
+                condition=Q(is_plan=True),
+                name="%(app_label)s_%(class)s_one_plan",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.as_of})"
+
+
+class BaselineRow(models.Model):
+    """One (unit, category, financial year) line of a baseline: the estate then
+    and the demand forecast from it."""
+
+    snapshot = models.ForeignKey(BaselineSnapshot, on_delete=models.CASCADE, related_name="rows")
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    financial_year = models.PositiveSmallIntegerField(help_text="Start year: 2025 is 2025/26.")
+    devices_in_use = models.PositiveIntegerField(default=0)
+    people_in_scope = models.PositiveIntegerField(default=0)
+    refresh_volume = models.PositiveIntegerField(default=0)
+    bau_volume = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["snapshot", "financial_year", "category", "business_unit"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "business_unit", "category", "financial_year"],
+                name="%(app_label)s_%(class)s_unique_line",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_id} {self.business_unit_id} {self.category} {self.financial_year}"
+
+
+class Scenario(models.Model):
+    """A saved what-if: overrides of policy, rates and prices (validated JSON,
+    see ``refresh.services.scenario_overrides_clean``), compared with the
+    baseline forecast and the capital envelope."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    overrides = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(name=""), name="%(app_label)s_%(class)s_name_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RefreshWave(models.Model):
+    """A batch of refresh swaps, selected from eligible devices by priority."""
+
+    name = models.CharField(max_length=200)
+    business_unit = models.ForeignKey(
+        BusinessUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="refresh_waves"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices, blank=True)
+    min_priority = models.IntegerField(default=0)
+    volume = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(volume__gte=1), name="%(app_label)s_%(class)s_volume_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WaveItem(models.Model):
+    """One swap in a wave: an old device, its holder, and the new device.
+
+    Its status moves only through ``refresh.services.wave_item_transition``
+    following ``SWAP_TRANSITIONS``.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        ALLOCATED = "allocated", "New device allocated"
+        HANDED_OVER = "handed_over", "Handed over"
+        RETURNED = "returned", "Old device returned"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    wave = models.ForeignKey(RefreshWave, on_delete=models.PROTECT, related_name="items")
+    old_device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    policy = models.ForeignKey(
+        RefreshPolicy,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The policy the selection was computed with.",
+    )
+    priority = models.IntegerField()
+    new_device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["wave", "-priority", "id"]
+        constraints = [
+            # A device is in at most one live swap, as the old or the new device.
+            models.UniqueConstraint(
+                fields=["old_device"],
+                condition=~Q(status__in=["completed", "cancelled"]),
+                name="%(app_label)s_%(class)s_one_live_swap_per_old_device",
+            ),
+            models.UniqueConstraint(
+                fields=["new_device"],
+                condition=~Q(status="cancelled"),
+                name="%(app_label)s_%(class)s_new_device_used_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"wave {self.wave_id}: {self.old_device_id} → {self.new_device_id or '?'}"
+
+
+class ATConfirmation(models.Model):
+    """Someone confirmed the person's assistive technology and accessibility
+    tools work on the new device (business case: AT users must not be left
+    without working tools). A swap for a person with AT needs cannot complete
+    without it."""
+
+    wave_item = models.OneToOneField(
+        WaveItem, on_delete=models.PROTECT, related_name="at_confirmation"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField()
+    note = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-confirmed_at"]
+        verbose_name = "AT confirmation"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(note=""), name="%(app_label)s_%(class)s_note_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"AT confirmed for swap {self.wave_item_id}"

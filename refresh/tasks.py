@@ -1,0 +1,16 @@
+"""Thin Celery wrappers around refresh services."""
+
+from celery import shared_task
+
+
+@shared_task(name="refresh.tasks.eligibility_recompute_task")
+def eligibility_recompute_task(trigger: str = "nightly", actor_id: int | None = None) -> int:
+    """Recompute eligibility for the whole estate (nightly beat, the on-demand
+    button and the importer queue this). Returns the number of eligible devices."""
+    from django.contrib.auth import get_user_model
+
+    from refresh.services import eligibility_recompute
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    run = eligibility_recompute(trigger=trigger, actor=actor)
+    return run.device_count
