@@ -13,6 +13,32 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from devices.errors import DomainError
 
+# DomainError codes that are not a plain 400.
+DOMAIN_STATUS = {
+    "version_conflict": status.HTTP_412_PRECONDITION_FAILED,
+    "not_found": status.HTTP_404_NOT_FOUND,
+}
+
+
+class Conflict(exceptions.APIException):
+    """409: the request clashes with another (an idempotency key reused or in flight)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with another request."
+    default_code = "conflict"
+
+
+class PreconditionFailed(exceptions.APIException):
+    """412: ``If-Match`` names a version the resource no longer has."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource has changed since you read it; fetch it again."
+    default_code = "precondition_failed"
+
+
+# Bad headers or bodies are 400s with field messages, like any validation error.
+RequestValidationError = exceptions.ValidationError
+
 
 def _fields_from(detail) -> dict:
     if isinstance(detail, dict):
@@ -30,10 +56,11 @@ def _fields_from(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else {}
+        code = DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST)
         body = {
-            "error": {"status": 400, "code": exc.code, "message": exc.message, "fields": fields}
+            "error": {"status": code, "code": exc.code, "message": exc.message, "fields": fields}
         }
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(body, status=code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -45,9 +72,15 @@ def exception_handler(exc, context):
         return None
     detail = response.data
     if isinstance(exc, exceptions.ValidationError):
-        message = "The request has invalid fields."
         code = "invalid"
         fields = _fields_from(detail)
+        # Name the first field and reason in the message too, for logs and humans.
+        first = next(iter(fields.items()), None)
+        message = (
+            f"{first[0]}: {first[1][0] if isinstance(first[1], list) and first[1] else first[1]}"
+            if first
+            else "The request is invalid."
+        )
     else:
         message = str(detail.get("detail", detail)) if isinstance(detail, dict) else str(detail)
         code = getattr(getattr(exc, "detail", None), "code", None) or getattr(
@@ -63,3 +96,11 @@ def exception_handler(exc, context):
         }
     }
     return response
+
+
+class NotImplementedYet(exceptions.APIException):
+    """503 while the bulk endpoint's importer core is not installed."""
+
+    status_code = 503
+    default_detail = "Bulk upsert is not available on this server yet."
+    default_code = "bulk_unavailable"

@@ -370,3 +370,175 @@ def devices_receive_into_stock(
             for device in created
         )
     return created
+
+
+# --- Create and update through the API (and anything else that edits devices) ---
+
+
+class VersionConflict(DomainError):
+    """The device changed since the caller read it (optimistic concurrency)."""
+
+    def __init__(self, *, device_id: int, expected: int):
+        super().__init__(
+            f"Device {device_id} is no longer at version {expected}; fetch it again and "
+            "re-apply your change.",
+            field="version",
+            code="version_conflict",
+        )
+
+
+# Fields ``device_update`` may change. Status and assignment move only through
+# ``device_transition``/``device_deploy`` (events); identity fields never change.
+DEVICE_EDITABLE_FIELDS = (
+    "asset_tag",
+    "business_unit",
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "last_seen",
+    "os_version",
+)
+
+
+def _event_value(value):
+    """A JSON-safe rendering of a field value for an event's details."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "code"):  # BusinessUnit
+        return value.code
+    if hasattr(value, "staff_number"):  # Person
+        return value.staff_number
+    return str(value)
+
+
+def device_create(
+    *,
+    manufacturer: Manufacturer,
+    device_model: DeviceModel,
+    business_unit: BusinessUnit,
+    serial_number: str,
+    actor=None,
+    source: str = "",
+    status: str = Device.Status.IN_STOCK,
+    assigned_to=None,
+    **fields,
+) -> Device:
+    """Register one device with an 'imported' event naming the source.
+
+    Serial numbers are unique per manufacturer and asset tags unique overall
+    (upsert by manufacturer + serial, issue 3). A device created already deployed
+    to someone passes the same entitlement check as a deployment (strict
+    deployment policy, business case).
+    """
+    from devices.models import Person
+
+    unknown = set(fields) - set(DEVICE_EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown device field(s): {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        if assigned_to is not None:
+            # Same lock as device_deploy: concurrent deployments to one person serialise here.
+            Person.objects.select_for_update().filter(pk=assigned_to.pk).first()
+            entitlement_check(person=assigned_to, category=device_model.category)
+        if Device.objects.filter(
+            manufacturer=manufacturer, serial_number=serial_number.strip()
+        ).exists():
+            raise DomainError(
+                f"{manufacturer} serial {serial_number} is already in the estate.",
+                field="serial_number",
+                code="duplicate",
+            )
+        device = Device(
+            manufacturer=manufacturer,
+            device_model=device_model,
+            business_unit=business_unit,
+            serial_number=serial_number.strip(),
+            status=status,
+            assigned_to=assigned_to,
+            **fields,
+        )
+        if device.status == Device.Status.DEPLOYED and assigned_to is None:
+            raise DomainError(
+                "A deployed device must be assigned to a person.", field="assigned_to"
+            )
+        device.full_clean(exclude=["version"])
+        device.save()
+        device_event_record(
+            device=device,
+            kind=DeviceEvent.Kind.IMPORTED,
+            actor=actor,
+            source=source,
+            to_status=device.status,
+            details={"assigned_to": assigned_to.staff_number} if assigned_to else {},
+        )
+    return device
+
+
+def device_update(
+    *, device: Device, changes: dict[str, Any], actor=None, expected_version=None, source=""
+) -> tuple[Device, list[str]]:
+    """Change a device's editable fields with optimistic concurrency.
+
+    With ``expected_version`` (from the client's ETag) the write is a
+    compare-and-swap, ``UPDATE ... WHERE id = %s AND version = %s``: of two
+    concurrent updates made from the same version exactly one matches a row and
+    the other gets ``VersionConflict``, without holding a lock while the client
+    thinks. Without it the row is locked and updated at its current version
+    (last writer wins). Returns the device and the changed field names; an
+    'updated' event lists each change (old and new value), and nothing is
+    written when nothing changed.
+    """
+    unknown = set(changes) - set(DEVICE_EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(
+            f"Not editable here: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
+        )
+    with transaction.atomic():
+        current = Device.objects.all()
+        if expected_version is None:
+            current = current.select_for_update()
+        current = current.get(pk=device.pk)
+        if expected_version is None:
+            expected_version = current.version
+        changed = {
+            name: value
+            for name, value in changes.items()
+            if getattr(current, Device._meta.get_field(name).attname)
+            != (getattr(value, "pk", value) if value is not None else None)
+        }
+        if not changed:
+            if current.version != expected_version:
+                raise VersionConflict(device_id=current.pk, expected=expected_version)
+            return current, []
+        before = {name: getattr(current, name) for name in changed}
+        for name, value in changed.items():
+            setattr(current, name, value)
+        current.full_clean(exclude=["version"])
+        now = timezone.now()
+        updated = Device.objects.filter(pk=current.pk, version=expected_version).update(
+            **changed, version=F("version") + 1, updated_at=now
+        )
+        if updated != 1:
+            raise VersionConflict(device_id=current.pk, expected=expected_version)
+        current.version = expected_version + 1
+        current.updated_at = now
+        device_event_record(
+            device=current,
+            kind=DeviceEvent.Kind.UPDATED,
+            actor=actor,
+            source=source,
+            details={
+                "changed": {
+                    name: [_event_value(before[name]), _event_value(changed[name])]
+                    for name in sorted(changed)
+                }
+            },
+            from_status=current.status,
+            to_status=current.status,
+        )
+        # A queryset update() skips simple-history's signal: add the history row here.
+        Device.history.bulk_history_create(
+            [current], update=True, default_user=actor, default_change_reason=source or "update"
+        )
+    return current, sorted(changed)

@@ -1,5 +1,12 @@
 from rest_framework.routers import DefaultRouter
 
+from devices.api import views
+
 router = DefaultRouter()
+router.register("devices", views.DeviceViewSet, basename="device")
+router.register("events", views.DeviceEventViewSet, basename="device-event")
+router.register("business-units", views.BusinessUnitViewSet, basename="business-unit")
+router.register("people", views.PersonViewSet, basename="person")
+router.register("device-models", views.DeviceModelViewSet, basename="device-model")
 
 urlpatterns = router.urls

@@ -1,0 +1,158 @@
+"""``POST /api/v1/devices/bulk/``: the importer's upsert, behind the API's scope check.
+
+The rules (parsing, validation, upsert by manufacturer + serial, events) are the
+importer's, in ``devices.importing.services.devices_upsert_rows``; this module
+only shapes the request, refuses what lies outside the caller's business
+units (reported exactly as an unknown unit would be, so nothing about other
+units leaks) and shapes the per-item results.
+"""
+
+from __future__ import annotations
+
+from accounts.scoping import unit_scope
+from api.exceptions import RequestValidationError
+from devices.models import BusinessUnit, Device, Person
+
+MAX_ITEMS = 5000
+SOURCE = "api"
+NOT_FOUND = "not found"
+
+
+def _items_from(data) -> list:
+    if isinstance(data, dict):
+        if set(data) != {"devices"}:
+            raise RequestValidationError(
+                {"devices": ['Send a JSON array of devices or {"devices": [...]}.']}
+            )
+        data = data["devices"]
+    if not isinstance(data, list):
+        raise RequestValidationError(
+            {"devices": ['Send a JSON array of devices or {"devices": [...]}.']}
+        )
+    if len(data) > MAX_ITEMS:
+        raise RequestValidationError(
+            {"devices": [f"At most {MAX_ITEMS} devices per call; this request has {len(data)}."]}
+        )
+    return data
+
+
+def _row_from(item) -> tuple[dict | None, dict]:
+    """An item as an import row (text values, as a CSV cell would be), or its errors."""
+    if not isinstance(item, dict):
+        return None, {"non_field_errors": ["Each device must be a JSON object."]}
+    row, errors = {}, {}
+    for key, value in item.items():
+        if not isinstance(key, str):
+            continue
+        if value is None:
+            row[key] = ""
+        elif isinstance(value, bool | dict | list):
+            errors[key] = ["Must be text, a number or null."]
+        elif isinstance(value, float):
+            # repr is the shortest text that reads back as the same float, so
+            # 1234.56 arrives as "1234.56"; send money as a string to be exact.
+            row[key] = repr(value)
+        else:
+            row[key] = str(value)
+    return (None, errors) if errors else (row, {})
+
+
+def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
+    """Per-item errors for units, people and existing devices outside the caller's scope.
+
+    Three set-based queries however many items: the units and people named, and
+    the devices matching the serial numbers.
+    """
+    scope = unit_scope(user)
+    if scope.unrestricted:
+        return {}
+    codes = {r.get("business_unit", "").strip() for r in rows.values()} - {""}
+    visible_codes = set(
+        scope.filter(BusinessUnit.objects.filter(code__in=codes), field="").values_list(
+            "code", flat=True
+        )
+    )
+    staff = {r.get("assigned_to", "").strip() for r in rows.values()} - {""}
+    visible_staff = set(
+        scope.filter(Person.objects.filter(staff_number__in=staff)).values_list(
+            "staff_number", flat=True
+        )
+    )
+    serials = {r.get("serial_number", "").strip() for r in rows.values()} - {""}
+    hidden_devices = set()
+    if serials:
+        hidden_devices = {
+            (maker.lower(), serial)
+            for maker, serial in Device.objects.filter(serial_number__in=serials)
+            .exclude(scope.q("business_unit"))
+            .values_list("manufacturer__name", "serial_number")
+        }
+    errors: dict[int, dict] = {}
+    for index, row in rows.items():
+        item_errors = {}
+        code = row.get("business_unit", "").strip()
+        if code and code not in visible_codes:
+            item_errors["business_unit"] = [NOT_FOUND]
+        key = (row.get("manufacturer", "").strip().lower(), row.get("serial_number", "").strip())
+        if key in hidden_devices:
+            # An existing device in another unit: refusing it looks the same as
+            # an unknown unit, so the caller learns nothing about it.
+            item_errors["business_unit"] = [NOT_FOUND]
+        person = row.get("assigned_to", "").strip()
+        if person and person not in visible_staff:
+            item_errors["assigned_to"] = [NOT_FOUND]
+        if item_errors:
+            errors[index] = item_errors
+    return errors
+
+
+def importer():
+    """The importer's upsert, or None while that module is not in the tree."""
+    try:
+        from devices.importing.services import devices_upsert_rows
+    except ImportError:
+        return None
+    return devices_upsert_rows
+
+
+def bulk_upsert(*, request, data) -> dict:
+    items = _items_from(data)
+    results: dict[int, dict] = {}
+    rows: dict[int, dict] = {}
+    for index, item in enumerate(items):
+        row, errors = _row_from(item)
+        if errors:
+            results[index] = {
+                "index": index,
+                "outcome": "error",
+                "device_id": None,
+                "errors": errors,
+            }
+        else:
+            rows[index] = row
+    for index, errors in _out_of_scope(user=request.user, rows=rows).items():
+        results[index] = {"index": index, "outcome": "error", "device_id": None, "errors": errors}
+        del rows[index]
+    upsert = importer()
+    if upsert is None:
+        from api.exceptions import NotImplementedYet
+
+        raise NotImplementedYet()
+    order = sorted(rows)
+    if order:
+        outcome = upsert(
+            rows=[rows[i] for i in order], actor=request.user, source=SOURCE, mode="valid-rows"
+        )
+        for result in outcome.results:
+            index = order[result.index]
+            results[index] = {
+                "index": index,
+                "outcome": "error" if result.errors else str(result.outcome),
+                "device_id": result.device_id,
+                "errors": {k: [str(m) for m in v] for k, v in (result.errors or {}).items()},
+            }
+    ordered = [results[i] for i in sorted(results)]
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
+    for result in ordered:
+        counts[result["outcome"]] = counts.get(result["outcome"], 0) + 1
+    return {"counts": counts, "results": ordered}
