@@ -1,0 +1,287 @@
+"""Turn figures into report documents (format-free): the stewardship report for a
+unit and the finance report for the organisation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
+from devices.models import BusinessUnit
+from reports import selectors
+from reports.selectors import CATEGORIES, CATEGORY_LABELS, HEADLINE_LABELS, STATUS_LABELS
+from reports.writers import Chart, ReportDocument, Table
+
+STEWARDSHIP_TITLE = "Device stewardship report"
+FINANCE_TITLE = "Finance report: capital envelope position"
+
+
+def stewardship_document(
+    *,
+    unit: BusinessUnit,
+    figures: dict,
+    trend_rows: list[dict],
+    previous_label: str | None,
+    period_label: str,
+    period_end: dt.date,
+    idle_days: int,
+    generated_at: dt.datetime,
+    with_device_rows: bool = True,
+) -> ReportDocument:
+    """The stewardship report holds no commercial figures (no prices or costs), so it is OFFICIAL."""
+    headline = [(HEADLINE_LABELS[k], v) for k, v in figures["headline"].items()]
+    statuses = list(next(iter(figures["by_category_status"].values())).keys())
+    status_rows = []
+    for category in CATEGORIES:
+        counts = figures["by_category_status"][category]
+        status_rows.append(
+            [CATEGORY_LABELS[category], *[counts[s] for s in statuses], sum(counts.values())]
+        )
+    status_rows.append(
+        ["Total", *[sum(r[i + 1] for r in status_rows) for i in range(len(statuses))]]
+        + [sum(r[-1] for r in status_rows)]
+    )
+    tables = [
+        Table(
+            title="Devices by category and status",
+            header=["Category", *[STATUS_LABELS[s] for s in statuses], "Total"],
+            rows=status_rows,
+            chart=Chart(
+                title="Devices by category and status",
+                value_columns=list(range(1, len(statuses) + 1)),
+                stacked=True,
+                rows=len(CATEGORIES),
+            ),
+        ),
+        Table(
+            title="Devices in use against entitlement",
+            note=(
+                "In use means deployed or in repair. Entitled is the sum of the role "
+                "entitlements of the unit's current people (leavers excluded)."
+            ),
+            header=["Category", "In use", "Entitled", "Beyond entitlement"],
+            rows=[
+                [CATEGORY_LABELS[c], v["in_use"], v["entitled"], v["excess"]]
+                for c, v in figures["entitlement"].items()
+            ],
+            chart=Chart(title="In use against entitlement", value_columns=[1, 2]),
+        ),
+        Table(
+            title="People holding more than their entitlement",
+            note="Staff numbers only; approved, still-valid entitlement exceptions are allowed for.",
+            header=["Staff number", "Unit", "Category", "Held", "Allowed"],
+            rows=[
+                [
+                    p["staff_number"],
+                    p["unit"],
+                    CATEGORY_LABELS.get(p["category"]),
+                    p["held"],
+                    p["allowed"],
+                ]
+                for p in figures["people_over"]
+            ],
+        ),
+        Table(
+            title="Unassigned stock held by the unit",
+            header=["Category", "In stock"],
+            rows=[[CATEGORY_LABELS[c], n] for c, n in figures["stock"].items()],
+        ),
+        Table(
+            title=f"Idle devices to reclaim (deployed, not seen for {idle_days} days)",
+            note=(
+                f"Idle: last seen before {selectors.idle_cutoff(period_end, idle_days):%-d %B %Y}. "
+                "Never seen: deployed but never reported in by device management."
+            ),
+            header=["Category", "Idle", "Never seen"],
+            rows=[
+                [CATEGORY_LABELS[c], v["idle"], v["never_seen"]] for c, v in figures["idle"].items()
+            ],
+            chart=Chart(title="Idle devices", value_columns=[1, 2]),
+        ),
+        Table(
+            title="Leavers still holding devices",
+            note="People whose leaver date is on or before the end of the period.",
+            header=["Staff number", "Unit", "Leaver date", "Devices held"],
+            rows=[
+                [
+                    p["staff_number"],
+                    p["unit"],
+                    dt.date.fromisoformat(p["leaver_date"]),
+                    p["devices"],
+                ]
+                for p in figures["leavers"]
+            ],
+        ),
+        _refresh_table(figures["refresh"]),
+        Table(
+            title="Lost or stolen in the period",
+            header=["Category", "Devices"],
+            rows=[[CATEGORY_LABELS[c], n] for c, n in figures["lost"].items()],
+        ),
+        Table(
+            title="Trend against the previous report",
+            note=(
+                f"Previous report: {previous_label}."
+                if previous_label
+                else "No previous report for this unit: this is the first."
+            ),
+            header=["Figure", "Previous", "This period", "Change"],
+            rows=[[r["label"], r["previous"], r["current"], r["change"]] for r in trend_rows],
+            chart=Chart(
+                title="This period against the previous report",
+                value_columns=[1, 2],
+                kind="bar",
+                rows=9,
+                y_title="",
+            )
+            if previous_label
+            else None,
+            pdf_limit=None,
+        ),
+    ]
+    document = ReportDocument(
+        title=STEWARDSHIP_TITLE,
+        subject=f"{unit.name} ({unit.code}) and its sub-units",
+        marking=OFFICIAL,
+        period_label=period_label,
+        generated_at=generated_at,
+        headline=headline,
+        tables=tables,
+        notes=[],
+    )
+    if with_device_rows:
+        document.detail_header = selectors.DEVICE_ROW_HEADER
+        document.detail_rows = lambda: selectors.stewardship_device_rows(
+            unit=unit, period_end=period_end, idle_days=idle_days
+        )
+    return document
+
+
+def _refresh_table(refresh: dict) -> Table:
+    years = refresh["years"]
+    if not refresh["available"]:
+        return Table(
+            title="Devices due for refresh",
+            note=f"Devices due for refresh in {' and '.join(years)}: {selectors.REFRESH_UNAVAILABLE}.",
+            header=["Category", *years],
+            rows=[],
+        )
+    rows = [[CATEGORY_LABELS[c], *[refresh["by_year"][y][c] for y in years]] for c in CATEGORIES]
+    return Table(
+        title="Devices due for refresh",
+        note=f"This financial year ({years[0]}) and next ({years[1]}), from the refresh policy.",
+        header=["Category", *years],
+        rows=rows,
+        chart=Chart(title="Due for refresh", value_columns=list(range(1, len(years) + 1))),
+    )
+
+
+# --- finance ---------------------------------------------------------------
+
+
+PROCUREMENT_MISSING = (
+    "The procurement module is not installed, so there is no envelope position to report. "
+    "No figures have been estimated."
+)
+
+
+def finance_document(
+    *, position: dict | None, period_label: str, generated_at: dt.datetime
+) -> ReportDocument:
+    """The envelope position carries commercial figures: OFFICIAL-SENSITIVE [COMMERCIAL].
+
+    The shape of procurement's ``envelope_position`` is read generically: scalar
+    values become headline figures and each list of records becomes a table, so the
+    report shows what procurement says and invents nothing.
+    """
+    document = ReportDocument(
+        title=FINANCE_TITLE,
+        subject="Capital envelope: commitments, receipts and forecast by financial year and category",
+        marking=OFFICIAL_SENSITIVE_COMMERCIAL,
+        period_label=period_label,
+        generated_at=generated_at,
+    )
+    if position is None:
+        document.notes = [PROCUREMENT_MISSING]
+        return document
+    headline, tables = [], []
+    _flatten(position, "", headline, tables)
+    document.headline = headline
+    document.tables = tables
+    if tables:
+        main = max(tables, key=lambda t: len(t.rows))
+        document.detail_title = "Position"
+        document.detail_header = main.header
+        document.detail_rows = lambda: iter(main.rows)
+        numeric = [
+            i
+            for i in range(1, len(main.header))
+            if main.rows
+            and all(isinstance(r[i], int | float | Decimal) for r in main.rows if r[i] is not None)
+        ]
+        if numeric and len(main.rows) <= 40:
+            main.chart = Chart(title=main.title, value_columns=numeric[:4], y_title="£")
+    if not headline and not tables:
+        document.notes = ["Procurement returned an empty envelope position."]
+    return document
+
+
+def _label(key: str) -> str:
+    return str(key).replace("_", " ").strip().capitalize()
+
+
+def _scalar(value):
+    if (
+        isinstance(value, dt.date | dt.datetime | Decimal | int | float | str | bool)
+        or value is None
+    ):
+        return value
+    return str(value)
+
+
+def _flatten(value, prefix: str, headline: list, tables: list) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{prefix} {_label(key)}".strip() if prefix else _label(key)
+            if isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
+                header = []
+                for record in item:
+                    for k in record:
+                        if k not in header:
+                            header.append(k)
+                rows = [[_scalar(r.get(k)) for k in header] for r in item]
+                tables.append(
+                    Table(title=name, header=[_label(h) for h in header], rows=rows, pdf_limit=40)
+                )
+            elif (
+                isinstance(item, dict) and item and all(isinstance(v, dict) for v in item.values())
+            ):
+                # {row_key: {column: value}} -> a table
+                header = []
+                for record in item.values():
+                    for k in record:
+                        if k not in header:
+                            header.append(k)
+                rows = [
+                    [str(rk), *[_scalar(_plain(r.get(k))) for k in header]]
+                    for rk, r in item.items()
+                ]
+                tables.append(
+                    Table(
+                        title=name,
+                        header=["", *[_label(h) for h in header]],
+                        rows=rows,
+                        pdf_limit=40,
+                    )
+                )
+            elif isinstance(item, dict | list):
+                _flatten(item, name, headline, tables)
+            else:
+                headline.append((name, _scalar(item)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _flatten(item, f"{prefix} {i + 1}", headline, tables)
+
+
+def _plain(value):
+    return str(value) if isinstance(value, dict | list) else value

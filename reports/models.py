@@ -1,0 +1,132 @@
+"""Report runs: one stored, downloadable report per business unit per period.
+
+The business case promises "regular reporting to business units to enable the
+proper stewardship of devices". Each run records what was produced for whom,
+when, how long it took, what went wrong, and where the files are.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.exports import OFFICIAL
+
+
+def report_file_path(run: "ReportRun", filename: str) -> str:
+    """Files live under reports/<kind>/<YYYY-MM>/ on the default storage (S3 etc. via STORAGES)."""
+    return f"reports/{run.kind}/{run.period_start:%Y-%m}/{filename}"
+
+
+class ReportRun(models.Model):
+    """One generation of a report for one business unit (or the organisation) and one period.
+
+    The database, not luck, guarantees one run per unit per period: a second
+    beat or a retried task finds the existing row (``unique_unit_period`` /
+    ``unique_org_period``) and a worker only starts it after winning a
+    compare-and-swap from queued (or failed) to running.
+    """
+
+    class Kind(models.TextChoices):
+        STEWARDSHIP = "stewardship", "Stewardship report"
+        FINANCE = "finance", "Finance report"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        ON_DEMAND = "on_demand", "On demand"
+        DEMO = "demo", "Demo data"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STEWARDSHIP)
+    business_unit = models.ForeignKey(
+        "devices.BusinessUnit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="report_runs",
+        help_text="The unit the report covers, sub-units included; empty for the finance report.",
+    )
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Last day of the period, inclusive.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="report_runs",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress_done = models.PositiveSmallIntegerField(default=0)
+    progress_total = models.PositiveSmallIntegerField(default=0)
+    idle_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Devices not seen for this many days count as idle."
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    classification = models.CharField(max_length=64, default=OFFICIAL)
+    device_rows = models.PositiveIntegerField(default=0)
+    xlsx_file = models.FileField(upload_to=report_file_path, max_length=300, blank=True)
+    csv_file = models.FileField(upload_to=report_file_path, max_length=300, blank=True)
+    pdf_file = models.FileField(upload_to=report_file_path, max_length=300, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notified_to = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "kind", "business_unit__path"]
+        constraints = [
+            # One run per unit per period, whatever fires twice.
+            models.UniqueConstraint(
+                fields=["kind", "business_unit", "period_start"],
+                condition=Q(business_unit__isnull=False),
+                name="%(app_label)s_%(class)s_unique_unit_period",
+            ),
+            # NULL never equals NULL in a unique index, so the organisation-wide
+            # (finance) report needs its own rule.
+            models.UniqueConstraint(
+                fields=["kind", "period_start"],
+                condition=Q(business_unit__isnull=True),
+                name="%(app_label)s_%(class)s_unique_org_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="%(app_label)s_%(class)s_period_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="finance", business_unit__isnull=True))
+                | (Q(kind="stewardship", business_unit__isnull=False)),
+                name="%(app_label)s_%(class)s_unit_matches_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "period_start"], name="reports_run_status_period"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.business_unit.code if self.business_unit_id else "organisation"
+        return f"{self.get_kind_display()} {who} {self.period_start:%Y-%m}"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.period_start:%-d %B %Y} to {self.period_end:%-d %B %Y}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    def file_for(self, fmt: str):
+        return {"xlsx": self.xlsx_file, "csv": self.csv_file, "pdf": self.pdf_file}.get(fmt)

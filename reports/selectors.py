@@ -1,0 +1,563 @@
+"""Reads for the reports: the stewardship figures for every unit, the device-level
+rows of one unit's subtree, the finance position, and the report runs a user may see.
+
+Every section is computed for ALL units in one grouped query (never one query per
+unit) and then rolled up each unit's subtree in Python through the materialised
+``BusinessUnit.path``: a row counted against ``MET/FLP/CE/`` is added to
+``MET/``, ``MET/FLP/`` and ``MET/FLP/CE/``. The number of queries does not grow
+with the number of units or devices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+
+from accounts.roles import Role, can_see_commercial, has_role
+from accounts.scoping import unit_scope
+from core.financial_year import LONDON, financial_year
+from devices.models import (
+    BusinessUnit,
+    Category,
+    Device,
+    DeviceEvent,
+    Entitlement,
+    EntitlementException,
+    Person,
+)
+from reports.models import ReportRun
+
+S = Device.Status
+# Devices a person is holding: deployed to them, or away for repair but still theirs.
+IN_USE = (S.DEPLOYED, S.IN_REPAIR)
+# Disposed devices have left the estate; every other status is still the unit's to account for.
+HELD_STATUSES = [value for value, _ in S.choices if value != S.DISPOSED]
+CATEGORIES = [value for value, _ in Category.choices]
+CATEGORY_LABELS = dict(Category.choices)
+STATUS_LABELS = dict(S.choices)
+
+# The headline figures stored on every run and compared with the previous run.
+HEADLINE_LABELS = {
+    "devices_held": "Devices held",
+    "in_use": "In use (deployed or in repair)",
+    "in_stock": "Unassigned stock",
+    "idle": "Idle devices to reclaim",
+    "never_seen": "In use, never reported in",
+    "people_over_entitlement": "People over entitlement",
+    "devices_over_entitlement": "Devices beyond entitlement",
+    "leavers_holding": "Leavers still holding devices",
+    "leaver_devices": "Devices held by leavers",
+    "lost_in_period": "Lost or stolen in the period",
+    "refresh_due_this_year": "Due for refresh this financial year",
+    "refresh_due_next_year": "Due for refresh next financial year",
+}
+
+REFRESH_UNAVAILABLE = "refresh figures not available"
+
+
+def default_idle_days() -> int:
+    """Devices not seen for this many days are idle (setting REPORTS_IDLE_DAYS, default 90)."""
+    return int(getattr(settings, "REPORTS_IDLE_DAYS", 90))
+
+
+# --- periods ---------------------------------------------------------------
+
+
+def month_period(day: dt.date) -> tuple[dt.date, dt.date]:
+    """The calendar month containing ``day``: (first day, last day)."""
+    start = day.replace(day=1)
+    following = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, following - dt.timedelta(days=1)
+
+
+def previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The month before the one ``today`` falls in: what the 1st-of-month beat reports on."""
+    return month_period(today.replace(day=1) - dt.timedelta(days=1))
+
+
+def london_today() -> dt.date:
+    from django.utils import timezone
+
+    return timezone.now().astimezone(LONDON).date()
+
+
+def period_bounds(period_start: dt.date, period_end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The period as aware datetimes [start, end) read in Europe/London."""
+    start = dt.datetime.combine(period_start, dt.time.min, tzinfo=LONDON)
+    end = dt.datetime.combine(period_end + dt.timedelta(days=1), dt.time.min, tzinfo=LONDON)
+    return start, end
+
+
+def idle_cutoff(period_end: dt.date, idle_days: int) -> dt.datetime:
+    return period_bounds(period_end, period_end)[1] - dt.timedelta(days=idle_days)
+
+
+# --- roll-up ----------------------------------------------------------------
+
+
+def _units(root: BusinessUnit | None) -> list[dict]:
+    qs = BusinessUnit.objects.order_by("path").values("id", "code", "name", "path", "active")
+    if root is not None:
+        qs = qs.filter(path__startswith=root.path)
+    return list(qs)
+
+
+def _ancestor_map(units: list[dict]) -> dict[int, list[int]]:
+    """Each unit id -> itself and every ancestor among ``units``, found from the path."""
+    by_path = {u["path"]: u["id"] for u in units}
+    result = {}
+    for unit in units:
+        parts = unit["path"].split("/")[:-1]
+        prefixes = ("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+        result[unit["id"]] = [by_path[p] for p in prefixes if p in by_path]
+    return result
+
+
+def _empty_figures(unit: dict) -> dict:
+    return {
+        "unit": {k: unit[k] for k in ("id", "code", "name", "path")},
+        "by_category_status": {c: dict.fromkeys(HELD_STATUSES, 0) for c in CATEGORIES},
+        "stock": dict.fromkeys(CATEGORIES, 0),
+        "idle": {c: {"idle": 0, "never_seen": 0} for c in CATEGORIES},
+        "entitlement": {c: {"in_use": 0, "entitled": 0, "excess": 0} for c in CATEGORIES},
+        "people_over": [],
+        "leavers": [],
+        "lost": dict.fromkeys(CATEGORIES, 0),
+        "refresh": {"available": False, "note": REFRESH_UNAVAILABLE, "years": [], "by_year": {}},
+        "headline": dict.fromkeys(HEADLINE_LABELS, 0),
+    }
+
+
+# --- the sections -----------------------------------------------------------
+
+
+def _device_counts(unit_ids, cutoff):
+    """Sections 'devices by category and status', 'stock' and 'idle' in one grouped scan."""
+    qs = Device.objects.filter(status__in=HELD_STATUSES)
+    if unit_ids is not None:
+        qs = qs.filter(business_unit_id__in=unit_ids)
+    return (
+        qs.values("business_unit_id", "device_model__category", "status")
+        .annotate(
+            n=Count("id"),
+            idle=Count("id", filter=Q(last_seen__lt=cutoff)),
+            never_seen=Count("id", filter=Q(last_seen__isnull=True)),
+        )
+        .order_by()
+    )
+
+
+def _entitled_counts(unit_ids, period_end):
+    """What each unit's current people are entitled to, by category (leavers excluded)."""
+    qs = Entitlement.objects.filter(
+        Q(role_profile__people__leaver_date__isnull=True)
+        | Q(role_profile__people__leaver_date__gt=period_end)
+    )
+    if unit_ids is not None:
+        qs = qs.filter(role_profile__people__business_unit_id__in=unit_ids)
+    return (
+        qs.values("role_profile__people__business_unit_id", "category")
+        .annotate(q=Sum("quantity"))
+        .order_by()
+    )
+
+
+def _people_over_entitlement(unit_ids, period_end):
+    """People holding more of a category than their role (plus any approved, still-valid
+    exception) allows: one statement grouping in-use devices by person and category."""
+    device = Device._meta.db_table
+    model = Device._meta.get_field("device_model").related_model._meta.db_table
+    person = Person._meta.db_table
+    entitlement = Entitlement._meta.db_table
+    exception = EntitlementException._meta.db_table
+    params: list = list(IN_USE)
+    unit_filter = ""
+    if unit_ids is not None:
+        unit_filter = f" AND p.business_unit_id IN ({', '.join(['%s'] * len(unit_ids))})"
+    sql = f"""
+        WITH held AS (
+            SELECT d.assigned_to_id AS person_id, m.category AS category, COUNT(*) AS n
+            FROM {device} d JOIN {model} m ON m.id = d.device_model_id
+            WHERE d.assigned_to_id IS NOT NULL AND d.status IN (%s, %s)
+            GROUP BY d.assigned_to_id, m.category
+        ), extra AS (
+            SELECT x.person_id, x.category, SUM(x.extra_quantity) AS extra
+            FROM {exception} x
+            WHERE x.valid_until IS NULL OR x.valid_until >= %s
+            GROUP BY x.person_id, x.category
+        )
+        SELECT p.business_unit_id, p.staff_number, h.category, h.n,
+               COALESCE(e.quantity, 0) + COALESCE(x.extra, 0) AS allowed
+        FROM held h
+        JOIN {person} p ON p.id = h.person_id
+        LEFT JOIN {entitlement} e ON e.role_profile_id = p.role_profile_id AND e.category = h.category
+        LEFT JOIN extra x ON x.person_id = h.person_id AND x.category = h.category
+        WHERE h.n > COALESCE(e.quantity, 0) + COALESCE(x.extra, 0){unit_filter}
+        ORDER BY p.staff_number, h.category
+    """  # noqa: S608 - table names come from model metadata, values are parameters
+    params.append(period_end)
+    if unit_ids is not None:
+        params.extend(unit_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _leavers_holding(unit_ids, period_end):
+    """People whose leaver date is on or before the period end and who still hold devices."""
+    qs = Device.objects.filter(status__in=IN_USE, assigned_to__leaver_date__lte=period_end)
+    if unit_ids is not None:
+        qs = qs.filter(assigned_to__business_unit_id__in=unit_ids)
+    return (
+        qs.values(
+            "assigned_to__business_unit_id", "assigned_to__staff_number", "assigned_to__leaver_date"
+        )
+        .annotate(n=Count("id"))
+        .order_by("assigned_to__staff_number")
+    )
+
+
+def _lost_in_period(unit_ids, period_start, period_end):
+    """Devices recorded lost or stolen within the period (a device lost twice counts once)."""
+    start, end = period_bounds(period_start, period_end)
+    qs = DeviceEvent.objects.filter(
+        kind=DeviceEvent.Kind.LOST, occurred_at__gte=start, occurred_at__lt=end
+    )
+    if unit_ids is not None:
+        qs = qs.filter(device__business_unit_id__in=unit_ids)
+    return (
+        qs.values("device__business_unit_id", "device__device_model__category")
+        .annotate(n=Count("device_id", distinct=True))
+        .order_by()
+    )
+
+
+def refresh_due_provider():
+    """The refresh engineer's ``refresh.selectors.refresh_due_by_unit`` if it exists now."""
+    try:
+        module = importlib.import_module("refresh.selectors")
+    except ImportError:
+        return None
+    return getattr(module, "refresh_due_by_unit", None)
+
+
+def _refresh_due(period_end):
+    provider = refresh_due_provider()
+    this_year = financial_year(period_end)
+    years = [this_year, this_year.next()]
+    if provider is None:
+        return None, years
+    return provider(financial_years=years), years
+
+
+# --- the public selectors -----------------------------------------------------
+
+
+def stewardship_figures(
+    *,
+    period_start: dt.date,
+    period_end: dt.date,
+    idle_days: int | None = None,
+    root: BusinessUnit | None = None,
+) -> dict[int, dict]:
+    """Every section's figures for every unit (or every unit in ``root``'s subtree),
+    each unit's figures including its sub-units. Keyed by unit id.
+
+    Queries: units, device counts (category × status × idle), entitlements, people
+    over entitlement, leavers holding, lost in the period, plus the refresh
+    selector's own: the same count for 4 units or 400, 100 devices or 1,000,000.
+    """
+    idle_days = default_idle_days() if idle_days is None else idle_days
+    units = _units(root)
+    if not units:
+        return {}
+    unit_ids = [u["id"] for u in units] if root is not None else None
+    known = {u["id"] for u in units}
+    ancestors = _ancestor_map(units)
+    figures = {u["id"]: _empty_figures(u) for u in units}
+    code_of = {u["id"]: u["code"] for u in units}
+
+    def up(unit_id):
+        return (figures[a] for a in ancestors.get(unit_id, ()))
+
+    cutoff = idle_cutoff(period_end, idle_days)
+    for row in _device_counts(unit_ids, cutoff):
+        if row["business_unit_id"] not in known:
+            continue
+        category, status, n = row["device_model__category"], row["status"], row["n"]
+        for fig in up(row["business_unit_id"]):
+            fig["by_category_status"][category][status] += n
+            if status == S.IN_STOCK:
+                fig["stock"][category] += n
+            if status == S.DEPLOYED:
+                fig["idle"][category]["idle"] += row["idle"]
+                fig["idle"][category]["never_seen"] += row["never_seen"]
+            if status in IN_USE:
+                fig["entitlement"][category]["in_use"] += n
+
+    for row in _entitled_counts(unit_ids, period_end):
+        unit_id = row["role_profile__people__business_unit_id"]
+        if unit_id not in known:
+            continue
+        for fig in up(unit_id):
+            fig["entitlement"][row["category"]]["entitled"] += row["q"] or 0
+
+    for unit_id, staff_number, category, held, allowed in _people_over_entitlement(
+        unit_ids, period_end
+    ):
+        if unit_id not in known:
+            continue
+        entry = {
+            "staff_number": staff_number,
+            "unit": code_of[unit_id],
+            "category": category,
+            "held": int(held),
+            "allowed": int(allowed),
+        }
+        for fig in up(unit_id):
+            fig["people_over"].append(entry)
+
+    for row in _leavers_holding(unit_ids, period_end):
+        unit_id = row["assigned_to__business_unit_id"]
+        if unit_id not in known:
+            continue
+        entry = {
+            "staff_number": row["assigned_to__staff_number"],
+            "unit": code_of[unit_id],
+            "leaver_date": row["assigned_to__leaver_date"].isoformat(),
+            "devices": row["n"],
+        }
+        for fig in up(unit_id):
+            fig["leavers"].append(entry)
+
+    for row in _lost_in_period(unit_ids, period_start, period_end):
+        if row["device__business_unit_id"] not in known:
+            continue
+        for fig in up(row["device__business_unit_id"]):
+            fig["lost"][row["device__device_model__category"]] += row["n"]
+
+    due, years = _refresh_due(period_end)
+    labels = [fy.label for fy in years]
+    if due is not None:
+        for fig in figures.values():
+            fig["refresh"] = {
+                "available": True,
+                "note": "",
+                "years": labels,
+                "by_year": {label: dict.fromkeys(CATEGORIES, 0) for label in labels},
+            }
+        for (unit_id, label, category), n in due.items():
+            if unit_id not in known or label not in labels or category not in CATEGORIES:
+                continue
+            for fig in up(unit_id):
+                fig["refresh"]["by_year"][label][category] += int(n)
+    else:
+        for fig in figures.values():
+            fig["refresh"]["years"] = labels
+
+    for fig in figures.values():
+        _finish(fig)
+    return figures
+
+
+def _finish(fig: dict) -> None:
+    """Derived figures: excess over entitlement and the headline numbers."""
+    for values in fig["entitlement"].values():
+        values["excess"] = max(0, values["in_use"] - values["entitled"])
+    by_status = fig["by_category_status"]
+    refresh = fig["refresh"]
+    by_year = refresh["by_year"]
+    years = refresh["years"]
+    fig["headline"] = {
+        "devices_held": sum(sum(s.values()) for s in by_status.values()),
+        "in_use": sum(v["in_use"] for v in fig["entitlement"].values()),
+        "in_stock": sum(fig["stock"].values()),
+        "idle": sum(v["idle"] for v in fig["idle"].values()),
+        "never_seen": sum(v["never_seen"] for v in fig["idle"].values()),
+        "people_over_entitlement": len({p["staff_number"] for p in fig["people_over"]}),
+        "devices_over_entitlement": sum(p["held"] - p["allowed"] for p in fig["people_over"]),
+        "leavers_holding": len(fig["leavers"]),
+        "leaver_devices": sum(p["devices"] for p in fig["leavers"]),
+        "lost_in_period": sum(fig["lost"].values()),
+        "refresh_due_this_year": (
+            sum(by_year[years[0]].values()) if refresh["available"] else None
+        ),
+        "refresh_due_next_year": (
+            sum(by_year[years[1]].values()) if refresh["available"] else None
+        ),
+    }
+
+
+def stewardship_unit_figures(
+    *, unit: BusinessUnit, period_start: dt.date, period_end: dt.date, idle_days: int
+) -> dict:
+    """One unit's figures (sub-units included): the same set-based queries, limited to its subtree."""
+    return stewardship_figures(
+        period_start=period_start, period_end=period_end, idle_days=idle_days, root=unit
+    )[unit.pk]
+
+
+def previous_summary(*, run: ReportRun) -> dict | None:
+    """The summary of the same unit's latest earlier succeeded run of the same kind."""
+    previous = (
+        ReportRun.objects.filter(
+            kind=run.kind,
+            business_unit_id=run.business_unit_id,
+            status=ReportRun.Status.SUCCEEDED,
+            period_start__lt=run.period_start,
+        )
+        .order_by("-period_start")
+        .values("period_start", "period_end", "summary")
+        .first()
+    )
+    return previous
+
+
+def trend(*, current: dict, previous: dict | None) -> list[dict]:
+    """Headline figures against the previous report: figure, previous, now, change."""
+    before = (previous or {}).get("summary", {}).get("headline", {}) if previous else {}
+    rows = []
+    for key, label in HEADLINE_LABELS.items():
+        now = current.get(key)
+        then = before.get(key) if previous else None
+        change = now - then if isinstance(now, int) and isinstance(then, int) else None
+        rows.append(
+            {"key": key, "label": label, "previous": then, "current": now, "change": change}
+        )
+    return rows
+
+
+DEVICE_ROW_HEADER = [
+    "Asset tag",
+    "Serial number",
+    "Manufacturer",
+    "Model",
+    "Category",
+    "Status",
+    "Business unit",
+    "Assigned to (staff number)",
+    "Holder's leaver date",
+    "Location",
+    "Purchase date",
+    "Warranty expires",
+    "Last seen",
+    "OS version",
+    "Idle (to reclaim)",
+    "Held by a leaver",
+]
+
+
+def stewardship_device_rows(
+    *, unit: BusinessUnit, period_end: dt.date, idle_days: int, chunk_size: int = 2000
+) -> Iterator[list]:
+    """One row per device held in the unit's subtree, streamed (a server-side cursor
+    on PostgreSQL) as plain tuples, never model instances, so memory stays flat."""
+    cutoff = idle_cutoff(period_end, idle_days)
+    rows = (
+        Device.objects.filter(business_unit__path__startswith=unit.path, status__in=HELD_STATUSES)
+        .order_by("business_unit__path", "id")
+        .values_list(
+            "asset_tag",
+            "serial_number",
+            "manufacturer__name",
+            "device_model__name",
+            "device_model__category",
+            "status",
+            "business_unit__code",
+            "assigned_to__staff_number",
+            "assigned_to__leaver_date",
+            "location",
+            "purchase_date",
+            "warranty_expires",
+            "last_seen",
+            "os_version",
+        )
+    )
+    for row in rows.iterator(chunk_size=chunk_size):
+        (tag, serial, maker, model, category, status, code, staff, leaver, *rest) = row
+        last_seen = rest[3]
+        idle = status == S.DEPLOYED and last_seen is not None and last_seen < cutoff
+        leaver_holding = leaver is not None and leaver <= period_end and status in IN_USE
+        yield [
+            tag or "",
+            serial,
+            maker,
+            model,
+            CATEGORY_LABELS.get(category, category),
+            STATUS_LABELS.get(status, status),
+            code,
+            staff or "",
+            leaver,
+            rest[0],
+            rest[1],
+            rest[2],
+            last_seen.astimezone(LONDON).replace(tzinfo=None) if last_seen else None,
+            rest[4],
+            "Yes" if idle else "No",
+            "Yes" if leaver_holding else "No",
+        ]
+
+
+# --- finance ---------------------------------------------------------------------
+
+
+def envelope_position_provider():
+    """The procurement engineer's ``procurement.selectors.envelope_position`` if it exists now."""
+    try:
+        module = importlib.import_module("procurement.selectors")
+    except ImportError:
+        return None
+    return getattr(module, "envelope_position", None)
+
+
+def finance_position(*, as_of: dt.date) -> dict | None:
+    """The envelope position from procurement, or None when procurement is not installed."""
+    provider = envelope_position_provider()
+    if provider is None:
+        return None
+    return provider(as_of=as_of)
+
+
+# --- runs a user may see ------------------------------------------------------
+
+
+def may_see_finance(user) -> bool:
+    """The finance report carries commercial figures: finance and commercial roles only."""
+    return can_see_commercial(user)
+
+
+def may_generate(user) -> bool:
+    return has_role(user, Role.ASSET_MANAGER, Role.FINANCE, Role.UNIT_VIEWER, Role.COMMERCIAL)
+
+
+def report_run_list(
+    *, user, unit_id: int | None = None, period: dt.date | None = None, kind: str | None = None
+) -> QuerySet[ReportRun]:
+    """Runs the user may see: stewardship runs for units in their scope, and the
+    finance runs only for finance and commercial roles."""
+    scope = unit_scope(user)
+    visible = Q(kind=ReportRun.Kind.STEWARDSHIP) & scope.q("business_unit")
+    if may_see_finance(user):
+        visible |= Q(kind=ReportRun.Kind.FINANCE)
+    qs = ReportRun.objects.filter(visible).select_related("business_unit")
+    if unit_id:
+        qs = qs.filter(business_unit_id=unit_id)
+    if period:
+        qs = qs.filter(period_start=period)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-period_start", "kind", "business_unit__path", "id")
+
+
+def report_run_get(*, user, pk: int) -> ReportRun:
+    """A run the user may see; anything else is ReportRun.DoesNotExist (a 404)."""
+    return report_run_list(user=user).get(pk=pk)
+
+
+def generatable_units(*, user) -> QuerySet[BusinessUnit]:
+    return unit_scope(user).filter(BusinessUnit.objects.filter(active=True), field="")

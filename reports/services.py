@@ -1,0 +1,450 @@
+"""Writes for the reports: claim a run, start it (compare-and-swap), build its
+files, record success or failure, notify the unit's stewardship contact.
+
+Business case: "Regular reporting will be made available to business units to
+enable the proper stewardship of devices." One run per unit per period is a
+database rule (``reports_reportrun_unique_unit_period``); a worker only builds a
+run after winning the queued/failed -> running swap, so two beats, a retried
+task or a redelivered message never produce two reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+import traceback
+
+from django.conf import settings
+from django.core.files import File
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import can_see_commercial
+from devices.errors import DomainError
+from devices.models import BusinessUnit
+from reports import documents, selectors
+from reports.models import ReportRun
+from reports.writers import csv as csv_writer
+from reports.writers import pdf as pdf_writer
+from reports.writers import xlsx as xlsx_writer
+
+logger = logging.getLogger(__name__)
+
+STEPS = 4  # figures, xlsx, csv, pdf: what the progress bar counts
+# A run left 'running' this long was abandoned by a dead worker and may be taken over.
+STALE_AFTER = dt.timedelta(minutes=30)
+FORMATS = ("xlsx", "csv", "pdf")
+WRITERS = {"xlsx": xlsx_writer.write, "csv": csv_writer.write, "pdf": pdf_writer.write}
+
+Status = ReportRun.Status
+
+
+# --- claiming -----------------------------------------------------------------
+
+
+def report_run_claim(
+    *,
+    kind: str,
+    unit: BusinessUnit | None,
+    period_start: dt.date,
+    trigger: str = ReportRun.Trigger.SCHEDULE,
+    requested_by=None,
+) -> tuple[ReportRun, bool]:
+    """The run for (kind, unit, period), created queued if there is none.
+
+    Two callers racing both try to INSERT; the unique constraint lets one win and
+    the loser's IntegrityError is turned into a read of the winner's row.
+    """
+    period_start, period_end = selectors.month_period(period_start)
+    lookup = {"kind": kind, "business_unit": unit, "period_start": period_start}
+    defaults = {
+        "period_end": period_end,
+        "trigger": trigger,
+        "requested_by": requested_by,
+        "idle_days": selectors.default_idle_days(),
+    }
+    try:
+        with transaction.atomic():
+            existing = ReportRun.objects.filter(**lookup).first()
+            if existing is not None:
+                return existing, False
+            run = ReportRun(**lookup, **defaults)
+            run.full_clean(validate_constraints=False)
+            run.save()
+            return run, True
+    except IntegrityError:
+        # Lost the race to another beat or worker: theirs is the run.
+        return ReportRun.objects.get(**lookup), False
+
+
+def stewardship_runs_claim(*, period_start: dt.date) -> list[tuple[int, int]]:
+    """Queued runs for every active unit for the month, set-based.
+
+    INSERT ... ON CONFLICT DO NOTHING (bulk_create ignore_conflicts) creates the
+    missing rows in one statement whichever beat fires first; returns (run id,
+    unit id) for every run of the period still to do (queued or failed).
+    """
+    period_start, period_end = selectors.month_period(period_start)
+    units = list(BusinessUnit.objects.filter(active=True).values_list("id", flat=True))
+    idle_days = selectors.default_idle_days()
+    ReportRun.objects.bulk_create(
+        [
+            ReportRun(
+                kind=ReportRun.Kind.STEWARDSHIP,
+                business_unit_id=unit_id,
+                period_start=period_start,
+                period_end=period_end,
+                idle_days=idle_days,
+            )
+            for unit_id in units
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        ReportRun.objects.filter(
+            kind=ReportRun.Kind.STEWARDSHIP,
+            period_start=period_start,
+            business_unit_id__in=units,
+            status__in=[Status.QUEUED, Status.FAILED],
+        )
+        .order_by("business_unit__path")
+        .values_list("id", "business_unit_id")
+    )
+
+
+def report_run_start(*, run_id: int) -> ReportRun | None:
+    """Take the run: queued or failed (or abandoned running) -> running, by compare-and-swap.
+
+    ``update()`` with the expected status in the WHERE clause is atomic in the
+    database: of two workers holding the same run id, exactly one sees a row
+    count of 1 and builds; the other returns None and does nothing.
+    """
+    now = timezone.now()
+    taken = (
+        ReportRun.objects.filter(pk=run_id)
+        .filter(
+            Q(status__in=[Status.QUEUED, Status.FAILED])
+            | Q(status=Status.RUNNING, started_at__lt=now - STALE_AFTER)
+        )
+        .update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            finished_at=None,
+            error="",
+            progress_done=0,
+            progress_total=STEPS,
+        )
+    )
+    if taken != 1:
+        return None
+    return ReportRun.objects.select_related("business_unit").get(pk=run_id)
+
+
+def _progress(run: ReportRun, done: int) -> None:
+    ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(progress_done=done)
+
+
+# --- building -----------------------------------------------------------------
+
+
+def _write_files(run: ReportRun, document, stem: str) -> dict[str, str]:
+    """Write each format to a temporary file, then into the default storage.
+
+    Temporary files keep memory flat whatever the size; the storage (local disk
+    by default, S3 or similar via STORAGES) only ever sees a finished file.
+    """
+    names = {}
+    for step, fmt in enumerate(FORMATS, start=2):
+        with tempfile.TemporaryFile(suffix=f".{fmt}") as handle:
+            WRITERS[fmt](document, handle)
+            handle.seek(0)
+            field = run.file_for(fmt)
+            names[fmt] = field.storage.save(
+                field.field.generate_filename(run, f"{stem}.{fmt}"), File(handle)
+            )
+        _progress(run, step)
+    return names
+
+
+def _stem(run: ReportRun) -> str:
+    who = run.business_unit.code if run.business_unit_id else "organisation"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in who)
+    return f"{run.kind}-{safe}-{run.period_start:%Y-%m}-r{run.pk}a{run.attempts}"
+
+
+def stewardship_report_build(*, run: ReportRun) -> dict:
+    """Compute one unit's figures (sub-units included) and write its XLSX, CSV and PDF.
+
+    Returns the fields to store on the run. Set-based: a fixed number of grouped
+    queries for the figures, and one streamed query per file for the device rows.
+    """
+    unit = run.business_unit
+    figures = selectors.stewardship_unit_figures(
+        unit=unit,
+        period_start=run.period_start,
+        period_end=run.period_end,
+        idle_days=run.idle_days,
+    )
+    previous = selectors.previous_summary(run=run)
+    trend_rows = selectors.trend(current=figures["headline"], previous=previous)
+    _progress(run, 1)
+    previous_label = f"{previous['period_start']:%B %Y}" if previous is not None else None
+    document = documents.stewardship_document(
+        unit=unit,
+        figures=figures,
+        trend_rows=trend_rows,
+        previous_label=previous_label,
+        period_label=run.period_label,
+        period_end=run.period_end,
+        idle_days=run.idle_days,
+        generated_at=timezone.now(),
+    )
+    names = _write_files(run, document, _stem(run))
+    summary = {
+        key: figures[key]
+        for key in (
+            "headline",
+            "by_category_status",
+            "entitlement",
+            "stock",
+            "idle",
+            "lost",
+            "refresh",
+        )
+    }
+    summary["trend"] = trend_rows
+    summary["previous_period_start"] = (
+        previous["period_start"].isoformat() if previous is not None else None
+    )
+    return {
+        "names": names,
+        "summary": summary,
+        "classification": document.marking,
+        "device_rows": document.detail_count,
+    }
+
+
+def finance_report_build(*, run: ReportRun) -> dict:
+    """The envelope position from procurement, if installed, as XLSX, CSV and PDF,
+    marked OFFICIAL-SENSITIVE [COMMERCIAL]. Without procurement the report says so."""
+    position = selectors.finance_position(as_of=run.period_end)
+    _progress(run, 1)
+    document = documents.finance_document(
+        position=position, period_label=run.period_label, generated_at=timezone.now()
+    )
+    names = _write_files(run, document, _stem(run))
+    return {
+        "names": names,
+        "summary": {
+            "procurement_available": position is not None,
+            "headline": {
+                str(k): (v if isinstance(v, int | float | str) or v is None else str(v))
+                for k, v in document.headline
+            },
+        },
+        "classification": document.marking,
+        "device_rows": 0,
+    }
+
+
+BUILDERS = {
+    ReportRun.Kind.STEWARDSHIP: "stewardship_report_build",
+    ReportRun.Kind.FINANCE: "finance_report_build",
+}
+
+
+def report_run_execute(*, run_id: int) -> ReportRun | None:
+    """Build a claimed run if this caller wins it; record success or failure.
+
+    A failure is recorded (status failed, the error text) and re-raised so the
+    Celery task retries it; the retry wins the failed -> running swap again.
+    Returns None when another worker has the run or it has already succeeded.
+    """
+    run = report_run_start(run_id=run_id)
+    if run is None:
+        return None
+    # Looked up by name at call time so a test (or an operator) can swap a builder.
+    build = globals()[BUILDERS[run.kind]]
+    try:
+        result = build(run=run)
+    except Exception as exc:
+        ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"Attempt {run.attempts}: {exc.__class__.__name__}: {exc}\n\n"
+            + "".join(traceback.format_exception(exc))[-4000:],
+        )
+        logger.exception("Report run %s failed on attempt %s", run.pk, run.attempts)
+        raise
+    return report_run_succeed(run=run, result=result)
+
+
+def report_run_succeed(*, run: ReportRun, result: dict) -> ReportRun | None:
+    """Record the files and figures, only if this attempt still owns the run."""
+    names = result["names"]
+    old = [getattr(run, f"{fmt}_file").name for fmt in FORMATS]
+    with transaction.atomic():
+        updated = ReportRun.objects.filter(
+            pk=run.pk, status=Status.RUNNING, attempts=run.attempts
+        ).update(
+            status=Status.SUCCEEDED,
+            finished_at=timezone.now(),
+            progress_done=STEPS,
+            summary=result["summary"],
+            classification=result["classification"],
+            device_rows=result["device_rows"],
+            xlsx_file=names["xlsx"],
+            csv_file=names["csv"],
+            pdf_file=names["pdf"],
+            error="",
+            notified_at=None,
+            notified_to="",
+        )
+        if updated != 1:
+            # Another worker took the run over (we were presumed dead): keep theirs.
+            _delete_files(run, names.values())
+            return None
+        transaction.on_commit(
+            lambda: _delete_files(run, [n for n in old if n and n not in names.values()])
+        )
+        if run.kind == ReportRun.Kind.STEWARDSHIP:
+            from reports.tasks import report_run_notify_task
+
+            transaction.on_commit(lambda: report_run_notify_task.delay(run.pk))
+    return ReportRun.objects.select_related("business_unit").get(pk=run.pk)
+
+
+def _delete_files(run: ReportRun, names) -> None:
+    storage = run.xlsx_file.storage
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:  # a missing old file is not worth failing a report over
+            logger.warning("Could not delete old report file %s", name)
+
+
+def stewardship_report_unit_run(*, unit_id: int, period_start: dt.date) -> ReportRun | None:
+    """Claim (or find) the unit's run for the month and build it if this caller wins it."""
+    unit = BusinessUnit.objects.get(pk=unit_id)
+    run, _ = report_run_claim(kind=ReportRun.Kind.STEWARDSHIP, unit=unit, period_start=period_start)
+    return report_run_execute(run_id=run.pk)
+
+
+def finance_report_run(*, period_start: dt.date) -> ReportRun | None:
+    run, _ = report_run_claim(kind=ReportRun.Kind.FINANCE, unit=None, period_start=period_start)
+    return report_run_execute(run_id=run.pk)
+
+
+# --- on demand ------------------------------------------------------------------
+
+
+def report_run_request(
+    *, user, kind: str, unit: BusinessUnit | None, period_start: dt.date
+) -> ReportRun:
+    """ "Generate now": queue the unit's (or the finance) report for a month.
+
+    Only for a unit in the user's scope; the finance report only for finance and
+    commercial roles (it is OFFICIAL-SENSITIVE [COMMERCIAL]). A finished run for
+    the same period is regenerated in place (the uniqueness rule stands); a
+    queued or running one is left alone and its progress shown.
+    """
+    if not selectors.may_generate(user):
+        raise DomainError("You cannot generate reports.", code="forbidden")
+    if kind == ReportRun.Kind.FINANCE:
+        if not can_see_commercial(user):
+            raise DomainError(
+                "Only finance and commercial roles can generate the finance report.",
+                code="forbidden",
+            )
+        unit = None
+    elif unit is None or not selectors.generatable_units(user=user).filter(pk=unit.pk).exists():
+        raise DomainError("Choose a business unit you are responsible for.", field="unit")
+    if period_start > selectors.london_today():
+        raise DomainError("The period cannot start in the future.", field="period")
+    with transaction.atomic():
+        run, created = report_run_claim(
+            kind=kind,
+            unit=unit,
+            period_start=period_start,
+            trigger=ReportRun.Trigger.ON_DEMAND,
+            requested_by=user,
+        )
+        if not created:
+            # Regenerate a finished run; compare-and-swap so a worker mid-build is never disturbed.
+            ReportRun.objects.filter(
+                pk=run.pk, status__in=[Status.SUCCEEDED, Status.FAILED]
+            ).update(
+                status=Status.QUEUED,
+                trigger=ReportRun.Trigger.ON_DEMAND,
+                requested_by=user,
+                progress_done=0,
+                progress_total=STEPS,
+                queued_at=timezone.now(),
+                started_at=None,
+                finished_at=None,
+                error="",
+            )
+            run.refresh_from_db()
+        if run.status == Status.QUEUED:
+            from reports.tasks import report_run_task
+
+            transaction.on_commit(lambda: report_run_task.delay(run.pk))
+    return run
+
+
+# --- delivery -------------------------------------------------------------------
+
+
+def report_run_notify(*, run_id: int) -> bool:
+    """E-mail the unit's stewardship contact that the report is ready, with a link.
+
+    The notified_at swap makes a retried task send once; if sending fails the
+    swap is undone so the retry sends it.
+    """
+    run = ReportRun.objects.select_related("business_unit").get(pk=run_id)
+    unit = run.business_unit
+    if run.status != Status.SUCCEEDED or unit is None or not unit.stewardship_email:
+        return False
+    claimed = ReportRun.objects.filter(pk=run.pk, notified_at__isnull=True).update(
+        notified_at=timezone.now(), notified_to=unit.stewardship_email
+    )
+    if claimed != 1:
+        return False
+    site = settings.SITE_URL.rstrip("/")
+    detail = site + reverse("reports:report_detail", args=[run.pk])
+    links = "\n".join(
+        f"  {fmt.upper()}: {site}{reverse('reports:report_download', args=[run.pk, fmt])}"
+        for fmt in FORMATS
+    )
+    body = (
+        f"The device stewardship report for {unit.name} ({unit.code}) for "
+        f"{run.period_label} is ready.\n\n"
+        f"View it: {detail}\n\nDownload:\n{links}\n\n"
+        "You will be asked to sign in. The report is classified "
+        f"{run.classification}; handle it accordingly.\n"
+    )
+    try:
+        send_mail(
+            subject=f"[{run.classification}] Device stewardship report: {unit.code}, {run.period_start:%B %Y}",
+            message=body,
+            from_email=None,
+            recipient_list=[unit.stewardship_email],
+        )
+    except Exception:
+        ReportRun.objects.filter(pk=run.pk).update(notified_at=None, notified_to="")
+        raise
+    return True
+
+
+def report_file_open(*, run: ReportRun, fmt: str):
+    """The stored file of a run, opened for reading, or DomainError if there is none."""
+    field = run.file_for(fmt)
+    if field is None or not field.name:
+        raise DomainError(f"This report has no {fmt} file.", field="format", code="not_found")
+    return field.storage.open(field.name, "rb"), os.path.basename(field.name)

@@ -1,0 +1,67 @@
+"""What a report says, independent of its format.
+
+A document is a marking, a title, a period, headline figures, section tables
+(each optionally charted) and, for the stewardship report, the device-level rows
+as a callable returning a fresh iterator, so each writer streams them without
+holding them in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Chart:
+    """A chart drawn from a table: the first column gives the categories and
+    ``value_columns`` the series; ``rows`` limits it to the first n rows (to leave
+    out a totals row)."""
+
+    title: str
+    value_columns: list[int]
+    kind: str = "column"  # column | bar
+    stacked: bool = False
+    rows: int | None = None
+    y_title: str = "Devices"
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list]
+    note: str = ""
+    chart: Chart | None = None
+    # The PDF is a printable summary: long lists are cut there (the XLSX has them whole).
+    pdf_limit: int | None = 20
+    in_pdf: bool = True
+
+
+@dataclass
+class ReportDocument:
+    title: str
+    subject: str
+    marking: str
+    period_label: str
+    generated_at: dt.datetime
+    headline: list[tuple[str, object]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    detail_title: str = "Devices"
+    detail_header: list[str] | None = None
+    detail_rows: Callable[[], Iterable[list]] | None = None
+    # Filled in by the XLSX writer (it is the one that streams the rows first).
+    detail_count: int = 0
+
+    def chart_data(self, table: Table) -> tuple[list[str], list[tuple[str, list[float]]]]:
+        """Categories and series for a table's chart, as plain values (PDF, tests)."""
+        chart = table.chart
+        rows = table.rows[: chart.rows] if chart and chart.rows is not None else table.rows
+        categories = [str(r[0]) for r in rows]
+        series = [
+            (str(table.header[c]), [float(r[c] or 0) for r in rows])
+            for c in (chart.value_columns if chart else [])
+        ]
+        return categories, series

@@ -1,0 +1,187 @@
+"""Each stewardship section's figures, exact, against the hand-built estate in conftest."""
+
+import pytest
+
+from devices.models import Category, Device
+from reports import selectors
+from tests.factories import BusinessUnitFactory, DeviceFactory, PersonFactory
+from tests.reports.conftest import PERIOD_END, PERIOD_START
+
+L, P, DT, M = Category.LAPTOP, Category.SMARTPHONE, Category.DESKTOP, Category.MONITOR
+D = Device.Status
+
+
+@pytest.fixture
+def figures(estate, no_refresh):
+    return selectors.stewardship_figures(
+        period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
+    )
+
+
+def test_devices_by_category_and_status_include_sub_units_and_leave_out_disposed(figures, estate):
+    a = figures[estate.a.pk]["by_category_status"]
+    assert a[L][D.DEPLOYED] == 5 and a[L][D.IN_STOCK] == 2 and a[L][D.LOST_STOLEN] == 1
+    assert a[P][D.DEPLOYED] == 3 and a[P][D.LOST_STOLEN] == 1
+    assert a[DT][D.DEPLOYED] == 1
+    assert a[M][D.DEPLOYED] == 3 and a[M][D.IN_STOCK] == 1
+    assert D.DISPOSED not in a[L]
+    assert figures[estate.a.pk]["headline"]["devices_held"] == 17
+    a1 = figures[estate.a1.pk]["by_category_status"]
+    assert a1[M][D.DEPLOYED] == 3 and a1[L][D.DEPLOYED] == 0
+    assert figures[estate.b.pk]["headline"]["devices_held"] == 6
+
+
+def test_in_use_against_entitlement_counts_current_people_only(figures, estate):
+    a = figures[estate.a.pk]["entitlement"]
+    # A's current people: pA1, pA2, the future leaver (response) and A1's desk and response people.
+    assert a[L] == {"in_use": 5, "entitled": 4, "excess": 1}
+    assert a[P] == {"in_use": 3, "entitled": 4, "excess": 0}
+    assert a[DT] == {"in_use": 1, "entitled": 1, "excess": 0}
+    assert a[M] == {"in_use": 3, "entitled": 2, "excess": 1}
+    assert figures[estate.b.pk]["entitlement"][L] == {"in_use": 1, "entitled": 1, "excess": 0}
+
+
+def test_people_over_entitlement_named_by_staff_number_and_exceptions_allowed_for(figures, estate):
+    over = {
+        (p["staff_number"], p["category"]): (p["held"], p["allowed"])
+        for p in figures[estate.a.pk]["people_over"]
+    }
+    assert over == {("PA1", L): (2, 1), ("PSUB", M): (3, 2)}
+    assert [p["staff_number"] for p in figures[estate.a1.pk]["people_over"]] == ["PSUB"]
+    assert figures[estate.b.pk]["people_over"] == []
+    assert figures[estate.a.pk]["headline"]["people_over_entitlement"] == 2
+    assert figures[estate.a.pk]["headline"]["devices_over_entitlement"] == 2
+
+
+def test_unassigned_stock_held_by_the_unit(figures, estate):
+    assert figures[estate.a.pk]["stock"] == {L: 2, DT: 0, M: 1, P: 0, Category.TABLET: 0}
+    assert figures[estate.a1.pk]["stock"][M] == 1
+    assert figures[estate.b.pk]["headline"]["in_stock"] == 3
+
+
+def test_idle_devices_are_deployed_and_not_seen_for_the_configured_days(figures, estate):
+    a = figures[estate.a.pk]["idle"]
+    assert a[L] == {"idle": 1, "never_seen": 0}
+    assert a[DT] == {"idle": 1, "never_seen": 0}
+    assert a[P] == {"idle": 0, "never_seen": 1}
+    assert figures[estate.b.pk]["idle"][L]["idle"] == 1
+
+
+def test_idle_threshold_is_configurable(estate, no_refresh):
+    # Given a 150-day threshold, only the laptop last seen 200 days before the end is idle in A.
+    figures = selectors.stewardship_figures(
+        period_start=PERIOD_START, period_end=PERIOD_END, idle_days=150
+    )
+    assert figures[estate.a.pk]["headline"]["idle"] == 1
+    assert figures[estate.b.pk]["headline"]["idle"] == 0
+
+
+def test_leavers_still_holding_devices_by_the_end_of_the_period(figures, estate):
+    assert figures[estate.a.pk]["leavers"] == [
+        {"staff_number": "LEAVER", "unit": "A", "leaver_date": "2026-10-15", "devices": 1}
+    ]
+    assert figures[estate.a1.pk]["leavers"] == []
+
+
+def test_lost_and_stolen_counts_only_the_period_in_london_time_once_per_device(figures, estate):
+    assert figures[estate.a.pk]["lost"][P] == 1  # from sub-unit A1
+    assert figures[estate.a.pk]["lost"][L] == 0  # lost in June 2025, outside
+    assert figures[estate.a1.pk]["headline"]["lost_in_period"] == 1
+    # B: lost twice in October (once counted); 00:30 on 1 Nov London is outside.
+    assert figures[estate.b.pk]["headline"]["lost_in_period"] == 1
+
+
+def test_refresh_section_says_not_available_without_the_refresh_selector(figures, estate):
+    refresh = figures[estate.a.pk]["refresh"]
+    assert refresh["available"] is False
+    assert refresh["note"] == "refresh figures not available"
+    assert refresh["years"] == ["2026/27", "2027/28"]
+    assert figures[estate.a.pk]["headline"]["refresh_due_this_year"] is None
+
+
+def test_refresh_figures_come_from_the_refresh_selector_and_roll_up(estate, monkeypatch):
+    asked = {}
+
+    def fake(*, financial_years):
+        asked["years"] = [fy.label for fy in financial_years]
+        return {
+            (estate.a1.pk, "2026/27", L): 4,
+            (estate.a.pk, "2027/28", M): 2,
+            (estate.b.pk, "2026/27", L): 7,
+        }
+
+    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: fake)
+    figures = selectors.stewardship_figures(
+        period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
+    )
+    assert asked["years"] == ["2026/27", "2027/28"]
+    a = figures[estate.a.pk]
+    assert a["refresh"]["by_year"]["2026/27"][L] == 4
+    assert a["headline"]["refresh_due_this_year"] == 4
+    assert a["headline"]["refresh_due_next_year"] == 2
+    assert figures[estate.b.pk]["headline"]["refresh_due_this_year"] == 7
+
+
+def test_one_unit_figures_match_the_all_units_figures(figures, estate):
+    one = selectors.stewardship_unit_figures(
+        unit=estate.a, period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
+    )
+    assert one["headline"] == figures[estate.a.pk]["headline"]
+    assert one["people_over"] == figures[estate.a.pk]["people_over"]
+
+
+def test_device_rows_cover_the_subtree_and_flag_idle_and_leavers(estate):
+    rows = list(
+        selectors.stewardship_device_rows(unit=estate.a, period_end=PERIOD_END, idle_days=90)
+    )
+    assert len(rows) == 17
+    assert {r[6] for r in rows} == {"A", "A1"}
+    by_staff = {}
+    for row in rows:
+        by_staff.setdefault(row[7], []).append(row)
+    assert by_staff["LEAVER"][0][14] == "Yes" and by_staff["LEAVER"][0][15] == "Yes"
+    assert by_staff["FUTURE"][0][15] == "No"
+    assert [r[4] for r in by_staff["PSUB"] if r[14] == "Yes"] == ["Desktop"]
+    assert sum(1 for r in rows if r[14] == "Yes") == 2
+
+
+def test_trend_compares_headline_figures_with_the_previous_run():
+    previous = {
+        "period_start": PERIOD_START,
+        "summary": {"headline": {"devices_held": 10, "idle": 4}},
+    }
+    rows = {
+        r["key"]: r
+        for r in selectors.trend(current={"devices_held": 17, "idle": 2}, previous=previous)
+    }
+    assert rows["devices_held"]["change"] == 7
+    assert rows["idle"]["change"] == -2
+    first = {r["key"]: r for r in selectors.trend(current={"devices_held": 17}, previous=None)}
+    assert first["devices_held"]["previous"] is None and first["devices_held"]["change"] is None
+
+
+def _grow(estate, units: int, devices: int):
+    for i in range(units):
+        unit = BusinessUnitFactory(code=f"X{i}", parent=estate.a)
+        person = PersonFactory(business_unit=unit, role_profile=estate.response)
+        for _ in range(devices):
+            DeviceFactory(
+                business_unit=unit,
+                device_model=estate.models[Category.LAPTOP],
+                status=D.DEPLOYED,
+                assigned_to=person,
+            )
+
+
+def test_summary_selector_query_count_does_not_grow_with_units_or_devices(
+    estate, no_refresh, django_assert_num_queries
+):
+    # Queries: units, device counts (category x status x idle), entitlements of current
+    # people, people over entitlement, leavers holding, lost in the period.
+    with django_assert_num_queries(6):
+        small = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
+    _grow(estate, units=5, devices=4)
+    with django_assert_num_queries(6):
+        large = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
+    assert len(large) == len(small) + 5
+    assert large[estate.a.pk]["headline"]["in_use"] == small[estate.a.pk]["headline"]["in_use"] + 20
