@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import importlib
+import importlib.util
+import io
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+from django.core.files import File
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils import timezone
+
+from core.exports import classification, write_csv
+from devices.errors import DomainError
+from devices.importing import values as v
+from devices.importing.mappings import MAPPINGS
+from devices.importing.reading import FileUnreadable, open_table
 from devices.importing.upsert import (
     CANONICAL_COLUMNS,
     MODES,
@@ -9,8 +27,10 @@ from devices.importing.upsert import (
     Lookups,
     RowResult,
     UpsertOutcome,
+    find_duplicates,
     upsert_batch,
 )
+from devices.models import ImportRun
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -63,3 +83,327 @@ def devices_upsert_rows(
         dry_run=dry_run,
         lookups=Lookups(actor=actor),
     )
+
+
+# ---------------------------------------------------------------- import runs
+
+# Rows per batch: big enough that the per-batch queries and the COPY amortise,
+# small enough that a batch's Python objects stay a few tens of MB.
+BATCH_SIZE = 20_000
+ERROR_SAMPLE_SIZE = 50
+ERROR_REPORT_HEADER = ["row", "column", "value", "reason"]
+
+
+def import_run_create(
+    *,
+    file_name: str,
+    actor=None,
+    mode: str = ImportRun.Mode.VALID_ROWS,
+    mapping: str = "default",
+    dry_run: bool = False,
+    origin: str = ImportRun.Origin.WEB,
+    upload=None,
+    path=None,
+) -> ImportRun:
+    """Record an import before it runs (queued). Every import is recorded.
+
+    ``upload`` (a Django File, from the browser) is stored under MEDIA_ROOT so
+    the Celery task can read it; ``path`` (the command) is hashed in place.
+    """
+    if mode not in MODES:
+        raise DomainError(f"Mode must be one of {', '.join(MODES)}.", field="mode")
+    if mapping not in MAPPINGS:
+        raise DomainError(
+            f"There is no column mapping called {mapping!r}; use one of {', '.join(MAPPINGS)}.",
+            field="mapping",
+        )
+    digest = hashlib.sha256()
+    if upload is not None:
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+    else:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    run = ImportRun(
+        created_by=actor,
+        origin=origin,
+        file_name=Path(file_name).name[:255],
+        sha256=digest.hexdigest(),
+        mode=mode,
+        mapping=mapping,
+        dry_run=dry_run,
+    )
+    if upload is not None:
+        run.file.save(Path(file_name).name, upload, save=False)
+    run.full_clean()
+    run.save()
+    return run
+
+
+def import_run_enqueue(*, run: ImportRun) -> None:
+    """Queue the run's Celery task once the run's row is committed."""
+    from devices.tasks import import_estate_task
+
+    transaction.on_commit(lambda: import_estate_task.delay(run.pk))
+
+
+class _ErrorSink:
+    """Row errors streamed to a temporary file (a file may have a million of
+    them), with the first few kept for the summary page."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+        self.writer = csv.writer(self.file)
+        self.sample: list[dict] = []
+        self.commercial = False
+        self.count = 0
+
+    def add(self, *, row: int, column: str, value, reason: str) -> None:
+        shown = v.shown(value)
+        self.writer.writerow([row, column, shown, reason])
+        if column == "purchase_cost":
+            self.commercial = True
+        self.count += 1
+        if len(self.sample) < ERROR_SAMPLE_SIZE:
+            self.sample.append({"row": row, "column": column, "value": shown, "reason": reason})
+
+    def report(self) -> tuple[File, str] | None:
+        """The error report: marked (commercial when a cost is quoted), neutralised."""
+        if not self.count:
+            return None
+        self.file.seek(0)
+        out = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - handed to the storage, closed there
+        text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+        marking = classification(commercial=self.commercial)
+        write_csv(text, header=ERROR_REPORT_HEADER, rows=csv.reader(self.file), marking=marking)
+        text.flush()
+        text.detach()
+        out.seek(0)
+        return File(out), marking
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _Progress:
+    """Progress writes for the page's progress bar: a compare-and-swap update()
+    on the run (only while it is still running, so a run marked failed by
+    someone else is never revived).
+
+    Inside the one transaction of an all-or-nothing import, an update through
+    the import's own connection would stay invisible until the end, so on
+    PostgreSQL the progress goes through a second, autocommitting connection.
+    """
+
+    def __init__(self, run: ImportRun, *, side_connection: bool):
+        self.run = run
+        self.side = None
+        if side_connection and connection.vendor == "postgresql":
+            self.side = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def update(self, **fields) -> None:
+        if self.side is None:
+            ImportRun.objects.filter(pk=self.run.pk, status=ImportRun.Status.RUNNING).update(
+                **fields
+            )
+            return
+        assignments = ", ".join(f"{name} = %s" for name in fields)
+        with self.side.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE devices_importrun SET {assignments} WHERE id = %s AND status = %s",  # noqa: S608 - names are our own field names
+                [*fields.values(), self.run.pk, ImportRun.Status.RUNNING],
+            )
+
+    def close(self) -> None:
+        if self.side is not None:
+            self.side.close()
+
+
+def _batches(rows, size: int):
+    batch_numbers, batch_rows = [], []
+    for number, row in rows:
+        batch_numbers.append(number)
+        batch_rows.append(row)
+        if len(batch_rows) >= size:
+            yield batch_numbers, batch_rows
+            batch_numbers, batch_rows = [], []
+    if batch_rows:
+        yield batch_numbers, batch_rows
+
+
+def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
+    """Run a queued import to the end: read, validate, upsert, record.
+
+    Issue 3's rules: the file is streamed in batches (bounded memory); a file
+    that cannot be read changes nothing (``file_unreadable``); in valid-rows mode
+    each batch is one transaction, so a crash keeps whole batches only; in
+    all-or-nothing mode the whole import is one transaction, rolled back when
+    any row is rejected. Either way a crash leaves the run marked failed.
+    The run is claimed with a compare-and-swap (queued -> running), so a task
+    delivered twice runs once.
+    """
+    claimed = ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.QUEUED).update(
+        status=ImportRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if not claimed:
+        return run
+    sink = _ErrorSink()
+    progress = None
+    try:
+        if path is None:
+            path = run.file.path
+        try:
+            table = open_table(path, mapping=run.mapping)
+            # First pass: duplicates across the whole file and the row count
+            # (for progress), before anything is written.
+            total = 0
+
+            def counted():
+                nonlocal total
+                for _number, row in table.rows():
+                    total += 1
+                    yield row
+
+            duplicates = find_duplicates(counted())
+        except FileUnreadable as problem:
+            return _finish(
+                run, status=ImportRun.Status.FAILED, failure=problem.message, unreadable=True
+            )
+        run.warnings = list(table.warnings)
+        run.rows_total = total
+        ImportRun.objects.filter(pk=run.pk).update(rows_total=total, warnings=run.warnings)
+        all_or_nothing = run.mode == ImportRun.Mode.ALL_OR_NOTHING and not run.dry_run
+        progress = _Progress(run, side_connection=all_or_nothing)
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        try:
+            with transaction.atomic() if all_or_nothing else nullcontext():
+                _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothing)
+                applied = not run.dry_run and not (all_or_nothing and counts["rejected"])
+                if all_or_nothing and counts["rejected"]:
+                    raise _Rollback
+        except _Rollback:
+            applied = False
+        except FileUnreadable as problem:
+            # An encoding error deep in the file: whole batches before it stand
+            # in valid-rows mode (they were whole and valid), and the run says so.
+            return _finish(
+                run,
+                status=ImportRun.Status.FAILED,
+                failure=problem.message,
+                unreadable=True,
+                counts=counts,
+                sink=sink,
+                applied=counts["created"] + counts["updated"] > 0,
+            )
+        run = _finish(
+            run, status=ImportRun.Status.SUCCEEDED, counts=counts, sink=sink, applied=applied
+        )
+        if applied and (counts["created"] or counts["updated"]):
+            _queue_eligibility_recompute(actor=run.created_by)
+        return run
+    except Exception as error:
+        _finish(run, status=ImportRun.Status.FAILED, failure=f"The import stopped: {error}")
+        raise
+    finally:
+        sink.close()
+        if progress is not None:
+            progress.close()
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothing) -> None:
+    lookups = Lookups(actor=run.created_by)
+    processed = 0
+    for numbers, rows in _batches(table.rows(), BATCH_SIZE):
+        # After the first rejected row an all-or-nothing import only validates
+        # (it will be rolled back), so the report still lists every error.
+        validate_only = run.dry_run or (all_or_nothing and counts["rejected"] > 0)
+        outcome = upsert_batch(
+            rows=rows,
+            indexes=numbers,
+            actor=run.created_by,
+            source=run.source,
+            mode=run.mode,
+            dry_run=validate_only,
+            lookups=lookups,
+            duplicates=duplicates,
+        )
+        for key in counts:
+            counts[key] += getattr(outcome, key)
+        if outcome.rejected:
+            by_number = dict(zip(numbers, rows, strict=True))
+            for result in outcome.results:
+                for column, messages in result.errors.items():
+                    for message in messages:
+                        sink.add(
+                            row=result.index,
+                            column=column,
+                            value=by_number[result.index].get(column),
+                            reason=message,
+                        )
+        processed += len(rows)
+        progress.update(
+            rows_processed=min(processed, run.rows_total),
+            created_count=counts["created"],
+            updated_count=counts["updated"],
+            unchanged_count=counts["unchanged"],
+            rejected_count=counts["rejected"],
+        )
+
+
+def _finish(
+    run: ImportRun,
+    *,
+    status: str,
+    failure: str = "",
+    unreadable: bool = False,
+    counts: dict | None = None,
+    sink: _ErrorSink | None = None,
+    applied: bool = False,
+) -> ImportRun:
+    """Record the outcome; compare-and-swap from running so it happens once."""
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "failure_message": failure,
+        "file_unreadable": unreadable,
+        "applied": applied,
+        "warnings": run.warnings,
+    }
+    if counts is not None:
+        fields.update(
+            created_count=counts["created"],
+            updated_count=counts["updated"],
+            unchanged_count=counts["unchanged"],
+            rejected_count=counts["rejected"],
+            rows_processed=run.rows_total,
+        )
+    if sink is not None:
+        fields["error_sample"] = sink.sample
+        report = sink.report()
+        if report is not None:
+            content, _marking = report
+            with content:
+                run.error_report.save(f"import-{run.pk}-errors.csv", content, save=False)
+            fields["error_report"] = run.error_report.name
+    ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(**fields)
+    run.refresh_from_db()
+    return run
+
+
+def _queue_eligibility_recompute(*, actor) -> None:
+    """Eligibility depends on the estate; recompute it after an import changed
+    devices, if the refresh app provides the task (it may not be installed)."""
+    if importlib.util.find_spec("refresh.tasks") is None:
+        return
+    task = getattr(importlib.import_module("refresh.tasks"), "eligibility_recompute_task", None)
+    if task is None:
+        return
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: task.delay(trigger="import", actor_id=actor_id))

@@ -133,10 +133,6 @@ class UpsertOutcome:
         }
 
 
-class _Rollback(Exception):
-    """Raised inside an all-or-nothing transaction to undo it after errors."""
-
-
 def duplicate_key(manufacturer, serial) -> tuple[str, str]:
     """The identity a row claims: manufacturer (case-insensitive) + exact serial."""
     return (str(manufacturer or "").strip().lower(), str(serial or "").strip())

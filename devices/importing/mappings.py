@@ -1,0 +1,95 @@
+"""Named column mappings: which headers of another tool's export feed which of
+the import's columns.
+
+Headers are compared after normalising (lower case, runs of anything that is
+not a letter or digit become one ``_``), so "Serial Number", "serial-number"
+and " SERIAL_NUMBER " are one header. Each canonical column lists the headers
+that may feed it, in priority order: when a file has several, the first wins
+and the others are reported in the warnings, never silently merged.
+
+``snipe-it`` reads Snipe-IT's asset export (Admin > Export, or a custom asset
+report). Snipe-IT has no business units, so the custom field "Business Unit"
+is used when the export has it, otherwise **Company** (Snipe-IT's
+organisational unit) is read as the business unit: its value may be a unit's
+code or its exact name. People are matched by staff number: "Employee Number"
+/ "Employee No." when present, otherwise "Checked Out To" / "Assigned To",
+which must then hold the staff number (Snipe-IT usernames are staff numbers
+here); a person's name never matches, since the tracker keeps no names.
+"Last Audit" (the last time someone saw the device) feeds ``last_seen``.
+Everything else in the export (ID, Asset Name, Notes, Supplier, Order Number,
+EOL...) is reported as not imported.
+"""
+
+from __future__ import annotations
+
+import re
+
+from devices.importing.upsert import CANONICAL_COLUMNS
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_header(text: str) -> str:
+    return _NON_WORD.sub("_", str(text).replace("\ufeff", "").strip().lower()).strip("_")
+
+
+MAPPINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "default": {column: (column,) for column in CANONICAL_COLUMNS},
+    "snipe-it": {
+        "serial_number": ("serial", "serial_number"),
+        "asset_tag": ("asset_tag",),
+        "manufacturer": ("manufacturer",),
+        "model": ("model", "model_name"),
+        "category": ("category",),
+        "business_unit": ("business_unit", "company"),
+        "assigned_to": (
+            "employee_number",
+            "employee_no",
+            "employee_num",
+            "checked_out_to",
+            "assigned_to",
+        ),
+        "status": ("status", "status_label"),
+        "purchase_date": ("purchase_date",),
+        "warranty_expires": ("warranty_expires", "warranty_expiration"),
+        "purchase_cost": ("purchase_cost", "cost"),
+        "location": ("location", "default_location"),
+        "last_seen": ("last_audit", "last_seen"),
+        "os_version": ("os_version", "operating_system"),
+    },
+}
+
+MAPPING_CHOICES = [
+    ("default", "This tracker's columns"),
+    ("snipe-it", "Snipe-IT asset export"),
+]
+
+
+def resolve_columns(
+    headers: list[str], mapping: str
+) -> tuple[dict[str, int], list[str], list[str]]:
+    """Match a file's headers to canonical columns.
+
+    Returns ``(positions, unknown, shadowed)``: canonical column -> index in the
+    header row; headers no column uses; headers that would also feed a column
+    already fed by a higher-priority header.
+    """
+    if mapping not in MAPPINGS:
+        raise KeyError(mapping)
+    table = MAPPINGS[mapping]
+    normalised = [normalise_header(h) for h in headers]
+    positions: dict[str, int] = {}
+    used: set[int] = set()
+    shadowed: list[str] = []
+    for column, sources in table.items():
+        for source in sources:
+            indexes = [i for i, h in enumerate(normalised) if h == source]
+            for i in indexes:
+                if column not in positions:
+                    positions[column] = i
+                    used.add(i)
+                else:
+                    shadowed.append(headers[i].strip())
+                    used.add(i)
+    unknown = [headers[i].strip() for i, h in enumerate(normalised) if i not in used and h != ""]
+    return positions, unknown, shadowed
