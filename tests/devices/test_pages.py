@@ -1,0 +1,363 @@
+"""The estate pages: dashboard, device list and device detail, each in the user's scope.
+
+Every list-shaped page has a query-count test run with N and N+k rows: the count
+must not grow with the estate.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from accounts.roles import Role
+from devices.models import Category, Device, DeviceEvent
+from tests.factories import (
+    BusinessUnitFactory,
+    DeviceEventFactory,
+    DeviceFactory,
+    DeviceModelFactory,
+    PersonFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def units():
+    root = BusinessUnitFactory(code="MET", name="Metropolitan", level="directorate")
+    north = BusinessUnitFactory(code="NORTH", name="North Area", parent=root, level="command")
+    south = BusinessUnitFactory(code="SOUTH", name="South Area", parent=root, level="command")
+    return {"root": root, "north": north, "south": south}
+
+
+def _table_total(html: str) -> int:
+    match = re.search(r'data-test="estate-total"><strong>([\d,]+)</strong>', html)
+    assert match, "the dashboard shows a total"
+    return int(match.group(1).replace(",", ""))
+
+
+# --- dashboard ------------------------------------------------------------------
+
+
+def test_dashboard_needs_a_signed_in_user(client):
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_dashboard_of_a_scoped_viewer_counts_only_their_units(client, make_user, units):
+    # Given 3 devices in North and 5 in South
+    DeviceFactory.create_batch(3, business_unit=units["north"])
+    DeviceFactory.create_batch(5, business_unit=units["south"], status=Device.Status.IN_STOCK)
+    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
+    client.force_login(viewer)
+
+    # When the viewer opens the dashboard
+    response = client.get(reverse("dashboard"))
+
+    # Then they see North's three devices, and North named as their scope
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert _table_total(html) == 3
+    assert "North Area" in html
+    assert "South Area" not in html
+    assert response.context["counts"]["total"] == 3
+
+
+def test_dashboard_of_an_asset_manager_counts_the_whole_estate(client, asset_manager, units):
+    DeviceFactory.create_batch(3, business_unit=units["north"])
+    DeviceFactory.create_batch(5, business_unit=units["south"])
+    client.force_login(asset_manager)
+
+    html = client.get(reverse("dashboard")).content.decode()
+
+    assert _table_total(html) == 8
+    assert "all units" in html
+
+
+def test_dashboard_headline_cards_match_the_status_totals(client, asset_manager, units):
+    DeviceFactory.create_batch(2, business_unit=units["north"], status=Device.Status.IN_REPAIR)
+    DeviceFactory.create_batch(4, business_unit=units["north"], status=Device.Status.IN_STOCK)
+    client.force_login(asset_manager)
+
+    response = client.get(reverse("dashboard"))
+
+    cards = {card["key"]: card["value"] for card in response.context["headlines"]}
+    assert cards == {
+        "total": 6,
+        "deployed": 0,
+        "in_stock": 4,
+        "in_repair": 2,
+        "awaiting_sanitisation": 0,
+    }
+    # The chart is drawn from the same figures as the table (its accessible alternative).
+    in_repair = next(s for s in response.context["chart"]["datasets"] if s["label"] == "In repair")
+    assert sum(in_repair["data"]) == 2
+
+
+@pytest.mark.parametrize("extra", [0, 7])
+def test_dashboard_query_count_does_not_grow_with_the_estate(
+    client, make_user, units, django_assert_num_queries, extra
+):
+    # Given N devices, and N + k in the second run, across two categories
+    phone = DeviceModelFactory(name="Phone X", category=Category.SMARTPHONE)
+    DeviceFactory.create_batch(3 + extra, business_unit=units["north"])
+    DeviceFactory.create_batch(2 + extra, business_unit=units["north"], device_model=phone)
+    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
+    client.force_login(viewer)
+
+    # Queries: 1 session, 2 user, 3 the user's groups (roles), 4 the user's unit
+    # scopes, 5 the grouped estate count, 6 the names of the scoped units.
+    with django_assert_num_queries(6):
+        response = client.get(reverse("dashboard"))
+    assert response.context["counts"]["total"] == 5 + 2 * extra
+
+
+# --- device list ------------------------------------------------------------------
+
+
+def test_device_list_shows_only_devices_in_scope(client, make_user, units):
+    DeviceFactory(asset_tag="NORTH-1", business_unit=units["north"])
+    DeviceFactory(asset_tag="SOUTH-1", business_unit=units["south"])
+    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
+    client.force_login(viewer)
+
+    response = client.get(reverse("devices:device_list"))
+
+    tags = [d.asset_tag for d in response.context["devices"]]
+    assert tags == ["NORTH-1"]
+    assert "SOUTH-1" not in response.content.decode()
+
+
+def test_device_list_finds_a_device_by_exact_asset_tag_or_serial(client, asset_manager, units):
+    DeviceFactory(asset_tag="MPS1234567", serial_number="ABC999", business_unit=units["north"])
+    DeviceFactory(asset_tag="MPS7654321", serial_number="XYZ111", business_unit=units["north"])
+    client.force_login(asset_manager)
+
+    by_tag = client.get(reverse("devices:device_list"), {"q": "MPS1234567"})
+    by_serial = client.get(reverse("devices:device_list"), {"q": "xyz111"})
+
+    assert [d.asset_tag for d in by_tag.context["devices"]] == ["MPS1234567"]
+    assert [d.asset_tag for d in by_serial.context["devices"]] == ["MPS7654321"]
+
+
+def test_device_list_matches_the_start_of_an_asset_tag(client, asset_manager, units):
+    DeviceFactory(asset_tag="MPS1230001", business_unit=units["north"])
+    DeviceFactory(asset_tag="MPS1230002", business_unit=units["north"])
+    DeviceFactory(asset_tag="MPS9990001", business_unit=units["north"])
+    client.force_login(asset_manager)
+
+    response = client.get(reverse("devices:device_list"), {"q": "MPS123"})
+
+    assert [d.asset_tag for d in response.context["devices"]] == ["MPS1230001", "MPS1230002"]
+
+
+def test_device_list_filters_by_unit_including_sub_units_and_status(client, asset_manager, units):
+    sub = BusinessUnitFactory(code="NORTH-A", parent=units["north"])
+    DeviceFactory(asset_tag="IN-SUB", business_unit=sub, status=Device.Status.IN_REPAIR)
+    DeviceFactory(asset_tag="IN-NORTH", business_unit=units["north"])
+    DeviceFactory(
+        asset_tag="IN-SOUTH", business_unit=units["south"], status=Device.Status.IN_REPAIR
+    )
+    client.force_login(asset_manager)
+
+    by_unit = client.get(reverse("devices:device_list"), {"business_unit": "NORTH"})
+    by_both = client.get(
+        reverse("devices:device_list"), {"business_unit": "NORTH", "status": "in_repair"}
+    )
+
+    assert [d.asset_tag for d in by_unit.context["devices"]] == ["IN-SUB", "IN-NORTH"]
+    assert [d.asset_tag for d in by_both.context["devices"]] == ["IN-SUB"]
+
+
+def test_device_list_refuses_a_unit_outside_the_users_scope(client, make_user, units):
+    DeviceFactory(asset_tag="SOUTH-1", business_unit=units["south"])
+    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
+    client.force_login(viewer)
+
+    response = client.get(reverse("devices:device_list"), {"business_unit": "SOUTH"})
+
+    assert "business_unit" in response.context["form"].errors
+    assert "SOUTH-1" not in response.content.decode()
+    assert "There is a problem" in response.content.decode()
+
+
+def test_device_list_pages_by_keyset_forward_and_back(client, asset_manager, units, settings):
+    # Given 250 devices: pages of 100, 100 and 50
+    devices = DeviceFactory.create_batch(250, business_unit=units["north"])
+    ids = [d.id for d in devices]
+    client.force_login(asset_manager)
+    url = reverse("devices:device_list")
+
+    first = client.get(url)
+    second = client.get(url, {"after": first.context["page"].next_after})
+    third = client.get(url, {"after": second.context["page"].next_after})
+    back = client.get(url, {"before": third.context["page"].previous_before})
+
+    assert [d.id for d in first.context["devices"]] == ids[:100]
+    assert [d.id for d in second.context["devices"]] == ids[100:200]
+    assert [d.id for d in third.context["devices"]] == ids[200:]
+    assert third.context["next_url"] is None
+    assert [d.id for d in back.context["devices"]] == ids[100:200]
+    assert first.context["previous_url"] is None
+    assert "Next 100" in first.content.decode()
+
+
+def test_device_list_keeps_the_filters_in_the_next_link(client, asset_manager, units):
+    DeviceFactory.create_batch(101, business_unit=units["north"], status=Device.Status.IN_REPAIR)
+    client.force_login(asset_manager)
+
+    response = client.get(reverse("devices:device_list"), {"status": "in_repair"})
+
+    assert "status=in_repair" in response.context["next_url"]
+    assert "after=" in response.context["next_url"]
+
+
+@pytest.mark.parametrize("extra", [0, 30])
+def test_device_list_query_count_does_not_grow_with_rows(
+    client, asset_manager, units, django_assert_num_queries, extra
+):
+    # Given devices assigned to people in a unit, N and then N + k of them
+    person = PersonFactory(business_unit=units["north"])
+    DeviceFactory.create_batch(
+        5 + extra, business_unit=units["north"], status=Device.Status.DEPLOYED, assigned_to=person
+    )
+    client.force_login(asset_manager)
+
+    # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the filter's
+    # business units, 6 the filter's device models, 7 the page of devices (with
+    # model, manufacturer, unit and person joined, one row more than the page).
+    with django_assert_num_queries(7):
+        response = client.get(reverse("devices:device_list"), {"q": "MPS"})
+    assert len(response.context["devices"]) == 5 + extra
+
+
+def test_device_list_csv_is_marked_official_and_neutralises_formulas(client, asset_manager, units):
+    DeviceFactory(asset_tag="=HYPERLINK(1)", business_unit=units["north"])
+    DeviceFactory(asset_tag="SOUTH-1", business_unit=units["south"])
+    client.force_login(asset_manager)
+
+    response = client.get(
+        reverse("devices:device_list"), {"business_unit": "NORTH", "format": "csv"}
+    )
+
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    lines = body.splitlines()
+    assert lines[0] == "Classification: OFFICIAL"
+    assert lines[1].startswith("Asset tag,Serial number")
+    assert "'=HYPERLINK(1)" in body
+    assert "SOUTH-1" not in body
+    assert "899" not in body  # no commercial column in an OFFICIAL export
+
+
+# --- device detail ------------------------------------------------------------------
+
+
+def test_device_detail_outside_the_scope_is_not_found(client, make_user, units):
+    device = DeviceFactory(business_unit=units["south"])
+    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
+    client.force_login(viewer)
+
+    response = client.get(reverse("devices:device_detail", args=[device.pk]))
+
+    assert response.status_code == 404
+
+
+def test_device_detail_shows_purchase_cost_only_to_commercial_roles(
+    client, make_user, asset_manager, units
+):
+    device = DeviceFactory(business_unit=units["north"], purchase_cost=Decimal("1234.56"))
+    url = reverse("devices:device_detail", args=[device.pk])
+
+    client.force_login(asset_manager)
+    manager_page = client.get(url)
+    client.force_login(make_user(Role.FINANCE))
+    finance_page = client.get(url)
+
+    assert "1234.56" not in manager_page.content.decode()
+    assert manager_page.context["classification"] == "OFFICIAL"
+    assert "£1234.56" in finance_page.content.decode()
+    assert finance_page.context["classification"] == "OFFICIAL-SENSITIVE [COMMERCIAL]"
+
+
+def test_device_detail_shows_the_lifecycle_newest_first(client, asset_manager, units):
+    device = DeviceFactory(business_unit=units["north"])
+    DeviceEventFactory(
+        device=device,
+        kind=DeviceEvent.Kind.RECEIVED,
+        occurred_at=dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
+        to_status="in_stock",
+    )
+    DeviceEventFactory(
+        device=device,
+        kind=DeviceEvent.Kind.REPAIR_STARTED,
+        occurred_at=dt.datetime(2024, 3, 1, 9, tzinfo=dt.UTC),
+        from_status="in_stock",
+        to_status="in_repair",
+        details={"fault": "Screen"},
+        recorded_by=asset_manager,
+    )
+    client.force_login(asset_manager)
+
+    response = client.get(reverse("devices:device_detail", args=[device.pk]))
+
+    html = response.content.decode()
+    assert [e.kind for e in response.context["events"]] == ["repair_started", "received"]
+    assert "In stock → In repair" in html
+    assert "Screen" in html
+    assert html.index("Sent for repair") < html.index("Received")
+
+
+def test_device_detail_change_history_names_the_changed_fields(client, asset_manager, units):
+    device = DeviceFactory(business_unit=units["north"], location="Old desk")
+    device.location = "New desk"
+    device.business_unit = units["south"]
+    device.save()
+    client.force_login(asset_manager)
+
+    response = client.get(reverse("devices:device_detail", args=[device.pk]))
+
+    latest = response.context["changes"][0]
+    changed = {c["field"]: (c["old"], c["new"]) for c in latest["changes"]}
+    assert changed["location"] == ("Old desk", "New desk")
+    assert changed["business_unit"] == (str(units["north"]), str(units["south"]))
+
+
+def test_device_detail_change_history_hides_cost_changes_from_non_commercial_users(
+    client, asset_manager, make_user, units
+):
+    device = DeviceFactory(business_unit=units["north"], purchase_cost=Decimal("100.00"))
+    device.purchase_cost = Decimal("222.00")
+    device.save()
+    url = reverse("devices:device_detail", args=[device.pk])
+
+    client.force_login(asset_manager)
+    manager_html = client.get(url).content.decode()
+    client.force_login(make_user(Role.COMMERCIAL))
+    commercial_html = client.get(url).content.decode()
+
+    assert "222" not in manager_html
+    assert "222.00" in commercial_html
+
+
+@pytest.mark.parametrize("extra", [0, 6])
+def test_device_detail_query_count_does_not_grow_with_history(
+    client, asset_manager, units, django_assert_num_queries, extra
+):
+    # Given a device with N and then N + k lifecycle events and recorded changes
+    device = DeviceFactory(business_unit=units["north"])
+    for i in range(2 + extra):
+        DeviceEventFactory(device=device, recorded_by=asset_manager, details={"n": i})
+        device.location = f"Desk {i}"
+        device.save()
+    client.force_login(asset_manager)
+
+    # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the device with
+    # its model, manufacturer, unit and person, 6 its events with who recorded them,
+    # 7 its history records with their users, 8 the business unit named in the
+    # history (device creation), 9 the device model, 10 the manufacturer.
+    with django_assert_num_queries(10):
+        response = client.get(reverse("devices:device_detail", args=[device.pk]))
+    assert len(response.context["events"]) == 2 + extra
