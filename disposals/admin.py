@@ -1,0 +1,129 @@
+"""Admin for disposals: reference data (partners, value rules) is editable; the
+records of the flow are view-only, never deletable, and their statuses move only
+through the services (the admin actions below call them), so the admin is no
+shortcut past the sanitisation gate."""
+
+from django.contrib import admin, messages
+from simple_history.admin import SimpleHistoryAdmin
+
+from devices.errors import DomainError
+from disposals import services
+from disposals.models import (
+    Consignment,
+    DisposalCase,
+    Partner,
+    ResidualValueAssessment,
+    ResidualValueRule,
+    RouteDecision,
+    SanitisationRecord,
+)
+
+
+class NeverDeleteAdmin(admin.ModelAdmin):
+    """Disposal records are never deleted: retention is a policy, not a cascade."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class ReadOnlyRecordAdmin(NeverDeleteAdmin):
+    """The records are written by the services only; the admin shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Partner)
+class PartnerAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "kind", "licence_number", "approved"]
+    list_filter = ["kind", "approved"]
+    search_fields = ["name", "licence_number"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # consignments point at partners: withdraw approval instead
+
+    def save_model(self, request, obj, form, change):
+        services.partner_save(partner=obj)
+
+
+@admin.register(ResidualValueRule)
+class ResidualValueRuleAdmin(SimpleHistoryAdmin):
+    """Finance tunes the residual-value rule here (a new row with a new effective date
+    keeps earlier assessments explainable)."""
+
+    list_display = ["name", "effective_from", "resale_threshold", "floor"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SanitisationInline(admin.TabularInline):
+    model = SanitisationRecord
+    extra = 0
+    can_delete = False
+    fields = ["performed_at", "method", "standard", "tool", "operator", "verifier", "result"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Accept the suggested route (through the service)")
+def accept_suggested_route(modeladmin, request, queryset):
+    try:
+        done = services.routes_decide(
+            case_ids=list(queryset.values_list("pk", flat=True)), actor=request.user, source="admin"
+        )
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, level=messages.ERROR)
+    else:
+        modeladmin.message_user(request, f"Routed {len(done)} case(s).")
+
+
+@admin.register(DisposalCase)
+class DisposalCaseAdmin(ReadOnlyRecordAdmin):
+    list_display = ["device", "status", "route", "consignment", "opened_at", "disposed_at"]
+    list_filter = ["status", "route"]
+    search_fields = ["device__asset_tag", "device__serial_number"]
+    list_select_related = ["device", "consignment"]
+    raw_id_fields = ["device", "consignment"]
+    inlines = [SanitisationInline]
+    actions = [accept_suggested_route]
+
+
+@admin.register(SanitisationRecord)
+class SanitisationRecordAdmin(ReadOnlyRecordAdmin):
+    list_display = ["case", "method", "standard", "operator", "verifier", "result", "performed_at"]
+    list_filter = ["result", "method"]
+    search_fields = ["certificate_ref", "case__device__serial_number", "case__device__asset_tag"]
+    list_select_related = ["case"]
+
+
+@admin.register(ResidualValueAssessment)
+class ResidualValueAssessmentAdmin(ReadOnlyRecordAdmin):
+    list_display = ["case", "grade", "estimated_value", "assessed_by", "assessed_at"]
+    list_filter = ["grade"]
+    list_select_related = ["case", "assessed_by"]
+
+
+@admin.register(RouteDecision)
+class RouteDecisionAdmin(ReadOnlyRecordAdmin):
+    list_display = ["case", "suggested_route", "route", "decided_by", "decided_at"]
+    list_filter = ["route", "suggested_route"]
+    list_select_related = ["case", "decided_by"]
+
+
+@admin.register(Consignment)
+class ConsignmentAdmin(ReadOnlyRecordAdmin):
+    list_display = ["reference", "route", "partner", "status", "dispatch_date", "closed_at"]
+    list_filter = ["route", "status"]
+    search_fields = ["reference", "transfer_note_ref"]
+    list_select_related = ["partner"]

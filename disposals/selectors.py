@@ -1,0 +1,249 @@
+"""Reads for disposals, always through the caller's business-unit scope.
+
+A disposal case is in scope when its device's business unit is. A consignment is
+in scope when it carries at least one in-scope device (or none yet, for
+unrestricted users); a scoped user sees only their own devices in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+
+from accounts.scoping import unit_scope
+from core.financial_year import LONDON, FinancialYear
+from devices.models import Category, Device, DeviceEvent
+from disposals.models import (
+    ESTIMATED_WEIGHT_KG,
+    Consignment,
+    DisposalCase,
+    Route,
+    SanitisationRecord,
+)
+
+RETURNED_QUEUE = "returned"
+# The board's queues, in flow order: (key, label, case status or None for "returned, no case").
+QUEUES = [
+    (RETURNED_QUEUE, "Returned", None),
+    ("awaiting_sanitisation", "Awaiting sanitisation", DisposalCase.Status.AWAITING_SANITISATION),
+    ("sanitised", "Sanitised", DisposalCase.Status.SANITISED),
+    ("value_assessed", "Value assessed", DisposalCase.Status.VALUE_ASSESSED),
+    ("route_chosen", "Route chosen", DisposalCase.Status.ROUTE_CHOSEN),
+    ("in_consignment", "In consignment", DisposalCase.Status.IN_CONSIGNMENT),
+    ("dispatched", "Dispatched", DisposalCase.Status.DISPATCHED),
+    ("disposed", "Disposed", DisposalCase.Status.DISPOSED),
+]
+QUEUE_KEYS = [key for key, _, _ in QUEUES]
+
+
+def _scope_q(user, prefix: str = "device__business_unit") -> Q:
+    return unit_scope(user).q(prefix)
+
+
+def returned_devices_without_case(*, user) -> QuerySet[Device]:
+    return unit_scope(user).filter(
+        Device.objects.filter(status=Device.Status.RETURNED, disposal_case__isnull=True)
+    )
+
+
+def case_list(*, user) -> QuerySet[DisposalCase]:
+    return DisposalCase.objects.filter(_scope_q(user))
+
+
+def board_counts(*, user) -> dict[str, int]:
+    """Count per queue: one grouped query over cases, one count of returned devices."""
+    grouped = dict(case_list(user=user).values_list("status").annotate(n=Count("id")).order_by())
+    counts = {key: grouped.get(status, 0) for key, _, status in QUEUES if status}
+    counts[RETURNED_QUEUE] = returned_devices_without_case(user=user).count()
+    return counts
+
+
+def board_rows(*, user, queue: str, route: str = "", limit: int = 200) -> list:
+    """The first ``limit`` rows of a queue, with everything the table shows joined in
+    (one query: devices or cases with model, maker, unit, assessment, decision and
+    consignment)."""
+    if queue == RETURNED_QUEUE:
+        return list(
+            returned_devices_without_case(user=user)
+            .select_related("device_model", "manufacturer", "business_unit")
+            .order_by("id")[:limit]
+        )
+    status = {k: s for k, _, s in QUEUES}[queue]
+    qs = case_list(user=user).filter(status=status)
+    if route:
+        qs = qs.filter(route=route)
+    return list(
+        qs.select_related(
+            "device__device_model",
+            "device__manufacturer",
+            "device__business_unit",
+            "assessment",
+            "route_decision",
+            "consignment__partner",
+        ).order_by("id")[:limit]
+    )
+
+
+def case_for_device(*, user, device_id: int) -> DisposalCase | None:
+    return (
+        case_list(user=user)
+        .filter(device_id=device_id)
+        .select_related("assessment__assessed_by", "route_decision__decided_by", "consignment")
+        .first()
+    )
+
+
+def device_in_scope(*, user, device_id: int) -> Device:
+    """The device, or 404 if it does not exist or lies outside the caller's scope."""
+    device = (
+        unit_scope(user)
+        .filter(Device.objects.select_related("device_model", "manufacturer", "business_unit"))
+        .filter(pk=device_id)
+        .first()
+    )
+    if device is None:
+        raise Http404("No such device")
+    return device
+
+
+def custody_chain(*, user, device_id: int) -> dict:
+    """A device's whole chain of custody, oldest first: its events (every lifecycle
+    step, disposal steps included), its case, sanitisation records, assessment,
+    route decision and consignment. A fixed number of queries, 404 outside scope."""
+    device = device_in_scope(user=user, device_id=device_id)
+    events = list(
+        DeviceEvent.objects.filter(device=device)
+        .select_related("recorded_by")
+        .order_by("occurred_at", "id")
+    )
+    case = case_for_device(user=user, device_id=device.pk)
+    records = (
+        list(SanitisationRecord.objects.filter(case=case).order_by("performed_at", "id"))
+        if case
+        else []
+    )
+    consignment = None
+    if case and case.consignment_id:
+        consignment = Consignment.objects.select_related("partner").get(pk=case.consignment_id)
+    return {
+        "device": device,
+        "events": events,
+        "case": case,
+        "sanitisation_records": records,
+        "assessment": getattr(case, "assessment", None) if case else None,
+        "route_decision": getattr(case, "route_decision", None) if case else None,
+        "consignment": consignment,
+    }
+
+
+def consignment_list(*, user) -> QuerySet[Consignment]:
+    """Consignments with their device counts, in scope, newest first (one query)."""
+    scope = unit_scope(user)
+    qs = Consignment.objects.select_related("partner").annotate(
+        device_count=Count("cases", filter=_scope_q(user, "cases__device__business_unit"))
+    )
+    if not scope.unrestricted:
+        qs = qs.filter(
+            Exists(DisposalCase.objects.filter(consignment=OuterRef("pk")).filter(_scope_q(user)))
+        )
+    return qs.order_by("-created_at", "-id")
+
+
+def consignment_get(*, user, pk: int) -> Consignment:
+    consignment = consignment_list(user=user).filter(pk=pk).first()
+    if consignment is None:
+        raise Http404("No such consignment")
+    return consignment
+
+
+def consignment_cases(*, user, consignment: Consignment) -> list[DisposalCase]:
+    return list(
+        case_list(user=user)
+        .filter(consignment=consignment)
+        .select_related(
+            "device__device_model", "device__manufacturer", "device__business_unit", "assessment"
+        )
+        .prefetch_related(
+            Prefetch(
+                "sanitisation_records",
+                queryset=SanitisationRecord.objects.order_by("performed_at", "id"),
+            )
+        )
+        .order_by("id")
+    )
+
+
+def open_consignments(*, route: str | None = None) -> QuerySet[Consignment]:
+    qs = Consignment.objects.filter(status=Consignment.Status.OPEN).select_related("partner")
+    return qs.filter(route=route) if route else qs
+
+
+def _fy_bounds(fy: FinancialYear) -> tuple[dt.datetime, dt.datetime]:
+    """The FY as a half-open range of aware datetimes, read in Europe/London."""
+    start = dt.datetime.combine(fy.start, dt.time.min, tzinfo=LONDON)
+    end = dt.datetime.combine(fy.end + dt.timedelta(days=1), dt.time.min, tzinfo=LONDON)
+    return start, end
+
+
+ROUTE_COLUMNS = [
+    (Route.RESALE, "Resold"),
+    (Route.REUSE, "Reused (digital inclusion)"),
+    (Route.RECYCLING, "Recycled (WEEE)"),
+    (Route.DESTRUCTION, "Destroyed"),
+]
+
+
+def disposal_summary(*, user, fy: FinancialYear, commercial: bool) -> dict:
+    """Devices disposed in a financial year, by route and category, with estimated
+    weight for environmental reporting, and resale income (commercial; only for
+    unrestricted users, since proceeds belong to a whole consignment, not a unit).
+
+    Two queries: one grouped count of disposed cases, one sum of proceeds.
+    """
+    start, end = _fy_bounds(fy)
+    grouped = (
+        case_list(user=user)
+        .filter(status=DisposalCase.Status.DISPOSED, disposed_at__gte=start, disposed_at__lt=end)
+        .values_list("route", "device__device_model__category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    table = {c: {r: 0 for r, _ in ROUTE_COLUMNS} for c, _ in Category.choices}
+    for route, category, n in grouped:
+        table[category][route] += n
+    rows = []
+    for category, label in Category.choices:
+        by_route = table[category]
+        total = sum(by_route.values())
+        rows.append(
+            {
+                "category": category,
+                "label": label,
+                "by_route": [by_route[r] for r, _ in ROUTE_COLUMNS],
+                "total": total,
+                "weight_kg": ESTIMATED_WEIGHT_KG[category] * total,
+            }
+        )
+    totals = [sum(r["by_route"][i] for r in rows) for i in range(len(ROUTE_COLUMNS))]
+    income = None
+    income_shown = commercial and unit_scope(user).unrestricted
+    if income_shown:
+        income = Consignment.objects.filter(
+            route=Route.RESALE,
+            status=Consignment.Status.CLOSED,
+            closed_at__gte=start,
+            closed_at__lt=end,
+        ).aggregate(total=Sum("proceeds"))["total"] or Decimal("0.00")
+    return {
+        "fy": fy,
+        "columns": [label for _, label in ROUTE_COLUMNS],
+        "rows": rows,
+        "totals": totals,
+        "total": sum(totals),
+        "total_weight_kg": sum((r["weight_kg"] for r in rows), Decimal(0)),
+        "resale_income": income,
+        "income_shown": income_shown,
+    }
