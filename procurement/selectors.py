@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
 from collections import defaultdict
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ from procurement.models import (
 )
 
 ZERO = Decimal("0.00")
+logger = logging.getLogger(__name__)
 
 
 def current_envelope() -> CapitalEnvelope | None:
@@ -48,7 +50,14 @@ def forecast_by_year_category(
     forecast_totals = getattr(module, "forecast_totals", None)
     if forecast_totals is None:
         return None
-    rows = forecast_totals(financial_years=financial_years, unit_scope=scope)
+    try:
+        rows = forecast_totals(
+            financial_years=[FinancialYear.parse(label) for label in financial_years],
+            unit_scope=scope,
+        )
+    except Exception:  # another app's failure must not take the finance dashboard down
+        logger.exception("refresh.selectors.forecast_totals failed; showing no forecast")
+        return None
     out: dict[tuple[str, str], dict] = {}
     for row in rows:
         key = (row["financial_year"], row["category"])
@@ -133,8 +142,12 @@ def envelope_position(
                 "budget": line.amount,
                 "committed": row_committed,
                 "received": received.get(line.pk) or ZERO,
-                "forecast": (forecast.get(key, {}).get("cost", ZERO) if forecast else None),
-                "forecast_volume": (forecast.get(key, {}).get("volume", 0) if forecast else None),
+                "forecast": (
+                    forecast.get(key, {}).get("cost", ZERO) if forecast is not None else None
+                ),
+                "forecast_volume": (
+                    forecast.get(key, {}).get("volume", 0) if forecast is not None else None
+                ),
                 "headroom": line.amount - row_committed,
                 "ordered_volume": (volumes.get(line.pk) or {}).get("ordered") or 0,
                 "received_volume": received_volumes.get(line.pk) or 0,

@@ -1,0 +1,253 @@
+"""The procurement pages: who sees commercial figures, markings, the XLSX export,
+unit scope, the order journey through the browser, and query counts on lists."""
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from accounts.roles import Role
+from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
+from devices.models import Device
+from procurement import services
+from procurement.models import PurchaseOrder
+from tests.factories import BusinessUnitFactory, UserFactory
+
+pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
+
+
+@pytest.fixture
+def approved_order(make_order, commercial_officer):
+    order = make_order("12345.67")
+    services.purchase_order_approve(
+        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
+    )
+    return order
+
+
+def _login(client, role, **kwargs):
+    user = UserFactory(role=role, **kwargs)
+    client.force_login(user)
+    return user
+
+
+def test_finance_dashboard_shows_figures_marked_commercial(client, approved_order):
+    _login(client, Role.FINANCE)
+
+    response = client.get(reverse("procurement:dashboard"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert OFFICIAL_SENSITIVE_COMMERCIAL in body
+    assert "12,345.67" in body  # committed on the laptop line
+    assert "Forecast demand cost" in body
+    assert 'id="burn-down-chart"' in body and 'data-test="burn-down-table"' in body
+
+
+def test_dashboard_shows_the_refresh_forecast_cost_when_published(
+    client, approved_order, monkeypatch
+):
+    import refresh.selectors
+
+    def fake_forecast_totals(*, financial_years, unit_scope=None):
+        return [
+            {
+                "financial_year": fy.label,
+                "category": "laptop",
+                "refresh_volume": 10,
+                "bau_volume": 2,
+                "volume": 12,
+                "cost": Decimal("98765.43"),
+            }
+            for fy in financial_years
+        ]
+
+    monkeypatch.setattr(refresh.selectors, "forecast_totals", fake_forecast_totals, raising=False)
+    _login(client, Role.FINANCE)
+
+    body = client.get(reverse("procurement:dashboard")).content.decode()
+
+    assert "98,765.43" in body
+
+
+def test_dashboard_says_forecast_not_available_without_the_refresh_selector(
+    client, approved_order, monkeypatch
+):
+    import refresh.selectors
+
+    monkeypatch.delattr(refresh.selectors, "forecast_totals", raising=False)
+    _login(client, Role.FINANCE)
+
+    body = client.get(reverse("procurement:dashboard")).content.decode()
+
+    assert "forecast not available" in body.lower()
+
+
+def test_asset_manager_dashboard_shows_volumes_and_no_money(client, approved_order):
+    _login(client, Role.ASSET_MANAGER)
+
+    response = client.get(reverse("procurement:dashboard"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["classification"] == OFFICIAL
+    assert "12,345.67" not in body and "£" not in body.split("<main")[1]
+    assert 'data-test="volume-table"' in body
+
+
+def test_unit_viewer_cannot_open_the_finance_dashboard(client):
+    _login(client, Role.UNIT_VIEWER, units=[BusinessUnitFactory()])
+
+    assert client.get(reverse("procurement:dashboard")).status_code == 403
+
+
+def test_xlsx_export_is_marked_and_carries_the_figures(client, approved_order):
+    _login(client, Role.FINANCE)
+
+    response = client.get(reverse("procurement:dashboard_export"))
+
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = book.active
+    assert sheet["A1"].value == f"Classification: {OFFICIAL_SENSITIVE_COMMERCIAL}"
+    assert OFFICIAL_SENSITIVE_COMMERCIAL in sheet.oddHeader.center.text
+    assert OFFICIAL_SENSITIVE_COMMERCIAL in sheet.oddFooter.center.text
+    values = [c.value for row in sheet.iter_rows() for c in row]
+    assert 12345.67 in values
+
+
+@pytest.mark.parametrize("role", [Role.ASSET_MANAGER, Role.UNIT_VIEWER])
+def test_xlsx_export_refused_to_roles_without_commercial_access(client, role):
+    _login(client, role)
+
+    assert client.get(reverse("procurement:dashboard_export")).status_code == 403
+
+
+def test_order_detail_hides_prices_from_asset_managers(client, approved_order):
+    _login(client, Role.ASSET_MANAGER)
+
+    response = client.get(reverse("procurement:purchase_order_detail", args=[approved_order.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "12,345.67" not in body and "Unit price" not in body
+
+
+def test_order_outside_the_users_scope_is_a_404(client, approved_order):
+    _login(client, Role.FINANCE, units=[BusinessUnitFactory()])
+
+    response = client.get(reverse("procurement:purchase_order_detail", args=[approved_order.pk]))
+
+    assert response.status_code == 404
+
+
+def test_contract_values_hidden_from_asset_managers(client, call_off):
+    _login(client, Role.ASSET_MANAGER)
+
+    body = client.get(reverse("procurement:contract_list")).content.decode()
+
+    assert call_off.reference in body
+    assert "20,000,000" not in body
+
+
+def test_order_journey_through_the_pages(client, laptop_line, supplier, unit, laptop_model):
+    # Given a finance officer raises an order through the formset
+    raiser = _login(client, Role.FINANCE)
+    response = client.post(
+        reverse("procurement:purchase_order_create"),
+        {
+            "budget_line": laptop_line.pk,
+            "supplier": supplier.pk,
+            "business_unit": unit.pk,
+            "lines-TOTAL_FORMS": "2",
+            "lines-INITIAL_FORMS": "0",
+            "lines-0-device_model": laptop_model.pk,
+            "lines-0-quantity": "2",
+            "lines-0-unit_price": "500.00",
+            "lines-0-vat_rate": "0.2",
+        },
+    )
+    order = PurchaseOrder.objects.get()
+    assert response.status_code == 302
+    assert order.gross_total == Decimal("1200.00") and order.raised_by == raiser
+    client.post(reverse("procurement:purchase_order_submit", args=[order.pk]))
+
+    # When a commercial officer approves it and marks it ordered
+    _login(client, Role.COMMERCIAL)
+    client.post(reverse("procurement:purchase_order_approve", args=[order.pk]), {"confirm": "on"})
+    client.post(reverse("procurement:purchase_order_ordered", args=[order.pk]))
+
+    # And an asset manager receives both devices from a pasted list
+    _login(client, Role.ASSET_MANAGER)
+    response = client.post(
+        reverse("procurement:purchase_order_receive", args=[order.pk]),
+        {"line": order.lines.get().pk, "serials": "PG-1\nPG-2\n"},
+    )
+
+    # Then the order is received and the devices are in stock
+    assert response.status_code == 302
+    assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.RECEIVED
+    assert set(Device.objects.values_list("serial_number", flat=True)) == {"PG-1", "PG-2"}
+
+
+def test_over_receipt_through_the_page_is_refused_with_a_clear_error(
+    client, approved_order, commercial_officer
+):
+    services.purchase_order_mark_ordered(purchase_order=approved_order, actor=commercial_officer)
+    _login(client, Role.ASSET_MANAGER)
+
+    response = client.post(
+        reverse("procurement:purchase_order_receive", args=[approved_order.pk]),
+        {"line": approved_order.lines.get().pk, "serials": "X1\nX2\n"},
+    )
+
+    assert response.status_code == 200
+    assert "1 more than ordered" in response.content.decode()
+    assert not Device.objects.exists()
+
+
+def test_budget_transfer_form_refused_for_commercial_officer(client, laptop_line, envelope):
+    other = services.budget_line_create(
+        envelope=envelope, financial_year="2025/26", category="monitor", amount=Decimal("10")
+    )
+    _login(client, Role.COMMERCIAL)
+
+    response = client.post(
+        reverse("procurement:budget_lines"),
+        {"from_line": laptop_line.pk, "to_line": other.pk, "amount": "5", "reason": "x"},
+    )
+
+    assert response.status_code == 200
+    assert "Only the envelope owner" in response.content.decode()
+    assert laptop_line.__class__.objects.get(pk=other.pk).amount == Decimal("10")
+
+
+@pytest.mark.parametrize(
+    "url_name", ["procurement:purchase_order_list", "procurement:contract_list"]
+)
+def test_list_pages_run_a_constant_number_of_queries(
+    client, django_assert_num_queries, make_order, call_off, url_name
+):
+    _login(client, Role.FINANCE)
+    make_order("10.00", contract=call_off)
+    # Warm up: session, user, groups (roles), unit scope, then the list query.
+    client.get(reverse(url_name))
+
+    def count():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse(url_name)).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count()
+    for _ in range(5):
+        make_order("10.00", contract=call_off)
+    # Queries: session, user, groups, unit scope, the list (one query with its
+    # joins and the quantity aggregate), navigation; the same for 1 or 6 orders.
+    with django_assert_num_queries(few):
+        client.get(reverse(url_name))
