@@ -361,3 +361,58 @@ def test_device_detail_query_count_does_not_grow_with_history(
     with django_assert_num_queries(10):
         response = client.get(reverse("devices:device_detail", args=[device.pk]))
     assert len(response.context["events"]) == 2 + extra
+
+
+# --- signing in ------------------------------------------------------------------
+
+
+def test_login_page_shows_an_error_summary_for_a_wrong_password(client, asset_manager):
+    response = client.post(
+        reverse("login"), {"username": asset_manager.username, "password": "wrong"}
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "govuk-error-summary" in html
+    assert 'href="#id_username"' in html
+
+
+def test_repeated_failures_lock_the_account_with_a_friendly_page(client, asset_manager, settings):
+    # Given lockout after three failures (the test settings switch axes off by default)
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(3):
+        client.post(reverse("login"), {"username": asset_manager.username, "password": "wrong"})
+
+    # When the right password is then tried
+    response = client.post(
+        reverse("login"),
+        {"username": asset_manager.username, "password": "correct-horse-battery"},
+    )
+
+    # Then the account stays locked and the page explains it in GOV.UK style
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert "Your account is locked for now" in html
+    assert "govuk-template" in html
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_out_is_a_post_and_returns_to_the_login_page(client, asset_manager):
+    client.force_login(asset_manager)
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+    assert "_auth_user_id" not in client.session
+
+
+def test_base_layout_marks_the_signed_in_user_and_navigation(client, asset_manager):
+    client.force_login(asset_manager)
+
+    html = client.get(reverse("dashboard")).content.decode()
+
+    assert 'data-test="username">' + asset_manager.username in html
+    assert 'aria-current="page"' in html
+    assert reverse("devices:device_list") in html
