@@ -1,5 +1,16 @@
-from rest_framework.routers import DefaultRouter
+from django.urls import path
 
-router = DefaultRouter()
+from disposals.api import views
 
-urlpatterns = router.urls
+urlpatterns = [
+    path(
+        "sanitisation-results/",
+        views.SanitisationResultsView.as_view(),
+        name="disposals-sanitisation-results",
+    ),
+    path(
+        "devices/<int:device_id>/custody/",
+        views.DeviceCustodyView.as_view(),
+        name="disposals-device-custody",
+    ),
+]
