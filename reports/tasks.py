@@ -36,8 +36,11 @@ def stewardship_reports_generate_task(period: str | None = None) -> int:
     start = _period_start(period)
     claimed = services.stewardship_runs_claim(period_start=start)
     for _run_id, unit_id in claimed:
+        # robust: when tasks run eagerly (no broker), one unit's failure is logged
+        # and the remaining units are still queued.
         transaction.on_commit(
-            lambda unit_id=unit_id: stewardship_report_unit_task.delay(unit_id, start.isoformat())
+            lambda unit_id=unit_id: stewardship_report_unit_task.delay(unit_id, start.isoformat()),
+            robust=True,
         )
     return len(claimed)
 
