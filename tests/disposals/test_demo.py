@@ -1,0 +1,60 @@
+"""The demo puts returned devices at every step, with closed consignments."""
+
+import datetime as dt
+import io
+import random
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from devices.models import Device, DeviceEvent
+from disposals import demo
+from disposals.models import Consignment, DisposalCase, Route
+from tests.factories import DeviceFactory, DeviceModelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_populates_every_step_and_closed_consignments():
+    today = timezone.localdate()
+    models = [
+        DeviceModelFactory(name=f"Model {price}", unit_price=Decimal(price))
+        for price in ("1800.00", "900.00", "250.00")
+    ]
+    for i in range(300):
+        DeviceFactory(
+            device_model=models[i % 3],
+            status=Device.Status.RETURNED if i % 2 else Device.Status.AWAITING_SANITISATION,
+            purchase_date=today - dt.timedelta(days=200 + 3 * i),
+        )
+    out = io.StringIO()
+
+    demo.seed(rng=random.Random("test"), today=today, stdout=out)
+
+    statuses = set(DisposalCase.objects.values_list("status", flat=True))
+    assert statuses >= {
+        "awaiting_sanitisation",
+        "sanitised",
+        "value_assessed",
+        "route_chosen",
+        "in_consignment",
+        "dispatched",
+        "disposed",
+    }
+    closed = Consignment.objects.filter(status=Consignment.Status.CLOSED)
+    assert closed.exists()
+    assert all(c.certificate.open("rb").read(5) == b"%PDF-" for c in closed)
+    resale = closed.filter(route=Route.RESALE)
+    assert all(c.proceeds is not None for c in resale)
+    # Back-dating kept every custody chain in order: disposal after its opening.
+    for case in DisposalCase.objects.filter(status="disposed")[:20]:
+        times = list(
+            DeviceEvent.objects.filter(device_id=case.device_id, source=demo.SOURCE)
+            .order_by("id")
+            .values_list("occurred_at", flat=True)
+        )
+        assert times == sorted(times)
+    # Running again does nothing.
+    demo.seed(rng=random.Random("test"), today=today, stdout=out)
+    assert "already present" in out.getvalue()
