@@ -1,0 +1,265 @@
+"""Demo data for procurement: the business case's envelope and a year and a half of
+buying against it, so the finance dashboard tells a story on first run.
+
+- The envelope: £46,763,000 over 2025/26 (£24.1m) and 2026/27 (£22.663m), split
+  by category (the split is illustrative: the paper's Part 2 is not published).
+- Its thresholds: procurement regulations £213,477 incl. VAT and the DMPC's
+  £500,000, both from 1 January 2024; finance officers may approve up to £100,000,
+  commercial officers without limit.
+- Call-offs from the Crown Commercial Service "Technology Products & Associated
+  Services 2" framework (laptops and desktops; smartphones), and one new 4-year
+  contract for monitors.
+- Orders in every status, approved through the services (so every rule applies),
+  and about 380 devices received into stock through devices_receive_into_stock.
+
+Runs once after the estate exists (``manage.py seed_demo``); does nothing if an
+envelope is already recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from accounts.services import user_create
+from devices.models import BusinessUnit, Category, DeviceModel
+from procurement import services
+from procurement.models import (
+    ApprovalRecord,
+    CapitalEnvelope,
+    Contract,
+    ProcurementThreshold,
+    PurchaseOrder,
+    Supplier,
+)
+
+SPLIT = {
+    "2025/26": {
+        Category.LAPTOP: Decimal("15000000"),
+        Category.DESKTOP: Decimal("3200000"),
+        Category.MONITOR: Decimal("1900000"),
+        Category.SMARTPHONE: Decimal("4000000"),
+    },
+    "2026/27": {
+        Category.LAPTOP: Decimal("14100000"),
+        Category.DESKTOP: Decimal("2900000"),
+        Category.MONITOR: Decimal("1663000"),
+        Category.SMARTPHONE: Decimal("4000000"),
+    },
+}
+ENVELOPE_TOTAL = Decimal("46763000")
+TEPAS2 = "Crown Commercial Service Technology Products & Associated Services 2"
+S = PurchaseOrder.Status
+
+# (financial year, category, model choice, quantity, final status, approve month offset,
+#  received quantity or None for all)
+ORDERS = [
+    ("2025/26", Category.LAPTOP, 0, 9000, S.ORDERED, 1, 0),
+    ("2025/26", Category.LAPTOP, 1, 150, S.RECEIVED, 2, None),
+    ("2025/26", Category.SMARTPHONE, 0, 3000, S.PARTLY_RECEIVED, 3, 120),
+    ("2025/26", Category.DESKTOP, 0, 80, S.CLOSED, 4, None),
+    ("2025/26", Category.MONITOR, 0, 1500, S.APPROVED, 6, 0),
+    ("2025/26", Category.LAPTOP, 0, 60, S.CANCELLED, 7, 0),
+    ("2026/27", Category.DESKTOP, 0, 30, S.RECEIVED, 13, None),
+    ("2026/27", Category.MONITOR, 0, 50, S.ORDERED, 14, 0),
+    ("2026/27", Category.LAPTOP, 1, 5000, S.SUBMITTED, 15, 0),
+    ("2026/27", Category.SMARTPHONE, 0, 40, S.DRAFT, 16, 0),
+]
+
+
+def _models(category: str) -> list[DeviceModel]:
+    """The two newest models of a category in the catalogue (newest support date)."""
+    return list(
+        DeviceModel.objects.filter(category=category, unit_price__isnull=False)
+        .select_related("manufacturer")
+        .order_by("-end_of_support", "pk")[:2]
+    )
+
+
+def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
+    if CapitalEnvelope.objects.exists():
+        stdout.write("  procurement: an envelope exists already; nothing to do.")
+        return
+    finance = user_create(username="finance.officer", role="finance", password=None)
+    commercial = user_create(username="commercial.officer", role="commercial", password=None)
+    manager = user_create(username="asset.manager", role="asset-manager", password=None)
+
+    envelope = services.capital_envelope_create(
+        name="EUS device demand 2025/26 & 2026/27",
+        total=ENVELOPE_TOTAL,
+        decision_reference="DMPC Decision – EUS Device demand 2025/26 & 2026/27",
+        owner=finance,
+        description="Capital spend from the approved DDaT Capital Plan to replace end user "
+        "laptops, desktops, monitors and smartphones (BAU and refresh demand).",
+    )
+    lines = {
+        (year, category): services.budget_line_create(
+            envelope=envelope, financial_year=year, category=category, amount=amount
+        )
+        for year, split in SPLIT.items()
+        for category, amount in split.items()
+    }
+    for kind, amount in (
+        (ProcurementThreshold.Kind.REGULATIONS, Decimal("213477.00")),
+        (ProcurementThreshold.Kind.DEPUTY_MAYOR, Decimal("500000.00")),
+    ):
+        services.threshold_create(
+            kind=kind,
+            amount=amount,
+            effective_from=dt.date(2024, 1, 1),
+            source="Business case: Legal Comments (PCR 2015; MOPAC Scheme of Delegation 4.8, 4.14)",
+        )
+    services.approval_authority_set(
+        role="Finance officers", limit=Decimal("100000.00"), effective_from=dt.date(2024, 1, 1)
+    )
+    services.approval_authority_set(
+        role="Commercial officers", limit=None, effective_from=dt.date(2024, 1, 1)
+    )
+
+    devices_supplier = Supplier.objects.create(
+        name="Albion Technology Services Ltd", contact_email="orders@albion.example"
+    )
+    mobile_supplier = Supplier.objects.create(
+        name="Thames Mobile Solutions Ltd", contact_email="orders@thames-mobile.example"
+    )
+    start, end = dt.date(2025, 4, 1), dt.date(2027, 3, 31)
+    contracts = {
+        "devices": services.contract_create(
+            envelope=envelope,
+            supplier=devices_supplier,
+            reference="TEPAS2-CO-0147",
+            title="Laptops and desktops call-off",
+            route=Contract.Route.CALL_OFF,
+            framework_name=TEPAS2,
+            framework_reference="RM6098",
+            ordering_process_followed=True,
+            value_ceiling=Decimal("36000000"),
+            start_date=start,
+            end_date=end,
+            created_by=commercial,
+        ),
+        "mobile": services.contract_create(
+            envelope=envelope,
+            supplier=mobile_supplier,
+            reference="TEPAS2-CO-0152",
+            title="Smartphones call-off",
+            route=Contract.Route.CALL_OFF,
+            framework_name=TEPAS2,
+            framework_reference="RM6098",
+            ordering_process_followed=True,
+            value_ceiling=Decimal("8000000"),
+            start_date=start,
+            end_date=end,
+            created_by=commercial,
+        ),
+        "monitors": services.contract_create(
+            envelope=envelope,
+            supplier=devices_supplier,
+            reference="MPS-NC-2025-031",
+            title="Monitor supply (new contract, 4 years)",
+            route=Contract.Route.NEW_CONTRACT,
+            value_ceiling=Decimal("4000000"),
+            start_date=start,
+            end_date=dt.date(2029, 3, 31),
+            created_by=commercial,
+        ),
+    }
+    units = list(
+        BusinessUnit.objects.filter(level=BusinessUnit.Level.UNIT, active=True).order_by("code")[
+            :40
+        ]
+    )
+    if not units:
+        units = list(BusinessUnit.objects.order_by("code")[:1])
+    if not units:
+        stdout.write("  procurement: no business units; envelope only.")
+        return
+
+    latest = max(start, min(today, end))
+    received_total = 0
+    for year, category, model_index, quantity, final, month_offset, partial in ORDERS:
+        models = _models(category)
+        if not models:
+            continue
+        model = models[min(model_index, len(models) - 1)]
+        contract = contracts[
+            "mobile"
+            if category == Category.SMARTPHONE
+            else "monitors"
+            if category == Category.MONITOR
+            else "devices"
+        ]
+        # Spread approvals month by month from April 2025, never after the demo's today.
+        approve_on = min(
+            dt.date(
+                2025 + (3 + month_offset) // 12, (3 + month_offset) % 12 + 1, rng.randint(2, 27)
+            ),
+            latest,
+        )
+        quantity = max(1, quantity + rng.randint(-quantity // 20, quantity // 20))
+        order = services.purchase_order_create(
+            budget_line=lines[(year, category)],
+            supplier=contract.supplier,
+            contract=contract,
+            business_unit=rng.choice(units),
+            raised_by=finance if quantity * model.unit_price > 80000 else commercial,
+            description=f"{year} {category} demand: {quantity} × {model}",
+            lines=[
+                {
+                    "device_model": model,
+                    "quantity": quantity,
+                    "unit_price": model.unit_price,
+                    "vat_rate": Decimal("0.2"),
+                }
+            ],
+        )
+        if final == S.DRAFT:
+            continue
+        if final == S.CANCELLED:
+            services.purchase_order_cancel(purchase_order=order, actor=commercial)
+            continue
+        services.purchase_order_submit(purchase_order=order, actor=order.raised_by)
+        missing = services.approval_requirements(purchase_order=order, on_date=approve_on)
+        if any("compliant route" in m for m in missing):
+            services.approval_record_add(
+                purchase_order=order,
+                kind=ApprovalRecord.Kind.COMPLIANT_ROUTE,
+                reference=f"{contract.framework_reference or contract.reference} ordering "
+                "process followed",
+                recorded_by=commercial,
+            )
+        if final == S.SUBMITTED:
+            continue  # left waiting for the DMPC: the page shows what is missing
+        if any("DMPC" in m for m in missing):
+            services.approval_record_add(
+                purchase_order=order,
+                kind=ApprovalRecord.Kind.DMPC,
+                reference=f"PCD {rng.randint(1200, 1899)}: DMPC approval / no call-in",
+                recorded_by=commercial,
+            )
+        approver = commercial if order.raised_by == finance else finance
+        services.purchase_order_approve(
+            purchase_order=order, approved_by=approver, on_date=approve_on
+        )
+        if final == S.APPROVED:
+            continue
+        services.purchase_order_mark_ordered(purchase_order=order, actor=commercial)
+        to_receive = quantity if partial is None else partial
+        if to_receive:
+            line = order.lines.get()
+            serials = [f"PROC{order.pk:04d}{n:05d}" for n in range(to_receive)]
+            services.purchase_order_receive(
+                line=line,
+                serial_numbers=serials,
+                received_by=manager,
+                received_on=min(approve_on + dt.timedelta(days=rng.randint(20, 45)), today),
+            )
+            received_total += to_receive
+        if final == S.CLOSED:
+            services.purchase_order_close(purchase_order=order, actor=commercial)
+    stdout.write(
+        f"  procurement: envelope £{ENVELOPE_TOTAL:,}, {len(lines)} budget lines, "
+        f"{len(contracts)} contracts, {PurchaseOrder.objects.count()} orders, "
+        f"{received_total} devices received into stock."
+    )

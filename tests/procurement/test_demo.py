@@ -1,0 +1,60 @@
+"""The procurement demo: the business case's envelope, orders in every status and
+devices received, built through the services on a small estate."""
+
+import datetime as dt
+import io
+import random
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from devices.models import Device
+from procurement import demo, selectors
+from procurement.models import BudgetLine, CapitalEnvelope, PurchaseOrder, ReceivedDevice
+from tests.factories import BusinessUnitFactory, DeviceModelFactory, ManufacturerFactory
+
+
+@pytest.fixture
+def small_estate(db):
+    BusinessUnitFactory.create_batch(3)
+    maker = ManufacturerFactory(name="Dell")
+    for name, category, price in [
+        ("Latitude 5450", "laptop", "1019.00"),
+        ("Latitude 5440", "laptop", "979.00"),
+        ("OptiPlex 7010", "desktop", "769.00"),
+        ("P2425H", "monitor", "179.00"),
+        ("Phone 1", "smartphone", "399.00"),
+    ]:
+        DeviceModelFactory(
+            manufacturer=maker, name=name, category=category, unit_price=Decimal(price)
+        )
+
+
+def test_demo_seeds_the_business_case_envelope_with_orders_in_every_status(small_estate):
+    out = io.StringIO()
+
+    demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=out)
+
+    envelope = CapitalEnvelope.objects.get()
+    assert envelope.total == Decimal("46763000")
+    assert BudgetLine.objects.aggregate(t=Sum("amount"))["t"] == Decimal("46763000")
+    assert set(PurchaseOrder.objects.values_list("status", flat=True)) == set(
+        PurchaseOrder.Status.values
+    )
+    received = ReceivedDevice.objects.count()
+    assert 300 <= received <= 450
+    assert Device.objects.filter(procurement_receipt__isnull=False).count() == received
+    position = selectors.envelope_position()
+    assert Decimal("0") < position["committed"] <= position["total"]
+    assert all(row["committed"] <= row["budget"] for row in position["rows"])
+    assert "devices received into stock" in out.getvalue()
+
+
+def test_demo_does_nothing_the_second_time(small_estate):
+    demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
+    orders = PurchaseOrder.objects.count()
+
+    demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
+
+    assert PurchaseOrder.objects.count() == orders
