@@ -1,5 +1,12 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from refresh.api import views
 
-urlpatterns = router.urls
+router = DefaultRouter()
+router.register("eligibility", views.EligibilityViewSet, basename="eligibility")
+
+urlpatterns = [
+    path("forecast/", views.ForecastView.as_view(), name="refresh-forecast"),
+    *router.urls,
+]
