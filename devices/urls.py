@@ -1,10 +1,14 @@
 from django.urls import path
 
-from devices import views
+from devices import import_views, views
 
 app_name = "devices"
 
 urlpatterns = [
     path("", views.device_list, name="device_list"),
     path("<int:pk>/", views.device_detail, name="device_detail"),
+    path("import/", import_views.import_list, name="import_list"),
+    path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
+    path("import/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
+    path("import/<int:pk>/errors.csv", import_views.import_errors, name="import_errors"),
 ]

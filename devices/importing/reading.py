@@ -138,6 +138,7 @@ def _blank(value) -> bool:
 
 
 _ZERO_PADDED = re.compile(r"^0{2,}$")
+_SCIENTIFIC_FORMAT = re.compile(r"E[+-]", re.IGNORECASE)
 
 
 def _xlsx_value(cell, column: str, epoch):
@@ -165,7 +166,11 @@ def _xlsx_value(cell, column: str, epoch):
         fmt = (getattr(cell, "number_format", "") or "General").strip()
         if column in IDENTIFIER_COLUMNS:
             shown = _shown_number(value)
-            if "E" in fmt.upper() or abs(value) >= 1e15 or not float(value).is_integer():
+            if (
+                _SCIENTIFIC_FORMAT.search(fmt)
+                or abs(value) >= 1e15
+                or not float(value).is_integer()
+            ):
                 return CellProblem(
                     f"looks like Excel scientific notation ({shown}): the cell is a number, "
                     "so Excel has lost the real digits; format the column as text and "

@@ -407,3 +407,27 @@ def _queue_eligibility_recompute(*, actor) -> None:
         return
     actor_id = getattr(actor, "pk", None)
     transaction.on_commit(lambda: task.delay(trigger="import", actor_id=actor_id))
+
+
+def import_run_submit(
+    *,
+    upload,
+    actor,
+    mode: str,
+    mapping: str,
+    dry_run: bool,
+) -> ImportRun:
+    """The browser page's import: store the upload, record the run and queue its
+    task after the commit (so the worker never looks for a run not yet saved)."""
+    with transaction.atomic():
+        run = import_run_create(
+            file_name=upload.name,
+            upload=upload,
+            actor=actor,
+            mode=mode,
+            mapping=mapping,
+            dry_run=dry_run,
+            origin=ImportRun.Origin.WEB,
+        )
+        import_run_enqueue(run=run)
+    return run
