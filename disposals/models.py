@@ -92,7 +92,7 @@ class ResidualValueRule(models.Model):
 
     estimate = catalogue unit price
                x base % for the device's category
-               x max(0, 1 - depreciation % per year x age in years)
+               x (1 - depreciation % per year) ^ age in years   (declining balance)
                x the grade's multiplier
     rounded to the penny; an estimate below ``floor`` counts as nil (not worth
     the handling). Unknown unit price or purchase date gives nil. A device whose

@@ -237,6 +237,8 @@ def disposal_summary(*, user, fy: FinancialYear, commercial: bool) -> dict:
             closed_at__gte=start,
             closed_at__lt=end,
         ).aggregate(total=Sum("proceeds"))["total"] or Decimal("0.00")
+        # SQLite sums decimals as floats: bring it back to pennies.
+        income = Decimal(income).quantize(Decimal("0.01"))
     return {
         "fy": fy,
         "columns": [label for _, label in ROUTE_COLUMNS],

@@ -552,7 +552,9 @@ def residual_value_estimate(
         return Decimal("0.00"), None
     age = (Decimal((on_date - purchase_date).days) / Decimal("365.25")).quantize(PENNY)
     age = max(age, Decimal(0))
-    remaining = max(Decimal(0), 1 - rule.depreciation_percent_per_year / 100 * age)
+    # Declining balance: each year keeps (1 - d) of the year before, so old kit keeps a
+    # little value (as the resale market shows) and the floor cuts off the tail.
+    remaining = (1 - rule.depreciation_percent_per_year / 100) ** age if age else Decimal(1)
     value = unit_price * rule.base_percent(category) / 100 * remaining * rule.multiplier(grade)
     value = value.quantize(PENNY, rounding=ROUND_HALF_UP)
     if value < rule.floor:

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_estimate_follows_the_documented_rule(rule):
-    # 1000 x 50% base x (1 - 10% x 2 years) x grade multiplier
+    # 1000 x 50% base x (1 - 10%)^2 years (= 0.81) x grade multiplier
     today = dt.date(2026, 1, 1)
     bought = today - dt.timedelta(days=round(365.25 * 2))
     expected = {
-        Grade.A: Decimal("400.00"),
-        Grade.B: Decimal("200.00"),
-        Grade.C: Decimal("100.00"),
+        Grade.A: Decimal("405.00"),
+        Grade.B: Decimal("202.50"),
+        Grade.C: Decimal("101.25"),
         Grade.SCRAP: Decimal("0.00"),
     }
     for grade, value in expected.items():
@@ -53,11 +53,11 @@ def test_estimate_below_the_floor_counts_as_nil_and_unknowns_give_nil(rule):
         rule=rule, category="laptop", unit_price=None, purchase_date=today, grade="A", on_date=today
     )
     assert (no_price, age) == (Decimal("0.00"), None)
-    # Fully depreciated after 10 years at 10% a year.
+    # 20 x 50% x 0.9^12 (= 0.2824) = 2.82 after 12 years: under the floor.
     ancient, _ = services.residual_value_estimate(
         rule=rule,
         category="laptop",
-        unit_price=Decimal("1000"),
+        unit_price=Decimal("20"),
         purchase_date=dt.date(2014, 1, 1),
         grade="A",
         on_date=today,
