@@ -1,0 +1,103 @@
+"""Every API list costs the same number of queries however many rows it shows.
+
+Each list is read with N and then N+k rows and must cost exactly the same.
+The queries (force_authenticate, so no token lookup):
+  1. the caller's groups (roles, for the permission check; cached on the user)
+  2. the caller's business-unit scope paths (cached on the user)
+  3. the page itself: one SELECT with its joins, LIMIT page_size + 1 (no COUNT)
+A device's events list adds one query for the device (get_object).
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from tests.factories import (
+    BusinessUnitFactory,
+    DeviceEventFactory,
+    DeviceFactory,
+    DeviceModelFactory,
+    PersonFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def count_queries(django_assert_num_queries, user, url, expected):
+    # A fresh user object each time, so the role and scope caches start empty.
+    from django.contrib.auth import get_user_model
+
+    fresh = get_user_model().objects.get(pk=user.pk)
+    with django_assert_num_queries(expected):
+        response = client_for(fresh).get(url)
+    assert response.status_code == 200
+    return len(response.json()["results"])
+
+
+@pytest.fixture
+def viewer(make_user, estate):
+    return make_user(Role.UNIT_VIEWER, units=[estate.north])
+
+
+def add_devices(estate, k):
+    for i in range(k):
+        person = PersonFactory(business_unit=estate.north_a)
+        device = DeviceFactory(
+            business_unit=estate.north_a,
+            status="deployed",
+            assigned_to=person,
+            device_model=DeviceModelFactory(name=f"Model {i}"),
+        )
+        DeviceEventFactory(device=device)
+        DeviceEventFactory(device=estate.north_device)
+        BusinessUnitFactory(parent=estate.north)
+
+
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [
+        ("/api/v1/devices/", 3),  # roles, scope, page (devices + model, maker, unit, person)
+        ("/api/v1/devices/?business_unit=NORTH&status=deployed", 3),  # unit path in a subquery
+        ("/api/v1/events/", 3),  # roles, scope, page (events + recorder)
+        ("/api/v1/business-units/", 3),  # roles, scope, page (units + parent)
+        ("/api/v1/people/", 3),  # roles, scope, page (people + unit + role profile)
+        ("/api/v1/device-models/", 2),  # roles, page (models + maker); the catalogue is unscoped
+    ],
+)
+def test_list_query_count_does_not_grow_with_rows(
+    django_assert_num_queries, viewer, estate, url, queries
+):
+    before = count_queries(django_assert_num_queries, viewer, url, queries)
+    add_devices(estate, 4)
+
+    after = count_queries(django_assert_num_queries, viewer, url, queries)
+
+    assert after > before
+
+
+def test_device_events_query_count_does_not_grow_with_rows(
+    django_assert_num_queries, viewer, estate
+):
+    # roles, scope, the device (get_object), the events page (events + recorder)
+    url = f"/api/v1/devices/{estate.north_device.pk}/events/"
+    DeviceEventFactory(device=estate.north_device)
+    before = count_queries(django_assert_num_queries, viewer, url, 4)
+    add_devices(estate, 3)
+
+    after = count_queries(django_assert_num_queries, viewer, url, 4)
+
+    assert after > before
+
+
+def test_commercial_caller_costs_no_extra_query(django_assert_num_queries, make_user, estate):
+    finance = make_user(Role.FINANCE)
+    count_queries(django_assert_num_queries, finance, "/api/v1/devices/", 3)
+    add_devices(estate, 3)
+
+    count_queries(django_assert_num_queries, finance, "/api/v1/devices/", 3)
