@@ -63,7 +63,9 @@ ORDERS = [
     ("2025/26", Category.LAPTOP, 0, 60, S.CANCELLED, 7, 0),
     ("2026/27", Category.DESKTOP, 0, 30, S.RECEIVED, 13, None),
     ("2026/27", Category.MONITOR, 0, 50, S.ORDERED, 14, 0),
-    ("2026/27", Category.LAPTOP, 1, 5000, S.SUBMITTED, 15, 0),
+    ("2026/27", Category.LAPTOP, 0, 6000, S.ORDERED, 14, 0),
+    ("2026/27", Category.SMARTPHONE, 0, 2500, S.ORDERED, 15, 0),
+    ("2026/27", Category.LAPTOP, 1, 5000, S.SUBMITTED, 17, 0),
     ("2026/27", Category.SMARTPHONE, 0, 40, S.DRAFT, 16, 0),
 ]
 

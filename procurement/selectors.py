@@ -27,6 +27,7 @@ from procurement.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
+    money,
 )
 
 ZERO = Decimal("0.00")
@@ -110,14 +111,19 @@ def envelope_position(
     if scope is not None and not scope.unrestricted:
         orders = scope.filter(orders)
         receipts = scope.filter(receipts, "line__purchase_order__business_unit")
-    committed = dict(
-        orders.values_list("budget_line").annotate(total=Sum("committed_total")).order_by()
-    )
-    received = dict(
-        receipts.values_list("line__purchase_order__budget_line")
+    # money(): SQLite's SUM hands back long Decimals; pennies are the unit here.
+    committed = {
+        line_id: money(total)
+        for line_id, total in orders.values_list("budget_line")
+        .annotate(total=Sum("committed_total"))
+        .order_by()
+    }
+    received = {
+        line_id: money(total)
+        for line_id, total in receipts.values_list("line__purchase_order__budget_line")
         .annotate(total=Sum("value"))
         .order_by()
-    )
+    }
     volumes = {
         row["budget_line"]: row
         for row in orders.values("budget_line").annotate(ordered=Sum("lines__quantity")).order_by()
@@ -215,7 +221,7 @@ def commitment_burn_down(
     if scope is not None and not scope.unrestricted:
         orders = scope.filter(orders)
     by_month = {
-        row["month"]: row["total"]
+        row["month"]: money(row["total"])
         for row in orders.annotate(month=TruncMonth("approved_on"))
         .values("month")
         .annotate(total=Sum("committed_total"))
