@@ -731,7 +731,7 @@ def wave_items(*, wave: RefreshWave, scope):
 
 def stock_for_item(*, item: WaveItem, limit: int = 20):
     """In-stock devices that could be allocated to a swap (first few by age, newest first)."""
-    from refresh.services import CENTRAL_STORE_PREFIXES
+    from refresh.services import CENTRAL_STORE_MARKERS
 
     allocated = (
         WaveItem.objects.exclude(status=WaveItem.Status.CANCELLED)
@@ -739,8 +739,8 @@ def stock_for_item(*, item: WaveItem, limit: int = 20):
         .values("new_device_id")
     )
     central = Q()
-    for prefix in CENTRAL_STORE_PREFIXES:
-        central |= Q(business_unit__code__istartswith=prefix)
+    for marker in CENTRAL_STORE_MARKERS:
+        central |= Q(business_unit__code__icontains=marker)
     return (
         Device.objects.filter(status=Device.Status.IN_STOCK, device_model__category=item.category)
         .filter(Q(business_unit_id=item.person.business_unit_id) | central)

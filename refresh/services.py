@@ -398,8 +398,13 @@ SWAP_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 del S
 
-# Units whose code starts with one of these hold central stock any unit may draw on.
-CENTRAL_STORE_PREFIXES = ("STORE", "CENTRAL")
+# Units whose code contains one of these hold central stock any unit may draw on
+# (the demo estate's is EUS-STORES).
+CENTRAL_STORE_MARKERS = ("STORE", "CENTRAL")
+
+
+def is_central_store(unit) -> bool:
+    return any(marker in unit.code.upper() for marker in CENTRAL_STORE_MARKERS)
 
 
 def wave_create(
@@ -517,8 +522,8 @@ def swap_allocate(*, item: WaveItem, new_device: Device, actor=None) -> WaveItem
                 f"{device} is a {device.device_model.category}, the swap needs a {locked.category}.",
                 field="new_device",
             )
-        unit_ok = device.business_unit_id == locked.person.business_unit_id or (
-            device.business_unit.code.upper().startswith(CENTRAL_STORE_PREFIXES)
+        unit_ok = device.business_unit_id == locked.person.business_unit_id or is_central_store(
+            device.business_unit
         )
         if not unit_ok:
             raise DomainError(
