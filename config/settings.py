@@ -198,6 +198,14 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Disposals: records are never deleted; they are kept at least this many years after a
+# device is disposed (a retention policy applied by an audited archive, never a cascade).
+DISPOSALS_RETENTION_YEARS = int(os.environ.get("DISPOSALS_RETENTION_YEARS", "7"))
+# The largest partner certificate (PDF, PNG or JPEG) a consignment accepts.
+DISPOSALS_CERTIFICATE_MAX_BYTES = int(
+    os.environ.get("DISPOSALS_CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024))
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
