@@ -984,13 +984,15 @@ def consignment_certificate_upload(
     """Store the partner's certificate of disposal/destruction/reuse for a
     dispatched consignment, after checking its real type (PDF, PNG or JPEG by
     its first bytes, not its name) and its size."""
-    max_bytes = max_bytes or CERTIFICATE_MAX_BYTES
+    # Read at call time so a changed setting applies without a restart of the tests/app.
+    max_bytes = max_bytes or getattr(
+        settings, "DISPOSALS_CERTIFICATE_MAX_BYTES", CERTIFICATE_MAX_BYTES
+    )
     if upload is None:
         raise DomainError("Choose a certificate file.", field="certificate")
     if upload.size > max_bytes:
         raise DomainError(
-            f"The certificate is {upload.size / 1024 / 1024:.1f} MB; the limit is "
-            f"{max_bytes / 1024 / 1024:.0f} MB.",
+            f"The certificate is {_size(upload.size)}; the limit is {_size(max_bytes)}.",
             field="certificate",
             code="too_large",
         )
@@ -1031,6 +1033,10 @@ def consignment_certificate_upload(
             ]
         )
     return locked
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
 
 
 def _extension(content_type: str) -> str:

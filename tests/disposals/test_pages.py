@@ -319,6 +319,33 @@ def test_consignment_walkthrough_through_the_pages(client, asset_manager, flow, 
     }
 
 
+def test_too_large_certificate_is_refused_on_the_page(
+    client, asset_manager, flow, returned_devices, settings
+):
+    settings.DISPOSALS_CERTIFICATE_MAX_BYTES = 100
+    cases = flow.routed(returned_devices(1), grade="C")
+    c = services.consignment_create(route=Route.RECYCLING, partner=flow.partner(), actor=flow.actor)
+    services.consignment_add_cases(consignment=c, case_ids=[cases[0].pk], actor=flow.actor)
+    services.consignment_dispatch(
+        consignment=c,
+        dispatch_date=timezone.localdate(),
+        collected_by="Van",
+        transfer_note_ref="W1",
+        actor=flow.actor,
+    )
+    client.force_login(asset_manager)
+
+    response = client.post(
+        reverse("disposals:consignment_certificate", args=[c.pk]),
+        {"certificate": SimpleUploadedFile("c.pdf", PDF + b"x" * 200, "application/pdf")},
+    )
+
+    assert response.status_code == 400
+    assert "the limit is" in response.content.decode()
+    c.refresh_from_db()
+    assert not c.certificate
+
+
 def test_custody_chain_is_complete_and_ordered_as_html_and_pdf(
     client, asset_manager, flow, returned_devices
 ):
