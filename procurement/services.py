@@ -2,7 +2,7 @@
 approvals and receipts.
 
 Lock order, everywhere: the envelope row, then budget lines (in pk order), then
-the purchase order, then its lines. Every service that guards the envelope's
+the contract, then the purchase order, then its lines. Every service that guards the envelope's
 invariant follows it, so two of them can wait on each other but never deadlock.
 """
 
@@ -512,8 +512,9 @@ def purchase_order_approve(
     Rules: the approver holds a role whose delegated limit in force covers the
     gross value and did not raise the order; the thresholds in force on the
     approval date decide which approval records must exist; the contract is in
-    force that day; and the committed total may never exceed the line or the
-    envelope ("Commitments may never exceed it, even under concurrent approvals").
+    force that day and its ceiling is not exceeded; and the committed total may
+    never exceed the line or the envelope ("Commitments may never exceed it, even
+    under concurrent approvals").
     """
     on_date = on_date or _today()
     with transaction.atomic():
@@ -528,6 +529,13 @@ def purchase_order_approve(
             )
         )
         line = BudgetLine.objects.select_for_update().get(pk=purchase_order.budget_line_id)
+        # The contract's ceiling is guarded the same way; its row comes after the
+        # line in the lock order (orders on one contract may span several lines).
+        contract = (
+            Contract.objects.select_for_update().get(pk=purchase_order.contract_id)
+            if purchase_order.contract_id
+            else None
+        )
         order = _lock_order(purchase_order)
         if order.status != PurchaseOrder.Status.SUBMITTED:
             _set_status(order=order, to_status=PurchaseOrder.Status.APPROVED)  # raises
@@ -547,9 +555,9 @@ def purchase_order_approve(
                 f"({gbp(order.gross_total - limit)} over). A commercial officer must approve it.",
                 code="permission_denied",
             )
-        if order.contract_id and not order.contract.in_force_on(on_date):
+        if contract is not None and not contract.in_force_on(on_date):
             raise DomainError(
-                f"Contract {order.contract.reference} is not in force on {on_date:%d %B %Y}.",
+                f"Contract {contract.reference} is not in force on {on_date:%d %B %Y}.",
                 field="contract",
             )
         missing = approval_requirements(purchase_order=order, on_date=on_date)
@@ -572,6 +580,21 @@ def purchase_order_approve(
                 f"Approving {order} would exceed the envelope by {gbp(over)}.",
                 code="envelope_exceeded",
             )
+        if contract is not None:
+            on_contract = (
+                PurchaseOrder.objects.filter(
+                    contract=contract, status__in=COMMITTED_STATUSES
+                ).aggregate(total=Sum("committed_total"))["total"]
+                or ZERO
+            )
+            if on_contract + order.gross_total > contract.value_ceiling:
+                over = on_contract + order.gross_total - contract.value_ceiling
+                raise DomainError(
+                    f"Approving {order} would exceed contract {contract.reference}'s ceiling "
+                    f"of {gbp(contract.value_ceiling)} by {gbp(over)}.",
+                    field="contract",
+                    code="contract_ceiling_exceeded",
+                )
         _set_status(order=order, to_status=PurchaseOrder.Status.APPROVED)
         order.committed_total = order.gross_total
         order.approved_by = approved_by

@@ -338,3 +338,41 @@ def test_cancelling_an_approved_order_releases_its_commitment(
     services.purchase_order_cancel(purchase_order=order, actor=commercial_officer)
 
     assert services._committed_on(budget_line_ids=[laptop_line.pk]) == 0
+
+
+def test_approval_refused_when_the_contract_ceiling_would_be_exceeded(
+    make_order, commercial_officer, envelope, supplier
+):
+    # Given a £150,000 call-off with £100,000 already committed
+    small = services.contract_create(
+        envelope=envelope,
+        supplier=supplier,
+        reference="CO-SMALL",
+        title="Small call-off",
+        route=Contract.Route.CALL_OFF,
+        framework_name="CCS TePAS 2",
+        ordering_process_followed=True,
+        value_ceiling=Decimal("150000.00"),
+        start_date=dt.date(2025, 4, 1),
+        end_date=dt.date(2026, 3, 31),
+    )
+    services.purchase_order_approve(
+        purchase_order=make_order("100000.00", contract=small),
+        approved_by=commercial_officer,
+        on_date=APPROVAL_DAY,
+    )
+    order = make_order("50000.01", contract=small)
+
+    with pytest.raises(DomainError, match=r"ceiling of £150,000.00 by £0.01"):
+        services.purchase_order_approve(
+            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
+        )
+
+
+def test_approval_refused_outside_the_contract_term(make_order, commercial_officer, call_off):
+    order = make_order("100.00", contract=call_off)
+
+    with pytest.raises(DomainError, match="not in force on 01 April 2027"):
+        services.purchase_order_approve(
+            purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2027, 4, 1)
+        )
