@@ -96,11 +96,3 @@ def exception_handler(exc, context):
         }
     }
     return response
-
-
-class NotImplementedYet(exceptions.APIException):
-    """503 while the bulk endpoint's importer core is not installed."""
-
-    status_code = 503
-    default_detail = "Bulk upsert is not available on this server yet."
-    default_code = "bulk_unavailable"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from accounts.scoping import unit_scope
 from api.exceptions import RequestValidationError
-from devices.models import BusinessUnit, Device, Person
+from devices.importing.services import devices_upsert_rows
+from devices.importing.upsert import Lookups
+from devices.models import Device, Person
 
 MAX_ITEMS = 5000
 SOURCE = "api"
@@ -58,61 +60,55 @@ def _row_from(item) -> tuple[dict | None, dict]:
 
 
 def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
-    """Per-item errors for units, people and existing devices outside the caller's scope.
+    """Per-item errors for units, people and existing devices the caller may not see.
 
-    Three set-based queries however many items: the units and people named, and
-    the devices matching the serial numbers.
+    For a scoped caller an unknown unit or staff number and one outside the
+    scope get the same answer, "not found", so the errors reveal nothing about
+    other units; an existing device in another unit is refused the same way.
+    Units are matched as the importer matches them (its ``Lookups``: code,
+    then case-insensitive code, then an unambiguous name). Set-based: the unit
+    and maker tables once, then one query for the people and one for the devices.
     """
     scope = unit_scope(user)
     if scope.unrestricted:
-        return {}
-    codes = {r.get("business_unit", "").strip() for r in rows.values()} - {""}
-    visible_codes = set(
-        scope.filter(BusinessUnit.objects.filter(code__in=codes), field="").values_list(
-            "code", flat=True
-        )
-    )
+        return {}  # nothing is hidden; the importer's own messages apply
+
+    def visible(path: str | None) -> bool:
+        return path is not None and any(path.startswith(p) for p in scope.paths)
+
+    lookups = Lookups(actor=user)
     staff = {r.get("assigned_to", "").strip() for r in rows.values()} - {""}
-    visible_staff = set(
-        scope.filter(Person.objects.filter(staff_number__in=staff)).values_list(
-            "staff_number", flat=True
+    person_path = dict(
+        Person.objects.filter(staff_number__in=staff).values_list(
+            "staff_number", "business_unit__path"
         )
     )
     serials = {r.get("serial_number", "").strip() for r in rows.values()} - {""}
-    hidden_devices = set()
-    if serials:
-        hidden_devices = {
-            (maker.lower(), serial)
-            for maker, serial in Device.objects.filter(serial_number__in=serials)
-            .exclude(scope.q("business_unit"))
-            .values_list("manufacturer__name", "serial_number")
-        }
+    device_path = {
+        (maker.lower(), serial): path
+        for maker, serial, path in Device.objects.filter(serial_number__in=serials).values_list(
+            "manufacturer__name", "serial_number", "business_unit__path"
+        )
+    }
     errors: dict[int, dict] = {}
     for index, row in rows.items():
         item_errors = {}
         code = row.get("business_unit", "").strip()
-        if code and code not in visible_codes:
-            item_errors["business_unit"] = [NOT_FOUND]
+        if code:
+            unit = lookups.unit(code)
+            if unit is None or not visible(unit[1]):
+                item_errors["business_unit"] = [NOT_FOUND]
         key = (row.get("manufacturer", "").strip().lower(), row.get("serial_number", "").strip())
-        if key in hidden_devices:
-            # An existing device in another unit: refusing it looks the same as
-            # an unknown unit, so the caller learns nothing about it.
+        if key in device_path and not visible(device_path[key]):
+            # An existing device in another unit: refused exactly as an unknown
+            # unit is, so the caller learns nothing about it.
             item_errors["business_unit"] = [NOT_FOUND]
         person = row.get("assigned_to", "").strip()
-        if person and person not in visible_staff:
+        if person and not visible(person_path.get(person)):
             item_errors["assigned_to"] = [NOT_FOUND]
         if item_errors:
             errors[index] = item_errors
     return errors
-
-
-def importer():
-    """The importer's upsert, or None while that module is not in the tree."""
-    try:
-        from devices.importing.services import devices_upsert_rows
-    except ImportError:
-        return None
-    return devices_upsert_rows
 
 
 def bulk_upsert(*, request, data) -> dict:
@@ -133,14 +129,9 @@ def bulk_upsert(*, request, data) -> dict:
     for index, errors in _out_of_scope(user=request.user, rows=rows).items():
         results[index] = {"index": index, "outcome": "error", "device_id": None, "errors": errors}
         del rows[index]
-    upsert = importer()
-    if upsert is None:
-        from api.exceptions import NotImplementedYet
-
-        raise NotImplementedYet()
     order = sorted(rows)
     if order:
-        outcome = upsert(
+        outcome = devices_upsert_rows(
             rows=[rows[i] for i in order], actor=request.user, source=SOURCE, mode="valid-rows"
         )
         for result in outcome.results:

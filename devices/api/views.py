@@ -13,11 +13,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from accounts.scoping import unit_scope
@@ -34,6 +36,7 @@ from devices.api.filters import (
     PersonFilter,
 )
 from devices.api.serializers import (
+    BulkDeviceItemSerializer,
     BulkRequestSerializer,
     BulkResponseSerializer,
     BusinessUnitSerializer,
@@ -101,6 +104,8 @@ NOT_FOUND = {404: _err("No such object in your business units.")}
 
 class EstateViewMixin:
     permission_classes = [EstatePermission]
+    # JSON only: integrations send JSON, and one body format keeps errors predictable.
+    parser_classes = [JSONParser]
 
 
 # --- Devices ---------------------------------------------------------------
@@ -249,7 +254,12 @@ class DeviceViewSet(
         "columns. Each item is created, updated, unchanged or an error with field messages, by "
         "the importer's rules (upsert by manufacturer + serial number; the good items land). "
         "A business unit outside your scope is reported as `business_unit: not found`.",
-        request=BulkRequestSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="BulkDevicesRequest",
+            serializers=[BulkDeviceItemSerializer(many=True), BulkRequestSerializer],
+            resource_type_field_name=None,
+            many=False,
+        ),
         parameters=[IDEMPOTENCY_KEY],
         responses={
             200: BulkResponseSerializer,
