@@ -201,3 +201,38 @@ def test_api_lists_run_a_constant_number_of_queries(
     with django_assert_num_queries(few):
         response = client.get(f"{BASE}/{path}")
     assert len(response.json()["results"]) >= 6 or path == "contracts/"
+
+
+def _schema():
+    import json
+
+    from drf_spectacular.generators import SchemaGenerator
+    from openapi_core import OpenAPI
+    from rest_framework.renderers import JSONRenderer
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return OpenAPI.from_dict(json.loads(JSONRenderer().render(schema)))
+
+
+@pytest.mark.parametrize("role", [Role.FINANCE, Role.ASSET_MANAGER])
+def test_responses_match_the_openapi_schema(role, approved_order, call_off):
+    from openapi_core.testing import MockRequest, MockResponse
+
+    openapi = _schema()
+    client, _ = _client(role)
+    paths = ["purchase-orders/", f"purchase-orders/{approved_order.pk}/", "contracts/"]
+    if role == Role.FINANCE:
+        paths += ["envelope-position/", "budget-lines/"]
+    for path in paths:
+        response = client.get(f"{BASE}/{path}")
+        assert response.status_code == 200, path
+        request = MockRequest(
+            "http://testserver",
+            "get",
+            f"{BASE}/{path}",
+            headers={"Authorization": "Token forced"},
+        )
+        openapi.validate_response(
+            request,
+            MockResponse(response.content, status_code=200, content_type="application/json"),
+        )
