@@ -178,19 +178,21 @@ def _stem(run: ReportRun) -> str:
     return f"{run.kind}-{safe}-{run.period_start:%Y-%m}-r{run.pk}a{run.attempts}"
 
 
-def stewardship_report_build(*, run: ReportRun) -> dict:
+def stewardship_report_build(*, run: ReportRun, figures: dict | None = None) -> dict:
     """Compute one unit's figures (sub-units included) and write its XLSX, CSV and PDF.
 
     Returns the fields to store on the run. Set-based: a fixed number of grouped
-    queries for the figures, and one streamed query per file for the device rows.
+    queries for the figures (or none, when the caller computed every unit's at
+    once), and one streamed query per file for the device rows.
     """
     unit = run.business_unit
-    figures = selectors.stewardship_unit_figures(
-        unit=unit,
-        period_start=run.period_start,
-        period_end=run.period_end,
-        idle_days=run.idle_days,
-    )
+    if figures is None:
+        figures = selectors.stewardship_unit_figures(
+            unit=unit,
+            period_start=run.period_start,
+            period_end=run.period_end,
+            idle_days=run.idle_days,
+        )
     previous = selectors.previous_summary(run=run)
     trend_rows = selectors.trend(current=figures["headline"], previous=previous)
     _progress(run, 1)
@@ -230,7 +232,7 @@ def stewardship_report_build(*, run: ReportRun) -> dict:
     }
 
 
-def finance_report_build(*, run: ReportRun) -> dict:
+def finance_report_build(*, run: ReportRun, figures: dict | None = None) -> dict:
     """The envelope position from procurement, if installed, as XLSX, CSV and PDF,
     marked OFFICIAL-SENSITIVE [COMMERCIAL]. Without procurement the report says so."""
     position = selectors.finance_position(as_of=run.period_end)
@@ -259,7 +261,9 @@ BUILDERS = {
 }
 
 
-def report_run_execute(*, run_id: int) -> ReportRun | None:
+def report_run_execute(
+    *, run_id: int, figures: dict | None = None, notify: bool = True
+) -> ReportRun | None:
     """Build a claimed run if this caller wins it; record success or failure.
 
     A failure is recorded (status failed, the error text) and re-raised so the
@@ -272,7 +276,7 @@ def report_run_execute(*, run_id: int) -> ReportRun | None:
     # Looked up by name at call time so a test (or an operator) can swap a builder.
     build = globals()[BUILDERS[run.kind]]
     try:
-        result = build(run=run)
+        result = build(run=run, figures=figures) if figures is not None else build(run=run)
     except Exception as exc:
         ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
             status=Status.FAILED,
@@ -282,10 +286,10 @@ def report_run_execute(*, run_id: int) -> ReportRun | None:
         )
         logger.exception("Report run %s failed on attempt %s", run.pk, run.attempts)
         raise
-    return report_run_succeed(run=run, result=result)
+    return report_run_succeed(run=run, result=result, notify=notify)
 
 
-def report_run_succeed(*, run: ReportRun, result: dict) -> ReportRun | None:
+def report_run_succeed(*, run: ReportRun, result: dict, notify: bool = True) -> ReportRun | None:
     """Record the files and figures, only if this attempt still owns the run."""
     names = result["names"]
     old = [getattr(run, f"{fmt}_file").name for fmt in FORMATS]
@@ -313,7 +317,7 @@ def report_run_succeed(*, run: ReportRun, result: dict) -> ReportRun | None:
         transaction.on_commit(
             lambda: _delete_files(run, [n for n in old if n and n not in names.values()])
         )
-        if run.kind == ReportRun.Kind.STEWARDSHIP:
+        if notify and run.kind == ReportRun.Kind.STEWARDSHIP:
             from reports.tasks import report_run_notify_task
 
             transaction.on_commit(lambda: report_run_notify_task.delay(run.pk))
@@ -339,6 +343,33 @@ def stewardship_report_unit_run(*, unit_id: int, period_start: dt.date) -> Repor
 def finance_report_run(*, period_start: dt.date) -> ReportRun | None:
     run, _ = report_run_claim(kind=ReportRun.Kind.FINANCE, unit=None, period_start=period_start)
     return report_run_execute(run_id=run.pk)
+
+
+def stewardship_reports_generate_now(
+    *, period_start: dt.date, notify: bool = True
+) -> dict[str, int]:
+    """Every active unit's report for the month, synchronously in this process.
+
+    For the demo, the benchmark and operators without a worker: the figures for
+    all units come from one set-based pass (a handful of grouped queries), then
+    each unit's files are written. A failing unit is recorded failed and the
+    others carry on. Returns counts by outcome.
+    """
+    claimed = stewardship_runs_claim(period_start=period_start)
+    period_start, period_end = selectors.month_period(period_start)
+    idle_days = selectors.default_idle_days()
+    figures = selectors.stewardship_figures(
+        period_start=period_start, period_end=period_end, idle_days=idle_days
+    )
+    outcome = {"succeeded": 0, "failed": 0, "skipped": 0}
+    for run_id, unit_id in claimed:
+        try:
+            run = report_run_execute(run_id=run_id, figures=figures[unit_id], notify=notify)
+        except Exception:  # recorded on the run by report_run_execute; carry on
+            outcome["failed"] += 1
+            continue
+        outcome["succeeded" if run else "skipped"] += 1
+    return outcome
 
 
 # --- on demand ------------------------------------------------------------------

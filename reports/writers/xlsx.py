@@ -19,9 +19,10 @@ from decimal import Decimal
 
 import xlsxwriter
 
-from core.exports import neutralise
+from core.exports import FORMULA_TRIGGERS, neutralise
 from reports.writers.document import ReportDocument, Table
 
+TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)
 CHART_ROWS = 16  # rows of sheet a chart occupies beside its table
 
 
@@ -34,9 +35,18 @@ class _Cells:
         self.money = workbook.add_format({"num_format": "#,##0.00"})
 
     def write(self, sheet, row: int, col: int, value, fmt=None) -> None:
-        if value is None or value == "":
-            sheet.write_blank(row, col, None, fmt)
-        elif isinstance(value, bool):
+        kind = type(value)
+        if kind is str:  # the common case first: most device-row cells are text
+            if value:
+                if value[0] in TRIGGER_CHARS:
+                    value = neutralise(value)
+                sheet.write_string(row, col, value, fmt)
+            elif fmt is not None:
+                sheet.write_blank(row, col, None, fmt)
+        elif value is None:
+            if fmt is not None:
+                sheet.write_blank(row, col, None, fmt)
+        elif kind is bool:
             sheet.write_boolean(row, col, value, fmt)
         elif isinstance(value, Decimal):
             sheet.write_number(row, col, float(value), fmt or self.money)
