@@ -67,8 +67,13 @@ def _board_context(request, *, queue: str, route: str, errors=None, action_forms
     ]
     action_forms = action_forms or {}
     shows_values = commercial and queue not in (selectors.RETURNED_QUEUE, "awaiting_sanitisation")
+    order = selectors.QUEUE_KEYS.index(queue)
     return {
         "queue": queue,
+        # Columns appear from the step that fills them.
+        "show_grade": order >= selectors.QUEUE_KEYS.index("value_assessed"),
+        "show_route": order >= selectors.QUEUE_KEYS.index("route_chosen"),
+        "show_consignment": order >= selectors.QUEUE_KEYS.index("in_consignment"),
         "queue_label": {k: label for k, label, _ in selectors.QUEUES}[queue],
         "route": route,
         "routes": Route.choices,

@@ -486,3 +486,23 @@ def test_admin_offers_no_delete_and_no_edit_of_records(admin_user):
         assert model_admin.has_add_permission(request) is False
         assert "delete_selected" not in model_admin.get_actions(request)
     assert site._registry[Partner].has_delete_permission(request) is False
+
+
+def test_admin_route_action_goes_through_the_sanitisation_gate(
+    admin_client, flow, returned_devices
+):
+    # Given a case pushed to "value assessed" with no sanitisation record behind it
+    case = flow.opened(returned_devices(1))[0]
+    DisposalCase.objects.filter(pk=case.pk).update(status=DisposalCase.Status.VALUE_ASSESSED)
+
+    # When the admin action is used, then the service refuses it
+    response = admin_client.post(
+        reverse("admin:disposals_disposalcase_changelist"),
+        {"action": "accept_suggested_route", "_selected_action": [case.pk]},
+        follow=True,
+    )
+
+    assert "without a passing sanitisation" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == DisposalCase.Status.VALUE_ASSESSED
+    assert case.route == ""
