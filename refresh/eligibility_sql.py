@@ -39,7 +39,7 @@ DIALECT = {
 COLUMNS = (
     "device_id, business_unit_id, category, policy_id, purchase_date, due_date, is_due, "
     "reason_age, reason_repairs, reason_os_end_of_support, reason_model_end_of_support, "
-    "reason_out_of_warranty, reclaim, repair_count, priority, computed_at"
+    "reason_out_of_warranty, reclaim, repair_count, priority, computed_at, forced, in_use"
 )
 
 
@@ -89,7 +89,8 @@ base AS (
              THEN 1 ELSE 0 END AS os_eos,
         CASE WHEN d.status = 'deployed' AND d.last_seen IS NOT NULL
                   AND d.last_seen < {d["idle_before"]}
-             THEN 1 ELSE 0 END AS idle
+             THEN 1 ELSE 0 END AS idle,
+        CASE WHEN d.status IN ('deployed', 'in_repair') THEN 1 ELSE 0 END AS in_use
     FROM devices_device d
     JOIN devices_devicemodel dm ON dm.id = d.device_model_id
     JOIN pol ON pol.category = dm.category
@@ -115,7 +116,9 @@ SELECT
         + CASE WHEN os_eos = 1 OR model_eos = 1 THEN 24 ELSE 0 END
         + CASE WHEN oow = 1 THEN 6 ELSE 0 END
     END,
-    %(computed_at)s
+    %(computed_at)s,
+    (idle = 0 AND (by_repairs = 1 OR model_eos = 1 OR (os_eos = 1 AND os_forces = 1))),
+    in_use = 1
 FROM flags
 WHERE {d["true"]}
 ON CONFLICT (device_id) DO UPDATE SET {update}

@@ -136,6 +136,14 @@ class DeviceEligibility(models.Model):
     reason_model_end_of_support = models.BooleanField()
     reason_out_of_warranty = models.BooleanField()
     reclaim = models.BooleanField(help_text="Idle: reclaim to stock instead of refreshing.")
+    forced = models.BooleanField(
+        default=False,
+        help_text="Due for a reason other than age (repairs, model or OS end of support), "
+        "which no lifecycle change undoes.",
+    )
+    in_use = models.BooleanField(
+        default=False, help_text="Deployed or in repair (BAU rates apply to devices in use)."
+    )
     repair_count = models.PositiveIntegerField()
     priority = models.IntegerField(help_text="Higher first: older and more repaired devices.")
     computed_at = models.DateTimeField()

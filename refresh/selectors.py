@@ -144,19 +144,13 @@ class Overrides:
 
 
 def _groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
-    """(unit, category, purchase y, m, due y, m, forced, reclaim, count) from the
-    eligibility table: one grouped query. ``forced`` means due now for a reason
-    other than age (repairs, model or forcing OS end of support), which no
-    lifecycle change undoes."""
+    """(unit, category, purchase y, m, due y, m, forced, reclaim, in_use, count)
+    from the eligibility table: one grouped query. ``forced`` means due now for a
+    reason other than age, which no lifecycle change undoes."""
     qs = DeviceEligibility.objects.all()
     if scope is not None:
         qs = scope.filter(qs)
-    forced = Q(is_due=True) & (
-        Q(reason_repairs=True)
-        | Q(reason_model_end_of_support=True)
-        | Q(reason_os_end_of_support=True, policy__os_end_of_support_forces_refresh=True)
-    )
-    keys = ["category", "py", "pm", "dy", "dm", "forced", "reclaim"]
+    keys = ["category", "py", "pm", "dy", "dm", "forced", "reclaim", "in_use"]
     if by_unit:
         keys.insert(0, "business_unit_id")
     rows = (
@@ -165,7 +159,6 @@ def _groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
             pm=ExtractMonth("purchase_date"),
             dy=ExtractYear("due_date"),
             dm=ExtractMonth("due_date"),
-            forced=Case(When(forced, then=Value(True)), default=Value(False)),
         )
         .values(*keys)
         .annotate(n=Count("pk"))
@@ -175,6 +168,45 @@ def _groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
     if by_unit:
         return [tuple(r) for r in rows]
     return [(None, *r) for r in rows]
+
+
+def _unit_year_groups(*, current: FinancialYear, scope=None):
+    """Refresh volume per (unit, category, FY start) and devices in use per
+    (unit, category), from ONE grouped query over the eligibility table with the
+    financial year computed in the database (the forecast's only estate scan).
+
+    Reclaimed devices and devices without a due date are not refresh demand
+    (year -1); devices due for other reasons than age, and overdue ones, count
+    in the current year.
+    """
+    qs = DeviceEligibility.objects.all()
+    if scope is not None:
+        qs = scope.filter(qs)
+    fy_of_due = ExtractYear("due_date") - Case(
+        When(due_date__month__lt=4, then=Value(1)), default=Value(0)
+    )
+    rows = (
+        qs.annotate(
+            fy=Case(
+                When(reclaim=True, then=Value(-1)),
+                When(forced=True, then=Value(current.start_year)),
+                When(due_date__isnull=True, then=Value(-1)),
+                default=fy_of_due,
+            )
+        )
+        .values("business_unit_id", "category", "fy", "in_use")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("business_unit_id", "category", "fy", "in_use", "n")
+    )
+    refresh: dict[tuple, int] = defaultdict(int)
+    in_use: dict[tuple, int] = defaultdict(int)
+    for unit, cat, fy, using, n in rows:
+        if using:
+            in_use[(unit, cat)] += n
+        if fy is not None and fy >= 0:
+            refresh[(unit, cat, max(fy, current.start_year))] += n
+    return refresh, in_use
 
 
 def _estate_at(as_of: dt.date):
@@ -217,43 +249,43 @@ def _groups_as_of(*, as_of: dt.date, scope=None, by_unit: bool = True) -> list[t
         if policy is None:
             continue
         dy, dm = _add_months(py, pm, policy.lifecycle_months)
-        out.append((unit, cat, py, pm, dy, dm, False, False, n))
+        out.append((unit, cat, py, pm, dy, dm, False, False, False, n))
     return out
 
 
-def _bau_inputs(*, as_of: dt.date | None, scope=None, by_unit: bool = True):
-    """Devices in use per (unit, category), people in scope per unit, and the
-    whole organisation's headcount (new starters are shared by headcount)."""
-    today = as_of or timezone.localdate()
-    if as_of is None:
-        devices = Device.objects.filter(status__in=IN_USE)
-    else:
-        devices = _estate_at(as_of).filter(status__in=(*IN_USE, *_GONE_STATUSES))
-    people = Person.objects.filter(start_date__lte=today).filter(
-        Q(leaver_date__isnull=True) | Q(leaver_date__gt=today)
+def _people(*, day: dt.date, scope=None, by_unit: bool = True):
+    """In-scope people per unit on ``day`` and the whole organisation's headcount
+    (new starters are shared by headcount, so the total is never scoped)."""
+    people = Person.objects.filter(start_date__lte=day).filter(
+        Q(leaver_date__isnull=True) | Q(leaver_date__gt=day)
     )
     total_people = people.count()
     if scope is not None:
-        devices = scope.filter(devices)
         people = scope.filter(people)
-    unit_key = ["business_unit_id"] if by_unit else []
-    in_use = {
-        (row[0] if by_unit else None, row[-2]): row[-1]
-        for row in devices.values(*unit_key, "device_model__category")
+    if not by_unit:
+        return {None: people.count() if scope is not None else total_people}, total_people
+    heads = dict(
+        people.values("business_unit_id")
         .annotate(n=Count("pk"))
         .order_by()
-        .values_list(*unit_key, "device_model__category", "n")
+        .values_list("business_unit_id", "n")
+    )
+    return heads, total_people
+
+
+def _devices_in_use_at(*, as_of: dt.date, scope=None) -> dict[tuple, int]:
+    """Devices in use per (unit, category) on a past date (approximated: in use
+    now, or gone since, and bought by then)."""
+    devices = _estate_at(as_of).filter(status__in=(*IN_USE, *_GONE_STATUSES))
+    if scope is not None:
+        devices = scope.filter(devices)
+    return {
+        (unit, cat): n
+        for unit, cat, n in devices.values("business_unit_id", "device_model__category")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("business_unit_id", "device_model__category", "n")
     }
-    if by_unit:
-        heads = dict(
-            people.values("business_unit_id")
-            .annotate(n=Count("pk"))
-            .order_by()
-            .values_list("business_unit_id", "n")
-        )
-    else:
-        heads = {None: people.count()}
-    return in_use, heads, total_people
 
 
 # Devices that have left use since a past date still counted as in use then.
@@ -334,7 +366,7 @@ def _refresh_by_fy(
     out: dict[tuple, int] = defaultdict(int)
     life = overrides.lifecycle_months if overrides else {}
     defer = overrides.defer_years if overrides else {}
-    for unit, cat, py, pm, dy, dm, forced, reclaim, n in groups:
+    for unit, cat, py, pm, dy, dm, forced, reclaim, _in_use, n in groups:
         if reclaim:
             continue
         if forced:
@@ -355,8 +387,6 @@ def forecast_lines(
     financial_years: list[FinancialYear],
     as_of: dt.date | None = None,
     scope=None,
-    overrides: Overrides | None = None,
-    by_unit: bool = True,
 ) -> list[dict]:
     """Demand per (business unit, category, financial year): refresh volume,
     BAU volume, devices in use and people in scope. ``as_of`` None means today,
@@ -364,12 +394,13 @@ def forecast_lines(
     today = as_of or timezone.localdate()
     current = financial_year(today)
     if as_of is None:
-        groups = _groups_today(scope=scope, by_unit=by_unit)
+        refresh, in_use = _unit_year_groups(current=current, scope=scope)
     else:
-        groups = _groups_as_of(as_of=as_of, scope=scope, by_unit=by_unit)
-    refresh = _refresh_by_fy(groups, current=current, overrides=overrides)
-    in_use, heads, total_people = _bau_inputs(as_of=as_of, scope=scope, by_unit=by_unit)
-    rates = bau_rates(overrides)
+        groups = _groups_as_of(as_of=as_of, scope=scope)
+        refresh = _refresh_by_fy(groups, current=current, overrides=None)
+        in_use = _devices_in_use_at(as_of=as_of, scope=scope)
+    heads, total_people = _people(day=today, scope=scope)
+    rates = bau_rates()
     units = {u for u, _c, _f in refresh} | {u for u, _c in in_use} | set(heads)
     lines = []
     for unit in sorted(units, key=lambda u: u or 0):
@@ -467,7 +498,7 @@ def refresh_due_by_unit(*, financial_years: list[FinancialYear]) -> dict[tuple[i
     """(business_unit_id, FY label, category) -> devices due for refresh in that
     year (overdue ones in the current year), from one grouped query."""
     current = financial_year(timezone.localdate())
-    refresh = _refresh_by_fy(_groups_today(), current=current, overrides=None)
+    refresh, _in_use = _unit_year_groups(current=current)
     labels = {fy.start_year: fy.label for fy in financial_years}
     return {
         (unit, labels[fy], cat): n for (unit, cat, fy), n in refresh.items() if fy in labels and n
@@ -548,7 +579,11 @@ def scenario_compare(
     today = timezone.localdate()
     current = financial_year(today)
     groups = _groups_today(by_unit=False)
-    in_use, heads, total_people = _bau_inputs(as_of=None, by_unit=False)
+    in_use: dict[tuple, int] = defaultdict(int)
+    for _unit, cat, *_rest, using, n in groups:
+        if using:
+            in_use[(None, cat)] += n
+    heads, total_people = _people(day=today, by_unit=False)
     base_prices = category_prices()
     scen_prices = dict(base_prices)
     scen_prices.update(overrides.unit_prices)

@@ -485,8 +485,10 @@ def wave_create(
 
 
 def _lock_item(item: WaveItem) -> WaveItem:
+    # Lock only the swap row (of=self): the joined new device may be NULL, and
+    # PostgreSQL cannot lock the nullable side of an outer join.
     return (
-        WaveItem.objects.select_for_update()
+        WaveItem.objects.select_for_update(of=("self",))
         .select_related("person", "old_device", "new_device", "wave")
         .get(pk=item.pk)
     )

@@ -106,9 +106,9 @@ def test_forecast_shows_cost_only_to_finance_and_queries_are_constant(
     assert manager["classification"] == "OFFICIAL"
     assert all("cost" not in r for r in manager["results"])
     client = api(make_user(Role.FINANCE))
-    # roles, scope, eligibility groups, devices in use, headcount, people per unit,
-    # BAU rates, catalogue prices, planning prices
-    with django_assert_num_queries(9):
+    # roles, scope, the one grouped eligibility query (refresh and devices in use),
+    # headcount, people per unit, BAU rates, catalogue prices, planning prices
+    with django_assert_num_queries(8):
         body = client.get("/api/v1/refresh/forecast/?from=2026/27&years=1").json()
     assert body["classification"] == "OFFICIAL-SENSITIVE [COMMERCIAL]"
     laptop = next(r for r in body["results"] if r["category"] == "laptop")

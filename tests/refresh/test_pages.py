@@ -143,10 +143,10 @@ def test_forecast_page_hides_costs_from_asset_managers_and_shows_them_to_finance
     body = client.get(reverse("refresh:forecast")).content.decode()
     assert "1234" not in body and "data-commercial" not in body
     client.force_login(make_user(Role.FINANCE))
-    # session, user, roles, scope; the eligibility groups; BAU inputs (devices in
-    # use, headcount total, people per unit); BAU rates; catalogue prices;
-    # planning prices; the plan snapshot; the baselines list
-    with django_assert_num_queries(13):
+    # session, user, roles, scope; the one grouped eligibility query (refresh and
+    # devices in use); headcount total; people per unit; BAU rates; catalogue
+    # prices; planning prices; the plan snapshot; the baselines list
+    with django_assert_num_queries(12):
         response = client.get(reverse("refresh:forecast"))
     body = response.content.decode()
     assert "£1234.00" in body
