@@ -162,6 +162,15 @@ def _devices_move(
         )
         for device_id, from_status in moves
     )
+    # A queryset update() skips simple-history's signal: add the devices' history rows
+    # here, in bulk (one read, one insert), as devices.services does for its updates.
+    Device.history.bulk_history_create(
+        list(Device.objects.filter(pk__in=[device_id for device_id, _ in moves])),
+        update=True,
+        default_user=actor,
+        default_change_reason=source or "disposals",
+        default_date=now,
+    )
 
 
 def _events(

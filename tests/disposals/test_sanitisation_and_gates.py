@@ -242,3 +242,30 @@ def test_disposal_records_cannot_be_deleted(returned_devices, flow):
         SanitisationRecord.objects.filter(pk=record.pk).delete()
     assert DisposalCase.objects.filter(pk=case.pk).exists()
     assert SanitisationRecord.objects.filter(pk=record.pk).exists()
+
+
+def test_a_case_moved_by_someone_else_meanwhile_refuses_the_whole_batch(returned_devices, flow):
+    # Given two cases, one of which another user has already moved on
+    a, b = flow.opened(returned_devices(2))
+    DisposalCase.objects.filter(pk=b.pk).update(status=DisposalCase.Status.SANITISED)
+
+    # When a batch expecting both to await sanitisation moves them, then nothing moves
+    with pytest.raises(DomainError, match="changed while you were working"), transaction.atomic():
+        services.cases_transition(
+            case_ids=[a.pk, b.pk],
+            from_status=DisposalCase.Status.AWAITING_SANITISATION,
+            to_status=DisposalCase.Status.SANITISED,
+            now=timezone.now(),
+        )
+    a.refresh_from_db()
+    assert a.status == DisposalCase.Status.AWAITING_SANITISATION
+
+
+def test_device_moves_leave_history_rows(returned_devices, flow):
+    device = returned_devices(1)[0]
+
+    flow.sanitised([device])
+
+    statuses = list(device.history.order_by("history_date").values_list("status", flat=True))
+    assert statuses[-2:] == [Device.Status.AWAITING_SANITISATION, Device.Status.SANITISED]
+    assert device.history.latest().history_user == flow.actor
