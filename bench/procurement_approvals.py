@@ -61,9 +61,19 @@ DAY = dt.date(2025, 6, 2)
 
 
 def reset():
-    for model in (ReceivedDevice, Receipt, ApprovalRecord, PurchaseOrderLine, PurchaseOrder,
-                  BudgetTransfer, Contract, BudgetLine, CapitalEnvelope, ProcurementThreshold,
-                  ApprovalAuthority):
+    for model in (
+        ReceivedDevice,
+        Receipt,
+        ApprovalRecord,
+        PurchaseOrderLine,
+        PurchaseOrder,
+        BudgetTransfer,
+        Contract,
+        BudgetLine,
+        CapitalEnvelope,
+        ProcurementThreshold,
+        ApprovalAuthority,
+    ):
         model.objects.all().delete()
 
 
@@ -75,41 +85,63 @@ def setup(orders: int, history: int):
     )
     maker, _ = Manufacturer.objects.get_or_create(name="BenchMaker")
     model, _ = DeviceModel.objects.get_or_create(
-        manufacturer=maker, name="Bench laptop", defaults={"category": "laptop",
-                                                            "unit_price": Decimal("900")}
+        manufacturer=maker,
+        name="Bench laptop",
+        defaults={"category": "laptop", "unit_price": Decimal("900")},
     )
     supplier, _ = Supplier.objects.get_or_create(name="Bench supplier")
     envelope = services.capital_envelope_create(
         name="Bench envelope", total=Decimal("46763000"), decision_reference="BENCH"
     )
     for kind, amount in (("regulations", "213477"), ("deputy_mayor", "500000")):
-        services.threshold_create(kind=kind, amount=Decimal(amount),
-                                  effective_from=dt.date(2024, 1, 1))
-    services.approval_authority_set(role=Role.COMMERCIAL.value, limit=None,
-                                    effective_from=dt.date(2024, 1, 1))
+        services.threshold_create(
+            kind=kind, amount=Decimal(amount), effective_from=dt.date(2024, 1, 1)
+        )
+    services.approval_authority_set(
+        role=Role.COMMERCIAL.value, limit=None, effective_from=dt.date(2024, 1, 1)
+    )
     # The race line: each order is £10,000 gross; the line admits half of them.
-    race = services.budget_line_create(envelope=envelope, financial_year="2025/26",
-                                       category="laptop", amount=Decimal(10000 * (orders // 2)))
-    history_line = services.budget_line_create(envelope=envelope, financial_year="2026/27",
-                                               category="laptop", amount=Decimal("40000000"))
+    race = services.budget_line_create(
+        envelope=envelope,
+        financial_year="2025/26",
+        category="laptop",
+        amount=Decimal(10000 * (orders // 2)),
+    )
+    history_line = services.budget_line_create(
+        envelope=envelope, financial_year="2026/27", category="laptop", amount=Decimal("40000000")
+    )
 
     def raise_orders(line, count, status):
         with transaction.atomic():
             created = PurchaseOrder.objects.bulk_create(
-                PurchaseOrder(budget_line=line, supplier=supplier, business_unit=unit,
-                              raised_by=raiser, status=status, net_total=Decimal("10000"),
-                              gross_total=Decimal("10000"),
-                              committed_total=Decimal("10") if status == "approved" else 0,
-                              approved_on=(dt.date(2026, 4, 1) + dt.timedelta(days=i % 360))
-                              if status == "approved" else None)
+                PurchaseOrder(
+                    budget_line=line,
+                    supplier=supplier,
+                    business_unit=unit,
+                    raised_by=raiser,
+                    status=status,
+                    net_total=Decimal("10000"),
+                    gross_total=Decimal("10000"),
+                    committed_total=Decimal("10") if status == "approved" else 0,
+                    approved_on=(dt.date(2026, 4, 1) + dt.timedelta(days=i % 360))
+                    if status == "approved"
+                    else None,
+                )
                 for i in range(count)
             )
             if not all(o.pk for o in created):
                 created = list(PurchaseOrder.objects.filter(budget_line=line).order_by("pk"))
             PurchaseOrderLine.objects.bulk_create(
-                PurchaseOrderLine(purchase_order=o, device_model=model, quantity=10,
-                                  unit_price=Decimal("1000"), vat_rate=0, net_total=10000,
-                                  vat_total=0, gross_total=10000)
+                PurchaseOrderLine(
+                    purchase_order=o,
+                    device_model=model,
+                    quantity=10,
+                    unit_price=Decimal("1000"),
+                    vat_rate=0,
+                    net_total=10000,
+                    vat_total=0,
+                    gross_total=10000,
+                )
                 for o in created
             )
         return created
@@ -133,8 +165,9 @@ def race(approver, orders, threads: int):
                     order = queue.pop()
                 start = time.perf_counter()
                 try:
-                    services.purchase_order_approve(purchase_order=order, approved_by=approver,
-                                                    on_date=DAY)
+                    services.purchase_order_approve(
+                        purchase_order=order, approved_by=approver, on_date=DAY
+                    )
                     kind = "approved"
                 except DomainError:
                     kind = "refused"
@@ -168,25 +201,34 @@ def main():
     connection.close()
     wall, latencies, outcomes = race(approver, orders, args.threads)
     committed = PurchaseOrder.objects.filter(budget_line=line, status="approved").aggregate(
-        t=Sum("committed_total"))["t"]
+        t=Sum("committed_total")
+    )["t"]
     line.refresh_from_db()
     latencies.sort()
-    print(f"approvals: {len(latencies)} attempts by {args.threads} threads in {wall:.2f}s "
-          f"= {len(latencies) / wall:.0f}/s; approved {outcomes['approved']}, refused "
-          f"{outcomes['refused']}; p50 {statistics.median(latencies) * 1000:.1f} ms, "
-          f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms")
-    print(f"line £{line.amount:,}, committed £{committed:,}: "
-          f"{'OK, within the line' if committed <= line.amount else 'OVERCOMMITTED'}")
-    for name, fn in (("envelope_position", selectors.envelope_position),
-                     ("commitment_burn_down", selectors.commitment_burn_down)):
+    print(
+        f"approvals: {len(latencies)} attempts by {args.threads} threads in {wall:.2f}s "
+        f"= {len(latencies) / wall:.0f}/s; approved {outcomes['approved']}, refused "
+        f"{outcomes['refused']}; p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.1f} ms"
+    )
+    print(
+        f"line £{line.amount:,}, committed £{committed:,}: "
+        f"{'OK, within the line' if committed <= line.amount else 'OVERCOMMITTED'}"
+    )
+    for name, fn in (
+        ("envelope_position", selectors.envelope_position),
+        ("commitment_burn_down", selectors.commitment_burn_down),
+    ):
         fn()  # warm
         runs = []
         for _ in range(5):
             start = time.perf_counter()
             fn()
             runs.append(time.perf_counter() - start)
-        print(f"{name} over {args.history + args.orders:,} orders: "
-              f"median {statistics.median(runs) * 1000:.1f} ms")
+        print(
+            f"{name} over {args.history + args.orders:,} orders: "
+            f"median {statistics.median(runs) * 1000:.1f} ms"
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     reset()
 
