@@ -39,24 +39,25 @@ def _items_from(data) -> list:
 
 
 def _row_from(item) -> tuple[dict | None, dict]:
-    """An item as an import row (text values, as a CSV cell would be), or its errors."""
+    """An item as an import row, or its errors.
+
+    JSON scalars go to the importer as they are (its parsers take str, numbers
+    and null, and know e.g. a float serial for what it is); only nested values
+    are refused here.
+    """
     if not isinstance(item, dict):
         return None, {"non_field_errors": ["Each device must be a JSON object."]}
-    row, errors = {}, {}
-    for key, value in item.items():
-        if not isinstance(key, str):
-            continue
-        if value is None:
-            row[key] = ""
-        elif isinstance(value, bool | dict | list):
-            errors[key] = ["Must be text, a number or null."]
-        elif isinstance(value, float):
-            # repr is the shortest text that reads back as the same float, so
-            # 1234.56 arrives as "1234.56"; send money as a string to be exact.
-            row[key] = repr(value)
-        else:
-            row[key] = str(value)
-    return (None, errors) if errors else (row, {})
+    errors = {
+        key: ["Must be text, a number or null."]
+        for key, value in item.items()
+        if isinstance(value, dict | list)
+    }
+    return (None, errors) if errors else (dict(item), {})
+
+
+def _text(row: dict, column: str) -> str:
+    value = row.get(column)
+    return "" if value is None else str(value).strip()
 
 
 def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
@@ -77,13 +78,13 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
         return path is not None and any(path.startswith(p) for p in scope.paths)
 
     lookups = Lookups(actor=user)
-    staff = {r.get("assigned_to", "").strip() for r in rows.values()} - {""}
+    staff = {_text(r, "assigned_to") for r in rows.values()} - {""}
     person_path = dict(
         Person.objects.filter(staff_number__in=staff).values_list(
             "staff_number", "business_unit__path"
         )
     )
-    serials = {r.get("serial_number", "").strip() for r in rows.values()} - {""}
+    serials = {_text(r, "serial_number") for r in rows.values()} - {""}
     device_path = {
         (maker.lower(), serial): path
         for maker, serial, path in Device.objects.filter(serial_number__in=serials).values_list(
@@ -93,17 +94,17 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
     errors: dict[int, dict] = {}
     for index, row in rows.items():
         item_errors = {}
-        code = row.get("business_unit", "").strip()
+        code = _text(row, "business_unit")
         if code:
             unit = lookups.unit(code)
             if unit is None or not visible(unit[1]):
                 item_errors["business_unit"] = [NOT_FOUND]
-        key = (row.get("manufacturer", "").strip().lower(), row.get("serial_number", "").strip())
+        key = (_text(row, "manufacturer").lower(), _text(row, "serial_number"))
         if key in device_path and not visible(device_path[key]):
             # An existing device in another unit: refused exactly as an unknown
             # unit is, so the caller learns nothing about it.
             item_errors["business_unit"] = [NOT_FOUND]
-        person = row.get("assigned_to", "").strip()
+        person = _text(row, "assigned_to")
         if person and not visible(person_path.get(person)):
             item_errors["assigned_to"] = [NOT_FOUND]
         if item_errors:

@@ -74,6 +74,14 @@ IF_MATCH = OpenApiParameter(
     "is refused with 412. Without If-Match the update applies to the current version "
     "(last writer wins).",
 )
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="`true` when this is the stored response to an earlier request with the "
+    "same Idempotency-Key.",
+)
 ETAG = OpenApiParameter(
     "ETag",
     OpenApiTypes.STR,
@@ -143,7 +151,7 @@ class DeviceViewSet(
     @extend_schema(
         summary="Register a device",
         request=DeviceCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY, ETAG],
+        parameters=[IDEMPOTENCY_KEY, REPLAYED, ETAG],
         responses={201: DeviceSerializer, **WRITE_ERRORS},
     )
     @idempotent
@@ -231,7 +239,7 @@ class DeviceViewSet(
         "`entitlement_exceeded`) unless an entitlement exception has been approved; a move "
         "the status machine does not allow is refused (code `transition_not_allowed`).",
         request=DeviceEventCreateSerializer,
-        parameters=[IDEMPOTENCY_KEY, ETAG],
+        parameters=[IDEMPOTENCY_KEY, REPLAYED, ETAG],
         responses={201: DeviceEventSerializer, **WRITE_ERRORS, **NOT_FOUND},
     )
     @events.mapping.post
@@ -260,7 +268,7 @@ class DeviceViewSet(
             resource_type_field_name=None,
             many=False,
         ),
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
         responses={
             200: BulkResponseSerializer,
             **WRITE_ERRORS,

@@ -154,3 +154,10 @@ def test_bulk_money_sent_as_a_json_number_stays_exact(api_as, integration, estat
     api_as(integration).post(BULK, [item("BULK-1", purchase_cost=1234.56)], check_request=False)
 
     assert Device.objects.get(serial_number="BULK-1").purchase_cost == Decimal("1234.56")
+
+
+def test_bulk_serial_sent_as_a_json_number_is_refused_naming_the_field(api_as, integration, estate):
+    result = api_as(integration).post(BULK, [item(6.37702e15)], check_request=False).json()
+
+    assert result["results"][0]["outcome"] == "error"
+    assert "serial_number" in result["results"][0]["errors"]
