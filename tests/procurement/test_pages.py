@@ -251,3 +251,80 @@ def test_list_pages_run_a_constant_number_of_queries(
     # joins and the quantity aggregate), navigation; the same for 1 or 6 orders.
     with django_assert_num_queries(few):
         client.get(reverse(url_name))
+
+
+def test_contract_form_refuses_a_new_contract_over_the_25m_authority(client, envelope, supplier):
+    _login(client, Role.COMMERCIAL)
+
+    response = client.post(
+        reverse("procurement:contract_create"),
+        {
+            "supplier": supplier.pk,
+            "reference": "NC-9",
+            "title": "Too big",
+            "route": "new_contract",
+            "value_ceiling": "25000000.01",
+            "start_date": "2025-04-01",
+            "end_date": "2027-03-31",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "£0.01 over the £25,000,000.00 limit" in response.content.decode()
+
+
+def test_contract_form_is_for_commercial_officers_only(client, envelope):
+    _login(client, Role.FINANCE)
+
+    assert client.get(reverse("procurement:contract_create")).status_code == 403
+
+
+def test_finance_officer_moves_money_between_lines_through_the_page(client, laptop_line, envelope):
+    other = services.budget_line_create(
+        envelope=envelope, financial_year="2025/26", category="monitor", amount=Decimal("10")
+    )
+    _login(client, Role.FINANCE)
+
+    response = client.post(
+        reverse("procurement:budget_lines"),
+        {"from_line": laptop_line.pk, "to_line": other.pk, "amount": "5", "reason": "Monitors"},
+    )
+
+    assert response.status_code == 302
+    assert laptop_line.__class__.objects.get(pk=other.pk).amount == Decimal("15")
+
+
+def test_receipt_from_an_uploaded_csv(client, approved_order, commercial_officer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    services.purchase_order_mark_ordered(purchase_order=approved_order, actor=commercial_officer)
+    _login(client, Role.ASSET_MANAGER)
+    upload = SimpleUploadedFile("serials.csv", b"serial_number\nCSV-1\n", content_type="text/csv")
+
+    response = client.post(
+        reverse("procurement:purchase_order_receive", args=[approved_order.pk]),
+        {"line": approved_order.lines.get().pk, "upload": upload},
+    )
+
+    assert response.status_code == 302
+    device = Device.objects.get(serial_number="CSV-1")
+    assert device.procurement_receipt.line.purchase_order_id == approved_order.pk
+
+
+def test_receipt_upload_of_another_file_type_is_refused(client, approved_order, commercial_officer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    services.purchase_order_mark_ordered(purchase_order=approved_order, actor=commercial_officer)
+    _login(client, Role.ASSET_MANAGER)
+
+    response = client.post(
+        reverse("procurement:purchase_order_receive", args=[approved_order.pk]),
+        {
+            "line": approved_order.lines.get().pk,
+            "upload": SimpleUploadedFile("serials.xlsx", b"PK.."),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "Upload a .csv or .txt file." in response.content.decode()
+    assert not Device.objects.exists()
