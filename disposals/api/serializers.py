@@ -43,6 +43,12 @@ class SanitisationBatchInSerializer(serializers.Serializer):
     results = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
 
 
+class SanitisationBatchSchemaSerializer(serializers.Serializer):
+    """The request as documented in the OpenAPI schema (each item's full shape)."""
+
+    results = SanitisationResultInSerializer(many=True, min_length=1, max_length=1000)
+
+
 class SanitisationItemOutSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     device = serializers.CharField()

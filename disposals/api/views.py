@@ -19,6 +19,7 @@ from disposals.api.serializers import (
     CustodySerializer,
     SanitisationBatchInSerializer,
     SanitisationBatchOutSerializer,
+    SanitisationBatchSchemaSerializer,
     SanitisationResultInSerializer,
 )
 
@@ -91,7 +92,7 @@ class SanitisationResultsView(APIView):
             "to physical destruction. Good items are kept; each bad item is reported with "
             "its errors by field. Devices outside your scope are reported as not found."
         ),
-        request=SanitisationBatchInSerializer,
+        request=SanitisationBatchSchemaSerializer,
         responses={200: SanitisationBatchOutSerializer},
         examples=[
             OpenApiExample(
