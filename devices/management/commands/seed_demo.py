@@ -25,6 +25,13 @@ from devices.models import Device
 DEMO_HOOK_APPS = ("refresh", "procurement", "disposals", "reports")
 
 
+def demo_hook(app: str):
+    """The app's ``demo`` module, or None if it has none (yet)."""
+    if importlib.util.find_spec(f"{app}.demo") is None:
+        return None
+    return importlib.import_module(f"{app}.demo")
+
+
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -93,9 +100,9 @@ class Command(BaseCommand):
         if skip_hooks:
             return
         for app in DEMO_HOOK_APPS:
-            if importlib.util.find_spec(f"{app}.demo") is None:
+            module = demo_hook(app)
+            if module is None:
                 continue
-            module = importlib.import_module(f"{app}.demo")
             self.stdout.write(f"Seeding {app} demo data...")
             step = time.monotonic()
             module.seed(rng=random.Random(f"{seed}:{app}"), today=today, stdout=self.stdout)
