@@ -187,6 +187,10 @@ def device_detail(request, pk: int):
     for event in events:
         event.from_label = statuses.get(event.from_status, event.from_status)
         event.to_label = statuses.get(event.to_status, event.to_status)
+        details = event.details if isinstance(event.details, dict) else {"details": event.details}
+        event.detail_items = [
+            (str(key).replace("_", " ").capitalize(), value) for key, value in details.items()
+        ]
     return render(
         request,
         "devices/device_detail.html",
