@@ -4,6 +4,7 @@ receipts) belong to the services and pages, so those models are read-only here."
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from procurement import services
 from procurement.models import (
     ApprovalAuthority,
     ApprovalRecord,
@@ -39,9 +40,25 @@ class CapitalEnvelopeAdmin(SimpleHistoryAdmin):
 
 @admin.register(BudgetLine)
 class BudgetLineAdmin(SimpleHistoryAdmin):
+    """New lines go through the service (the lines may not exceed the envelope);
+    an existing line's amount changes only by a recorded transfer."""
+
     list_display = ["envelope", "financial_year", "category", "amount"]
     list_filter = ["financial_year", "category"]
-    readonly_fields = ["amount"]  # changed only by transfers, within the total
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["envelope", "financial_year", "category", "amount"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = services.budget_line_create(
+            envelope=obj.envelope,
+            financial_year=obj.financial_year,
+            category=obj.category,
+            amount=obj.amount,
+        )
+        obj.pk = created.pk
 
 
 @admin.register(BudgetTransfer)
@@ -81,6 +98,29 @@ class ContractAdmin(SimpleHistoryAdmin):
     search_fields = ["reference", "title", "supplier__name"]
     raw_id_fields = ["created_by"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Value, route and term are what the £25m / 4-year authority was checked on.
+        return ["envelope", "route", "value_ceiling", "start_date", "end_date"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        created = services.contract_create(
+            envelope=obj.envelope,
+            supplier=obj.supplier,
+            reference=obj.reference,
+            title=obj.title,
+            route=obj.route,
+            value_ceiling=obj.value_ceiling,
+            start_date=obj.start_date,
+            end_date=obj.end_date,
+            framework_name=obj.framework_name,
+            framework_reference=obj.framework_reference,
+            ordering_process_followed=obj.ordering_process_followed,
+            created_by=request.user,
+        )
+        obj.pk = created.pk
+
 
 class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
@@ -114,18 +154,34 @@ class PurchaseOrderAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "budget_line__financial_year", "budget_line__category"]
     search_fields = ["reference", "description"]
     inlines = [PurchaseOrderLineInline]
-    raw_id_fields = ["raised_by", "approved_by", "business_unit", "contract"]
-    # Status and money move only through procurement.services.
+    # Orders are raised, approved and received through the pages, the API and
+    # procurement.services; here only the description may be corrected.
     readonly_fields = [
+        "reference",
+        "budget_line",
+        "supplier",
+        "contract",
+        "business_unit",
         "status",
         "net_total",
         "vat_total",
         "gross_total",
         "committed_total",
+        "raised_by",
         "approved_by",
         "approved_on",
         "approved_at",
+        "submitted_at",
+        "ordered_at",
+        "closed_at",
+        "cancelled_at",
     ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PurchaseOrderLine)

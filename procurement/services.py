@@ -696,6 +696,8 @@ def purchase_order_receive(
     once cannot both fit). The order moves to partly received or received.
     """
     received_on = received_on or _today()
+    if received_on > _today():
+        raise DomainError("Goods cannot be received on a future date.", field="received_on")
     serials = [s.strip() for s in serial_numbers if s and s.strip()]
     if not serials:
         raise DomainError("Give at least one serial number.", field="serial_numbers")

@@ -328,3 +328,32 @@ def test_receipt_upload_of_another_file_type_is_refused(client, approved_order, 
     assert response.status_code == 200
     assert "Upload a .csv or .txt file." in response.content.decode()
     assert not Device.objects.exists()
+
+
+def test_admin_lists_every_procurement_model(client, approved_order, call_off, django_user_model):
+    from django.apps import apps
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+
+    for model in apps.get_app_config("procurement").get_models():
+        if model._meta.model_name.startswith("historical"):
+            continue
+        url = reverse(f"admin:procurement_{model._meta.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+    detail = reverse("admin:procurement_purchaseorder_change", args=[approved_order.pk])
+    assert client.get(detail).status_code == 200
+
+
+def test_receipt_on_a_future_date_is_refused(approved_order, commercial_officer, asset_manager):
+    from devices.errors import DomainError
+
+    services.purchase_order_mark_ordered(purchase_order=approved_order, actor=commercial_officer)
+
+    with pytest.raises(DomainError, match="future date"):
+        services.purchase_order_receive(
+            line=approved_order.lines.get(),
+            serial_numbers=["F1"],
+            received_by=asset_manager,
+            received_on=services._today() + dt.timedelta(days=1),
+        )
