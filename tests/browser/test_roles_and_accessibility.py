@@ -192,3 +192,24 @@ def test_a_viewer_cannot_open_a_device_outside_their_unit(page, live_server, acc
     response = page.goto(f"{live_server.url}/devices/{outside.pk}/")
 
     assert response.status == 404
+
+
+@pytest.mark.parametrize("username", ["manager", "finance", "viewer"])
+def test_every_page_in_the_navigation_loads_and_is_accessible(
+    page, live_server, accounts, username
+):
+    # Given a signed-in user, when they follow each link in their navigation
+    sign_in(page, live_server, username)
+    links = page.eval_on_selector_all(
+        ".moj-primary-navigation__link", "els => els.map(e => e.getAttribute('href'))"
+    )
+    assert "/devices/" in links
+
+    for href in links:
+        response = page.goto(f"{live_server.url}{href}")
+        page.wait_for_load_state("networkidle")
+        # Then each page answers, has exactly one h1, and has no axe violations
+        assert response.status == 200, href
+        assert page.locator("h1").count() == 1, href
+        results = Axe().run(page)
+        assert results.violations_count == 0, f"{href}\n{results.generate_report()}"

@@ -416,3 +416,40 @@ def test_base_layout_marks_the_signed_in_user_and_navigation(client, asset_manag
     assert 'data-test="username">' + asset_manager.username in html
     assert 'aria-current="page"' in html
     assert reverse("devices:device_list") in html
+
+
+# --- error pages ------------------------------------------------------------------
+
+
+def test_not_found_page_is_the_govuk_layout(client, asset_manager):
+    client.force_login(asset_manager)
+
+    response = client.get("/no-such-page/")
+
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Page not found" in html
+    assert "govuk-header" in html
+
+
+def test_server_error_page_renders_without_a_request_context(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in html
+    assert "govuk-footer" in html
+
+
+def test_permission_denied_page_is_the_govuk_layout(rf, asset_manager):
+    from django.core.exceptions import PermissionDenied
+    from django.views.defaults import permission_denied
+
+    request = rf.get("/")
+    request.user = asset_manager
+    response = permission_denied(request, PermissionDenied())
+
+    assert response.status_code == 403
+    assert "You do not have access to this page" in response.content.decode()
