@@ -185,6 +185,24 @@ def test_device_list_and_detail_are_accessible(page, live_server, accounts, esta
     screenshot("device-detail")
 
 
+def test_device_list_search_updates_the_results_while_typing(page, live_server, accounts, estate):
+    wanted = Device.objects.filter(business_unit=estate["north"]).order_by("id").first()
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server.url}/devices/")
+    assert page.locator("[data-test=device-table] tbody tr").count() == 9
+
+    # When an asset tag is typed (lower case), without pressing the button
+    page.locator("#id_q").press_sequentially(wanted.asset_tag.lower(), delay=20)
+
+    # Then htmx swaps in just that device, and the address bar keeps the search
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-test=device-table] tbody tr').length === 1"
+    )
+    assert page.locator("[data-test=device-table] tbody tr a").inner_text() == wanted.asset_tag
+    assert "q=" in page.url
+    assert page.locator("#id_q").input_value() == wanted.asset_tag.lower()
+
+
 def test_a_viewer_cannot_open_a_device_outside_their_unit(page, live_server, accounts, estate):
     outside = Device.objects.filter(business_unit=estate["south"]).first()
     sign_in(page, live_server, "viewer")
