@@ -44,8 +44,12 @@ def _scope_q(user, prefix: str = "device__business_unit") -> Q:
 
 
 def returned_devices_without_case(*, user) -> QuerySet[Device]:
+    # NOT EXISTS rather than a LEFT JOIN ... IS NULL: PostgreSQL plans it as an anti-join
+    # and estimates its size well, where the outer-join form was guessed at one row.
     return unit_scope(user).filter(
-        Device.objects.filter(status=Device.Status.RETURNED, disposal_case__isnull=True)
+        Device.objects.filter(status=Device.Status.RETURNED).filter(
+            ~Exists(DisposalCase.objects.filter(device_id=OuterRef("pk")))
+        )
     )
 
 
@@ -66,10 +70,18 @@ def board_rows(*, user, queue: str, route: str = "", limit: int = 200) -> list:
     (one query: devices or cases with model, maker, unit, assessment, decision and
     consignment)."""
     if queue == RETURNED_QUEUE:
-        return list(
+        # Two steps: the page's ids first (an index walk and a sort of integers), then
+        # only those rows with their joins; one query joined tens of thousands of
+        # returned devices before sorting (bench/disposals_flow.py).
+        ids = list(
             returned_devices_without_case(user=user)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        return list(
+            Device.objects.filter(pk__in=ids)
             .select_related("device_model", "manufacturer", "business_unit")
-            .order_by("id")[:limit]
+            .order_by("id")
         )
     status = {k: s for k, _, s in QUEUES}[queue]
     qs = case_list(user=user).filter(status=status)
