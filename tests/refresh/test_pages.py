@@ -304,3 +304,61 @@ def test_bau_rates_are_set_by_finance_only(client, make_user):
     assert client.post(reverse("refresh:bau_rates"), data).status_code == 403
     client.force_login(make_user(Role.FINANCE))
     assert client.post(reverse("refresh:bau_rates"), data).status_code == 302
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+def test_scenario_list_and_compare_queries_are_constant(
+    client, make_user, units, django_assert_num_queries, extra
+):
+    add_devices(units[0], 2 + extra)
+    services.eligibility_recompute()
+    finance = make_user(Role.FINANCE)
+    scenario = services.scenario_save(
+        name="S", overrides={"defer_years": {"laptop": 1}}, actor=finance
+    )
+    for n in range(extra):
+        services.scenario_save(name=f"S{n}", overrides={}, actor=finance)
+    client.force_login(finance)
+    # session, user, roles, scenarios with their authors (one join)
+    with django_assert_num_queries(4):
+        client.get(reverse("refresh:scenario_list"))
+    # session, user, roles, the scenario; groups, headcount, people, catalogue and
+    # planning prices, BAU rates (base and scenario), the envelope lookup
+    with django_assert_num_queries(11):
+        response = client.get(reverse("refresh:scenario_compare", args=[scenario.pk]))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+def test_policy_and_bau_pages_queries_are_constant(
+    client, make_user, policies, django_assert_num_queries, extra
+):
+    for n in range(extra):
+        services.refresh_policy_create(
+            category="laptop", effective_from=dt.date(2021 + n, 1, 1), lifecycle_months=50
+        )
+        services.os_end_of_support_save(os_prefix=f"OS {n}", end_of_support=dt.date(2026, 1, 1))
+    client.force_login(make_user(Role.FINANCE))
+    # session, user, roles, policies in force, every version with author, OS table
+    with django_assert_num_queries(6):
+        client.get(reverse("refresh:policy_list"))
+    # session, user, roles, rates with who changed them
+    with django_assert_num_queries(4):
+        client.get(reverse("refresh:bau_rates"))
+
+
+@pytest.mark.parametrize("extra", [0, 3])
+def test_swap_page_queries_are_constant(client, make_user, units, django_assert_num_queries, extra):
+    north = units[0]
+    add_devices(north, 1)
+    for _ in range(3 + extra):
+        DeviceFactory(business_unit=north)
+    services.eligibility_recompute()
+    manager = make_user(Role.ASSET_MANAGER)
+    item = services.wave_create(name="W", volume=1, actor=manager).items.get()
+    client.force_login(manager)
+    # session, user, roles, scope, the wave, the swap (joined), its AT confirmation,
+    # stock candidates
+    with django_assert_num_queries(8):
+        response = client.get(reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk]))
+    assert len(response.context["stock"]) == 3 + extra

@@ -125,3 +125,21 @@ def test_a_bad_edit_leaves_the_saved_scenario_as_it_was(asset_manager):
         )
     scenario.refresh_from_db()
     assert scenario.overrides == {"defer_years": {"monitor": 1}}
+
+
+@freeze_time("2025-06-15 12:00:00")
+def test_stretching_lifecycles_does_not_undo_a_refresh_forced_by_repairs(policies, asset_manager):
+    from devices.models import DeviceEvent
+    from tests.factories import DeviceEventFactory
+
+    unit = BusinessUnitFactory(code="A")
+    worn = DeviceFactory(business_unit=unit, purchase_date=dt.date(2023, 9, 1))
+    for _ in range(3):
+        DeviceEventFactory(device=worn, kind=DeviceEvent.Kind.REPAIRED)
+    services.eligibility_recompute()
+    scenario = services.scenario_save(
+        name="Stretch", overrides={"lifecycle_months": {"laptop": 120}}, actor=asset_manager
+    )
+    rows = rows_of(selectors.scenario_compare(scenario=scenario, financial_years=FYS))
+    assert rows[("2025/26", "laptop")]["base_volume"] == 1
+    assert rows[("2025/26", "laptop")]["scenario_volume"] == 1
