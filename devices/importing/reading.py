@@ -70,13 +70,17 @@ class Table:
             f"{self.encoding} text, {DELIMITER_NAMES.get(self.delimiter, self.delimiter)}-separated"
         )
 
-    def rows(self) -> Iterator[tuple[int, dict]]:
+    def rows(self, only: tuple[str, ...] | None = None) -> Iterator[tuple[int, dict]]:
         """``(row number, {column: raw value})`` for every non-blank data row.
-        Row numbers are as a user counts them in the file: the header is row 1."""
+        Row numbers are as a user counts them in the file: the header is row 1.
+        ``only`` limits the columns (the duplicate pass needs three)."""
+        positions = [
+            (column, i) for column, i in self.positions.items() if only is None or column in only
+        ]
         if self.format == "xlsx":
-            yield from self._xlsx_rows()
+            yield from self._xlsx_rows(positions)
         else:
-            yield from self._csv_rows()
+            yield from self._csv_rows(positions)
 
     # ------------------------------------------------------------------ CSV
 
@@ -84,8 +88,7 @@ class Table:
         raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller's generator
         return io.TextIOWrapper(raw, encoding=self.encoding, newline="", errors="strict")
 
-    def _csv_rows(self):
-        positions = list(self.positions.items())
+    def _csv_rows(self, positions):
         width = max(self.positions.values()) + 1
         with self._text_stream() as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
@@ -111,12 +114,11 @@ class Table:
 
     # ------------------------------------------------------------------ XLSX
 
-    def _xlsx_rows(self):
+    def _xlsx_rows(self, positions):
         workbook = _open_workbook(self.path)
         try:
             sheet = workbook.worksheets[0]
             epoch = workbook.epoch
-            positions = list(self.positions.items())
             number = 0
             for cells in sheet.iter_rows():
                 number += 1

@@ -67,6 +67,7 @@ def shown(value) -> str:
 
 # ---------------------------------------------------------------- text and serials
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 
 
@@ -87,6 +88,8 @@ def parse_text(value, field: str) -> str:
     elif not isinstance(value, str):
         raise ValueProblem("must be text")
     text = value.strip()
+    if _CONTROL.search(text):
+        raise ValueProblem("contains a control character (a tab, line break or similar)")
     limit = MAX_LENGTH.get(field)
     if limit and len(text) > limit:
         raise ValueProblem(f"is longer than {limit} characters")
