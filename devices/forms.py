@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 
 from devices import selectors
@@ -93,20 +95,26 @@ class DeviceFilterForm(GovukFormMixin, forms.Form):
             {"spellcheck": "false", "autocomplete": "off", "autocapitalize": "characters"}
         )
 
-    def selected(self) -> list[tuple[str, str, str]]:
-        """The filters in force as (field name, label, shown value), for the MOJ filter tags."""
-        if not self.is_bound or not self.is_valid():
-            return []
-        chosen = []
-        for name, value in self.cleaned_data.items():
-            if value in (None, ""):
-                continue
-            field = self.fields[name]
-            if isinstance(field, forms.ModelChoiceField):
-                shown = field.label_from_instance(value).lstrip("– ")
-            elif isinstance(field, forms.ChoiceField):
-                shown = dict(field.choices).get(value, value)
-            else:
-                shown = value
-            chosen.append((name, str(field.label), str(shown)))
-        return chosen
+
+def filter_tags(form: forms.Form, params) -> list[tuple[str, str, str]]:
+    """The filters in force as (label, shown value, URL without it), for includes/filter.html.
+
+    Works for any bound form: model choices show their label, choices their
+    display text. ``params`` is the request's query (a QueryDict or dict).
+    """
+    if not form.is_bound or not form.is_valid():
+        return []
+    tags = []
+    for name, value in form.cleaned_data.items():
+        if value in (None, "", [], False):
+            continue
+        field = form.fields[name]
+        if isinstance(field, forms.ModelChoiceField):
+            shown = field.label_from_instance(value).lstrip("– ")
+        elif isinstance(field, forms.ChoiceField):
+            shown = dict(field.choices).get(value, value)
+        else:
+            shown = value
+        remaining = urlencode([(k, v) for k, v in params.items() if v and k != name])
+        tags.append((str(field.label), str(shown), f"?{remaining}" if remaining else "?"))
+    return tags

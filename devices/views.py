@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from accounts.roles import can_see_commercial
 from core import exports
 from devices import selectors
-from devices.forms import DeviceFilterForm
+from devices.forms import DeviceFilterForm, filter_tags
 from devices.models import Device
 
 # The headline cards on the dashboard, in the order shown.
@@ -94,9 +94,7 @@ def device_list(request):
             "form": form,
             "page": page,
             "devices": page.rows,
-            "selected": [
-                (label, shown, link_without(params, name)) for name, label, shown in form.selected()
-            ],
+            "selected": filter_tags(form, params),
             "next_url": link(after=page.next_after) if page.next_after else None,
             "previous_url": link(before=page.previous_before) if page.previous_before else None,
             "csv_url": link(format="csv"),
@@ -105,12 +103,6 @@ def device_list(request):
             "classification": exports.OFFICIAL,
         },
     )
-
-
-def link_without(params, name: str) -> str:
-    """The list URL with one filter removed (the MOJ filter's "remove" tag)."""
-    remaining = urlencode([(k, v) for k, v in params.items() if v and k != name])
-    return f"?{remaining}" if remaining else "?"
 
 
 CSV_HEADER = [
