@@ -25,7 +25,7 @@ from disposals.models import (
     SanitisationRecord,
 )
 from tests.disposals.conftest import old_laptop
-from tests.factories import BusinessUnitFactory
+from tests.factories import BusinessUnitFactory, DeviceEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -507,3 +507,31 @@ def test_admin_route_action_goes_through_the_sanitisation_gate(
     case.refresh_from_db()
     assert case.status == DisposalCase.Status.VALUE_ASSESSED
     assert case.route == ""
+
+
+def test_consignment_detail_and_custody_query_counts_do_not_grow(
+    client, asset_manager, flow, returned_devices, django_assert_num_queries
+):
+    small = _closed_consignment(flow, returned_devices(2))
+    large = _closed_consignment(flow, returned_devices(5))
+    client.force_login(asset_manager)
+    client.get(reverse("disposals:consignment_detail", args=[small.pk]))
+    # Queries: session, user, groups, scope rows, the consignment with its partner and
+    # count, its cases with devices and assessments, their sanitisation records (prefetch).
+    with django_assert_num_queries(7):
+        client.get(reverse("disposals:consignment_detail", args=[small.pk]))
+    with django_assert_num_queries(7):
+        response = client.get(reverse("disposals:consignment_detail", args=[large.pk]))
+    assert len(response.context["cases"]) == 5
+
+    # Custody: session, user, groups, scope rows, device, events with their recorders,
+    # case with assessment and decision, sanitisation records, consignment.
+    # The second device carries six more events than the first.
+    devices = list(Device.objects.filter(disposal_case__consignment__in=[small, large]))
+    DeviceEventFactory.create_batch(6, device=devices[-1])
+    client.get(reverse("disposals:device_custody", args=[devices[0].pk]))
+    with django_assert_num_queries(9):
+        first = client.get(reverse("disposals:device_custody", args=[devices[0].pk]))
+    with django_assert_num_queries(9):
+        second = client.get(reverse("disposals:device_custody", args=[devices[-1].pk]))
+    assert len(second.context["events"]) == len(first.context["events"]) + 6
