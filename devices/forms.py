@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
+from accounts.roles import Role, user_roles
 from devices import selectors
 from devices.models import BusinessUnit, Category, Device, DeviceModel
 
@@ -118,3 +120,20 @@ def filter_tags(form: forms.Form, params) -> list[tuple[str, str, str]]:
         remaining = urlencode([(k, v) for k, v in params.items() if v and k != name])
         tags.append((str(field.label), str(shown), f"?{remaining}" if remaining else "?"))
     return tags
+
+
+class SignInForm(AuthenticationForm):
+    """The login form. Integration accounts (ITSM/MDM tools) use API tokens only:
+    even if one were given a password, it may not sign in to the website."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "integration": (
+            "This is an integration account. It uses an API token and cannot sign in here."
+        ),
+    }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user_roles(user) == {Role.INTEGRATION} and not user.is_superuser:
+            raise forms.ValidationError(self.error_messages["integration"], code="integration")

@@ -453,3 +453,28 @@ def test_permission_denied_page_is_the_govuk_layout(rf, asset_manager):
 
     assert response.status_code == 403
     assert "You do not have access to this page" in response.content.decode()
+
+
+def test_an_integration_account_cannot_sign_in_even_with_a_password(client):
+    from accounts.services import user_create
+
+    user_create(username="itsm", role="integration", password="Given-By-Mistake-99")
+
+    response = client.post(
+        reverse("login"), {"username": "itsm", "password": "Given-By-Mistake-99"}
+    )
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert "integration account" in response.content.decode()
+
+
+def test_an_integration_account_without_a_password_cannot_sign_in(client):
+    from accounts.services import user_create
+
+    user_create(username="mdm", role="integration", password=None)
+
+    response = client.post(reverse("login"), {"username": "mdm", "password": ""})
+
+    assert "_auth_user_id" not in client.session
+    assert "govuk-error-summary" in response.content.decode()
