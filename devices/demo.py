@@ -1104,6 +1104,9 @@ def _postgres_bulk_load(models):
             cursor.execute(definition)
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        # Back to Django's default (its foreign keys are INITIALLY DEFERRED) for whatever
+        # else runs in this transaction, e.g. a test that seeds and then writes.
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for table in tables:
             # Fresh statistics, so the apps' demo hooks that run next plan sensibly.
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
