@@ -277,7 +277,10 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
         run.rows_total = total
         ImportRun.objects.filter(pk=run.pk).update(rows_total=total, warnings=run.warnings)
         all_or_nothing = run.mode == ImportRun.Mode.ALL_OR_NOTHING and not run.dry_run
-        progress = _Progress(run, side_connection=all_or_nothing)
+        # A second connection only from autocommit: inside a caller's open
+        # transaction the run's row may be locked by this connection, and the
+        # side connection would wait on it forever.
+        progress = _Progress(run, side_connection=all_or_nothing and not connection.in_atomic_block)
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         try:
             with transaction.atomic() if all_or_nothing else nullcontext():

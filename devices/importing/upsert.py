@@ -374,6 +374,7 @@ def upsert_batch(
 def _resolve_and_validate(parsed: list[_Row], lookups: Lookups) -> None:
     """Steps 2 and 3: a few queries for the whole batch, then checks per row."""
     live = [row for row in parsed if not row.errors]
+    live_set = set(map(id, live))
     # Manufacturers and their models.
     maker_ids = set()
     for row in live:
@@ -383,8 +384,9 @@ def _resolve_and_validate(parsed: list[_Row], lookups: Lookups) -> None:
             maker_ids.add(mid)
     lookups.load_models(maker_ids)
 
-    # People named in the batch.
-    staff_numbers = {row.values["assigned_to"] for row in live if row.values.get("assigned_to")}
+    # People named in the batch (rows already in error too, so their report
+    # names every problem at once).
+    staff_numbers = {row.values["assigned_to"] for row in parsed if row.values.get("assigned_to")}
     # Existing devices, by (manufacturer id, serial).
     keys = []
     for row in live:
@@ -400,6 +402,14 @@ def _resolve_and_validate(parsed: list[_Row], lookups: Lookups) -> None:
     new_models: dict[tuple[str, str], str] = {}
     for row in live:
         _validate_row(row, lookups, people, existing, tag_owner, new_models)
+    for row in parsed:
+        if id(row) in live_set:
+            continue
+        values = row.values
+        if values.get("business_unit") and lookups.unit(values["business_unit"]) is None:
+            row.error("business_unit", f"no business unit has the code {values['business_unit']!r}")
+        if values.get("assigned_to") and values["assigned_to"] not in people:
+            row.error("assigned_to", f"no person has the staff number {values['assigned_to']!r}")
 
 
 _DEVICE_FIELDS = (

@@ -182,3 +182,99 @@ def test_values_are_typed(unit, asset_manager):
     assert device.serial_number == "000123"
     assert device.warranty_expires == dt.date(2027, 1, 13)
     assert device.last_seen == dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def test_json_scalars_from_the_api_follow_the_same_rules(unit, asset_manager):
+    outcome = devices_upsert_rows(
+        rows=[
+            row(serial_number=1234, purchase_cost=899, purchase_date=None),
+            row(serial_number=6.37702e15),
+            row(serial_number="X1", purchase_cost=12.345),
+        ],
+        actor=asset_manager,
+        source="api",
+    )
+    assert outcome.results[0].outcome == "created"
+    assert Device.objects.get(serial_number="1234").purchase_cost == Decimal("899.00")
+    assert "serial_number" in outcome.results[1].errors
+    assert "more than two decimal places" in outcome.results[2].errors["purchase_cost"][0]
+
+
+def test_a_row_with_a_bad_value_still_has_its_unknown_unit_reported(unit, asset_manager):
+    outcome = devices_upsert_rows(
+        rows=[row(business_unit="NOPE", purchase_date="01/13/2024")],
+        actor=asset_manager,
+        source="api",
+    )
+    errors = outcome.results[0].errors
+    assert set(errors) == {"business_unit", "purchase_date"}
+
+
+def test_absent_columns_are_left_alone_and_blank_ones_cleared(unit, asset_manager):
+    device = DeviceFactory(
+        serial_number="SN-0001",
+        business_unit=unit,
+        location="Keep me",
+        os_version="Windows 10",
+        asset_tag="MPS42",
+        device_model=DeviceModelFactory(),
+    )
+    outcome = devices_upsert_rows(
+        rows=[row(os_version="", asset_tag="")], actor=asset_manager, source="api"
+    )
+    assert outcome.updated == 1
+    device.refresh_from_db()
+    assert device.location == "Keep me"  # column absent: untouched
+    assert device.os_version == ""  # present but blank: cleared
+    assert device.asset_tag == "MPS42"  # a blank tag never removes an identity
+
+
+def test_leaving_use_clears_the_holder_like_a_transition_does(unit, asset_manager):
+    person = PersonFactory(business_unit=unit)
+    device = DeviceFactory(
+        serial_number="SN-0001",
+        business_unit=unit,
+        status=Device.Status.DEPLOYED,
+        assigned_to=person,
+        device_model=DeviceModelFactory(),
+    )
+    devices_upsert_rows(rows=[row(status="returned")], actor=asset_manager, source="api")
+    device.refresh_from_db()
+    assert device.status == Device.Status.RETURNED
+    assert device.assigned_to is None
+    event = DeviceEvent.objects.get(device=device)
+    assert (event.from_status, event.to_status) == ("deployed", "returned")
+    assert event.details["changed"]["assigned_to"] == [person.staff_number, None]
+
+
+def test_model_category_must_match_the_catalogue(unit, asset_manager):
+    DeviceModelFactory(name="Latitude 5440", category="laptop")
+    outcome = devices_upsert_rows(rows=[row(category="desktop")], actor=asset_manager, source="api")
+    assert "is a laptop, not a desktop" in outcome.results[0].errors["category"][0]
+
+
+@pytest.mark.postgres
+def test_a_device_changed_during_the_import_is_reported_not_overwritten(
+    unit, asset_manager, monkeypatch
+):
+    # Given a device, and another writer that changes it between the import's
+    # read and its write
+    from devices.importing import upsert
+
+    device = DeviceFactory(
+        serial_number="SN-0001", business_unit=unit, location="A", device_model=DeviceModelFactory()
+    )
+    real_write = upsert._write
+
+    def racing_write(parsed, **kwargs):
+        Device.objects.filter(pk=device.pk).update(location="Someone else", version=5)
+        return real_write(parsed, **kwargs)
+
+    monkeypatch.setattr(upsert, "_write", racing_write)
+    # When the import writes
+    outcome = devices_upsert_rows(rows=[row(location="B")], actor=asset_manager, source="api")
+    # Then the other writer's change stands and the row says why it was refused
+    device.refresh_from_db()
+    assert device.location == "Someone else"
+    assert "changed by someone else" in outcome.results[0].errors["serial_number"][0]
+    assert not DeviceEvent.objects.filter(device=device).exists()
