@@ -196,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets sharing a field name across apps get stable, readable names.
+    "ENUM_NAME_OVERRIDES": {
+        "PurchaseOrderStatusEnum": "procurement.models.PurchaseOrder.Status",
+        "ApprovalRecordKindEnum": "procurement.models.ApprovalRecord.Kind",
+    },
 }
 
 # Disposals: records are never deleted; they are kept at least this many years after a
