@@ -357,3 +357,54 @@ def test_receipt_on_a_future_date_is_refused(approved_order, commercial_officer,
             received_by=asset_manager,
             received_on=services._today() + dt.timedelta(days=1),
         )
+
+
+def test_refused_approval_on_the_page_says_by_how_much(client, make_order, laptop_line):
+    # Given a submitted order £0.01 over the whole £1m line, with its approvals recorded
+    order = make_order("1000000.01")
+    from procurement.models import Contract
+
+    contract = services.contract_create(
+        envelope=laptop_line.envelope,
+        supplier=order.supplier,
+        reference="NC-PAGE",
+        title="New",
+        route=Contract.Route.NEW_CONTRACT,
+        value_ceiling=Decimal("2000000"),
+        start_date=services._today() - dt.timedelta(days=30),
+        end_date=services._today() + dt.timedelta(days=300),
+    )
+    PurchaseOrder.objects.filter(pk=order.pk).update(contract=contract)
+    officer = _login(client, Role.COMMERCIAL)
+    for kind in ("compliant_route", "dmpc"):
+        services.approval_record_add(
+            purchase_order=order, kind=kind, reference="R-1", recorded_by=officer
+        )
+
+    # When the commercial officer approves it on the page
+    response = client.post(
+        reverse("procurement:purchase_order_approve", args=[order.pk]),
+        {"confirm": "on"},
+        follow=True,
+    )
+
+    # Then the page says by how much and nothing is committed
+    assert "would exceed the 2025/26 laptop line by £0.01" in response.content.decode()
+    assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.SUBMITTED
+
+
+def test_dashboard_for_a_scoped_finance_officer_counts_only_their_units(
+    client, make_order, commercial_officer
+):
+    # Given an approved order for another unit
+    order = make_order("777.77")
+    services.purchase_order_approve(
+        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
+    )
+    # When a finance officer scoped to a different unit opens the dashboard
+    _login(client, Role.FINANCE, units=[BusinessUnitFactory()])
+
+    position = client.get(reverse("procurement:dashboard")).context["position"]
+
+    # Then the order's commitment is not in their figures
+    assert position["committed"] == 0
