@@ -149,7 +149,7 @@ def test_forecast_page_hides_costs_from_asset_managers_and_shows_them_to_finance
     with django_assert_num_queries(12):
         response = client.get(reverse("refresh:forecast"))
     body = response.content.decode()
-    assert "£1234.00" in body
+    assert "£1,234.00" in body
     assert response.context["classification"] == OFFICIAL_SENSITIVE_COMMERCIAL
 
 
