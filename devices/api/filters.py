@@ -36,21 +36,42 @@ class DeviceFilter(filters.FilterSet):
         fields = []
 
     def filter_business_unit(self, queryset, name, value):
-        # Sub-units share the unit's materialised path prefix; the unit table is
-        # small and its path index (varchar_pattern_ops) answers the LIKE. The
-        # devices then come through the business_unit_id index.
-        units = BusinessUnit.objects.filter(
-            path__startswith=BusinessUnit.objects.filter(code=value).values("path")[:1]
+        # Sub-units share the unit's materialised path prefix. The unit ids are
+        # read first (one query on the small unit table, through its path index)
+        # so the device query gets literal ids: the planner then estimates the
+        # unit's share of the estate from the business_unit_id statistics instead
+        # of guessing through a join. An unknown code matches nothing.
+        path = BusinessUnit.objects.filter(code=value).values("path")[:1]
+        unit_ids = list(
+            BusinessUnit.objects.filter(path__startswith=path).values_list("id", flat=True)
         )
-        return queryset.filter(business_unit__in=units)
+        return queryset.filter(business_unit_id__in=unit_ids)
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
         if not value:
             return queryset
-        # Prefix only (LIKE 'x%'), never '%x%': a prefix uses the serial and asset-tag
-        # btree indexes; a leading wildcard would scan the whole estate.
-        return queryset.filter(Q(serial_number__startswith=value) | Q(asset_tag__startswith=value))
+        # Prefix only, never '%x%' (a leading wildcard scans the whole estate).
+        # asset_tag is unique, so it has a varchar_pattern_ops index and LIKE 'x%'
+        # uses it. serial_number has only a plain btree, which PostgreSQL will not
+        # use for LIKE unless the collation is C; so the prefix is also given as a
+        # range, serial >= 'x' AND serial < next('x'), which that btree answers.
+        # LIKE stays as the exact test, so the result is a true prefix match.
+        serial = Q(serial_number__startswith=value)
+        upper = _prefix_upper_bound(value)
+        if upper is not None:
+            serial &= Q(serial_number__gte=value, serial_number__lt=upper)
+        return queryset.filter(serial | Q(asset_tag__startswith=value))
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix`` in code-point
+    order (the database's C.UTF-8 collation), or None if there is none."""
+    for i in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[i])
+        if code < 0x10FFFF and not 0xD7FF <= code < 0xE000:
+            return prefix[:i] + chr(code + 1)
+    return None
 
 
 class DeviceEventFilter(filters.FilterSet):

@@ -141,8 +141,35 @@ class DeviceViewSet(
     filterset_class = DeviceFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 
+    # The columns a device's representation reads: a page of 100 builds 500 model
+    # instances (device, maker, model, unit, holder), and loading only these
+    # fields roughly halves that work at the list's 25 ms budget.
+    LIST_COLUMNS = (
+        "id",
+        "serial_number",
+        "asset_tag",
+        "status",
+        "location",
+        "purchase_date",
+        "warranty_expires",
+        "purchase_cost",
+        "last_seen",
+        "os_version",
+        "version",
+        "created_at",
+        "updated_at",
+        "manufacturer__name",
+        "device_model__name",
+        "device_model__category",
+        "business_unit__code",
+        "assigned_to__staff_number",
+    )
+
     def get_queryset(self):
-        return selectors.device_list(user=self.request.user)
+        queryset = selectors.device_list(user=self.request.user)
+        if self.action == "list":
+            queryset = queryset.only(*self.LIST_COLUMNS)
+        return queryset
 
     def retrieve(self, request, *args, **kwargs):
         device = self.get_object()
