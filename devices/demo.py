@@ -29,6 +29,7 @@ import hashlib
 import queue
 import random
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager, nullcontext
@@ -978,11 +979,13 @@ def estate_seed(
     seed: str = DEFAULT_SEED,
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> EstateSummary:
     """Build the demo estate of exactly ``devices`` devices, deterministically for ``seed``
     and ``today``, in one transaction (a failure leaves nothing half-written).
 
-    ``progress`` is called with the number of devices written after each block.
+    ``progress`` is called with the number of devices written after each block;
+    ``log`` (if given) receives the timing of each phase.
     """
     if devices < 1:
         raise ValueError("--devices must be at least 1.")
@@ -999,8 +1002,11 @@ def estate_seed(
             person_id=_next_id(Person), device_id=_next_id(Device), event_id=_next_id(DeviceEvent)
         )
         gen = _Generator(rng=rng, tables=tables, counters=counters)
-        bulk = _postgres_bulk_load if writer.postgres else nullcontext
-        with bulk([Person, Device, DeviceEvent]):
+        log = log or (lambda message: None)
+        started = time.monotonic()
+        estate_models = [Person, Device, DeviceEvent]
+        bulk = _postgres_bulk_load(estate_models, log=log) if writer.postgres else nullcontext()
+        with bulk:
             written_devices, written_events = _generate(
                 gen=gen,
                 counters=counters,
@@ -1009,7 +1015,10 @@ def estate_seed(
                 people_target=people_target,
                 progress=progress,
             )
-        writer.reset_sequences([Person, Device, DeviceEvent])
+            log(f"generated and copied in {time.monotonic() - started:.1f}s")
+        writer.reset_sequences(estate_models)
+        committing = time.monotonic()
+    log(f"committed in {time.monotonic() - committing:.1f}s")
     return EstateSummary(
         people=counters.person,
         devices=written_devices,
@@ -1062,7 +1071,7 @@ def _generate(
 
 
 @contextmanager
-def _postgres_bulk_load(models):
+def _postgres_bulk_load(models, *, log: Callable[[str], None]):
     """Load into empty tables the way PostgreSQL likes: without their foreign keys and
     plain indexes, rebuilt once at the end.
 
@@ -1099,17 +1108,23 @@ def _postgres_bulk_load(models):
             cursor.execute(f"DROP INDEX {name}")
     yield
     with connection.cursor() as cursor:
+        started = time.monotonic()
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for _name, definition in indexes:
             cursor.execute(definition)
+        log(f"{len(indexes)} indexes rebuilt in {time.monotonic() - started:.1f}s")
+        started = time.monotonic()
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        log(f"{len(foreign_keys)} foreign keys checked in {time.monotonic() - started:.1f}s")
+        started = time.monotonic()
         # Back to Django's default (its foreign keys are INITIALLY DEFERRED) for whatever
         # else runs in this transaction, e.g. a test that seeds and then writes.
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for table in tables:
             # Fresh statistics, so the apps' demo hooks that run next plan sensibly.
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        log(f"analysed in {time.monotonic() - started:.1f}s")
 
 
 def _truncate(gen: _Generator, counters: _Counters, devices: int) -> None:

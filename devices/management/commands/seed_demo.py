@@ -84,6 +84,9 @@ class Command(BaseCommand):
                 seed=seed,
                 today=today,
                 progress=(lambda done: bar.update(done - bar.n)) if bar else None,
+                log=(lambda message: self.stdout.write(f"  {message}"))
+                if options["verbosity"] >= 2
+                else None,
             )
         except EstateExists as exc:
             raise CommandError(f"{exc} seed_demo needs an empty estate.") from exc
