@@ -17,6 +17,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,6 +91,11 @@ class Table:
 
     def _csv_rows(self, positions):
         width = max(self.positions.values()) + 1
+        columns = tuple(column for column, _ in positions)
+        pick = operator.itemgetter(*(i for _, i in positions))
+        if len(positions) == 1:
+            single = pick
+            pick = lambda cells: (single(cells),)  # noqa: E731 - itemgetter of one index
         with self._text_stream() as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
             number = 0
@@ -98,11 +104,13 @@ class Table:
                     number += 1
                     if number == 1:
                         continue  # the header
-                    if not cells or not any(c.strip() for c in cells):
-                        continue
                     if len(cells) < width:
+                        if not cells or not any(c.strip() for c in cells):
+                            continue
                         cells = cells + [""] * (width - len(cells))
-                    yield number, {column: cells[i] for column, i in positions}
+                    elif not cells[0].strip() and not any(c.strip() for c in cells):
+                        continue
+                    yield number, dict(zip(columns, pick(cells), strict=True))
             except UnicodeDecodeError as error:
                 raise FileUnreadable(
                     f"Row {number + 1} is not valid {self.encoding} text "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -267,6 +268,12 @@ _CACHE_LIMIT = 100_000
 _parse_cache: dict[str, dict] = {column: {} for column in _CACHED_COLUMNS}
 
 
+_IDENTIFIERS = frozenset({"serial_number", "asset_tag", "assigned_to"})
+_ID_LIMIT = {column: v.MAX_LENGTH[column] for column in _IDENTIFIERS}
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/\-]*\Z")
+_LOOKS_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\Z")
+
+
 def _parse_cell(column: str, value):
     """(parsed value, None) or (None, message)."""
     try:
@@ -282,8 +289,18 @@ def _parse(index: int, raw: dict) -> _Row:
     row = _Row(index, raw)
     values = row.values
     for column, value in raw.items():
-        cache = _parse_cache.get(column)
-        if cache is not None and value.__class__ is str:
+        if column in _IDENTIFIERS and value.__class__ is str:
+            # The common case of a plain identifier, without the general parser.
+            text = value.strip()
+            if _PLAIN_ID.match(text) and len(text) <= _ID_LIMIT[column]:
+                if text[-1].isdigit() and _LOOKS_SCIENTIFIC.match(text):
+                    hit = _parse_cell(column, value)
+                else:
+                    values[column] = text
+                    continue
+            else:
+                hit = _parse_cell(column, value)
+        elif (cache := _parse_cache.get(column)) is not None and value.__class__ is str:
             hit = cache.get(value)
             if hit is None:
                 hit = _parse_cell(column, value)
@@ -640,6 +657,8 @@ def _validate_row(row: _Row, lookups, people, existing, tag_owner, new_models) -
 
 
 def _jsonable(value):
+    if value is None or value.__class__ is str:
+        return value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, dt.datetime | dt.date):
