@@ -47,3 +47,10 @@ class ForecastRowSerializer(serializers.Serializer):
         required=False,
         help_text="OFFICIAL-SENSITIVE [COMMERCIAL]: present only for finance and commercial roles.",
     )
+
+
+class ForecastResponseSerializer(serializers.Serializer):
+    classification = serializers.CharField(
+        help_text="OFFICIAL, or OFFICIAL-SENSITIVE [COMMERCIAL] when costs are included."
+    )
+    results = ForecastRowSerializer(many=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +18,11 @@ from core.exports import classification
 from core.financial_year import FinancialYear
 from devices.models import BusinessUnit, Category
 from refresh import selectors
-from refresh.api.serializers import EligibilitySerializer, ForecastRowSerializer
+from refresh.api.serializers import (
+    EligibilitySerializer,
+    ForecastResponseSerializer,
+    ForecastRowSerializer,
+)
 
 
 class EligibilityCursorPagination(IdCursorPagination):
@@ -87,7 +91,7 @@ class ForecastView(APIView):
             OpenApiParameter("from", OpenApiTypes.STR),
             OpenApiParameter("years", OpenApiTypes.INT),
         ],
-        responses={200: serializers.DictField()},
+        responses={200: ForecastResponseSerializer},
     )
     def get(self, request):
         try:

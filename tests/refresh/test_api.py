@@ -119,3 +119,35 @@ def test_forecast_rejects_a_bad_year(make_user):
     response = api(make_user(Role.FINANCE)).get("/api/v1/refresh/forecast/?from=2025")
     assert response.status_code == 400
     assert "from" in response.content.decode()
+
+
+def _openapi():
+    import json
+
+    from drf_spectacular.generators import SchemaGenerator
+    from openapi_core import OpenAPI
+    from rest_framework.renderers import JSONRenderer
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return OpenAPI.from_dict(json.loads(JSONRenderer().render(schema)))
+
+
+@pytest.mark.parametrize("role", [Role.FINANCE, Role.ASSET_MANAGER])
+def test_refresh_responses_match_the_openapi_schema(make_user, units, role):
+    from openapi_core.testing import MockRequest, MockResponse
+
+    device = add(units[0], 2)[0]
+    services.eligibility_recompute()
+    openapi = _openapi()
+    client = api(make_user(role))
+    for path in [
+        "/api/v1/refresh/eligibility/",
+        f"/api/v1/refresh/eligibility/{device.pk}/",
+        "/api/v1/refresh/forecast/",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        openapi.validate_response(
+            MockRequest("http://testserver", "get", path, headers={"Authorization": "Token x"}),
+            MockResponse(response.content, status_code=200, content_type="application/json"),
+        )
