@@ -467,3 +467,53 @@ def test_fast_representation_matches_the_declared_fields(make_user, estate, role
         generic = serializers.ModelSerializer.to_representation(serializer, device)
 
         assert serializer.to_representation(device) == dict(generic)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_patches_with_the_same_etag_cannot_both_win(integration, estate, monkeypatch):
+    # The first PATCH is held after its UPDATE (row locked, not committed) while a
+    # second PATCH with the same ETag runs: the second's UPDATE ... WHERE version = 1
+    # waits for the lock, re-reads the row at version 2 and matches nothing -> 412.
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from devices import services
+
+    device = estate.north_device
+    etag = device.etag
+    inside, release = threading.Event(), threading.Event()
+    real_record = services.device_event_record
+
+    def held_record(**kwargs):
+        if kwargs.get("details", {}).get("changed", {}).get("location", [None, None])[1] == "A":
+            inside.set()
+            release.wait(10)
+        return real_record(**kwargs)
+
+    monkeypatch.setattr(services, "device_event_record", held_record)
+    results = {}
+
+    def send(name, location):
+        client = APIClient()
+        client.force_authenticate(integration)
+        results[name] = client.patch(
+            f"{DEVICES}{device.pk}/", {"location": location}, format="json", HTTP_IF_MATCH=etag
+        ).status_code
+        connection.close()
+
+    first = threading.Thread(target=send, args=("first", "A"))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=send, args=("second", "B"))
+    second.start()
+    second.join(1)  # blocked on the row lock until the first commits
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert results == {"first": 200, "second": 412}
+    device.refresh_from_db()
+    assert (device.location, device.version) == ("A", 2)
