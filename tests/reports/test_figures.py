@@ -1,6 +1,7 @@
 """Each stewardship section's figures, exact, against the hand-built estate in conftest."""
 
 import pytest
+from django.db import connection
 
 from devices.models import Category, Device
 from reports import selectors
@@ -176,12 +177,15 @@ def _grow(estate, units: int, devices: int):
 def test_summary_selector_query_count_does_not_grow_with_units_or_devices(
     estate, no_refresh, django_assert_num_queries
 ):
-    # Queries: units, device counts (category x status x idle), entitlements of current
-    # people, people over entitlement, leavers holding, lost in the period.
-    with django_assert_num_queries(6):
+    # Queries: units, device counts (category x status x idle), the entitlement table,
+    # current people by unit and role, devices held by person (over entitlement and
+    # leavers), lost in the period; on PostgreSQL three more: the savepoint, the
+    # statement setting work_mem and jit for the transaction, and its release.
+    expected = 6 + 3 * (connection.vendor == "postgresql")
+    with django_assert_num_queries(expected):
         small = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     _grow(estate, units=5, devices=4)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(expected):
         large = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     assert len(large) == len(small) + 5
     assert large[estate.a.pk]["headline"]["in_use"] == small[estate.a.pk]["headline"]["in_use"] + 20
