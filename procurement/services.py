@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -364,8 +365,6 @@ def purchase_order_create(
     """Raise a draft order with its lines (each ``{device_model, quantity, unit_price,
     vat_rate}``). Every line's model must be in the budget line's category, and a
     contract must be with the order's supplier. Totals are worked out per line."""
-    if not lines:
-        raise DomainError("An order needs at least one line.", field="lines")
     if contract is not None and contract.supplier_id != supplier.pk:
         raise DomainError(
             f"Contract {contract.reference} is with {contract.supplier}, not {supplier}.",
@@ -380,35 +379,70 @@ def purchase_order_create(
             raised_by=raised_by,
             description=description,
         )
-        built = []
-        for number, spec in enumerate(lines, start=1):
-            model = spec["device_model"]
-            if model.category != budget_line.category:
-                raise DomainError(
-                    f"Line {number}: {model} is a {model.category}, but the budget line is "
-                    f"for {budget_line.category}.",
-                    field="lines",
-                )
-            line = PurchaseOrderLine(
-                device_model=model,
-                quantity=spec["quantity"],
-                unit_price=Decimal(spec["unit_price"]),
-                vat_rate=Decimal(spec.get("vat_rate", Decimal("0.2"))),
-            )
-            line.compute_totals()
-            built.append(line)
+        built = _build_lines(budget_line=budget_line, lines=lines)
         _apply_totals(order, built)
         order.full_clean(exclude=["reference"])
         order.save()
         order.reference = f"PO-{order.pk:06d}"
         order.save(update_fields=["reference"])
-        for number, line in enumerate(built, start=1):
-            line.purchase_order = order
-            try:
-                line.full_clean()
-            except Exception as exc:  # name the line in the message
-                raise DomainError(f"Line {number}: {exc}", field="lines") from exc
-        PurchaseOrderLine.objects.bulk_create(built)
+        _save_lines(order, built)
+    return order
+
+
+def _build_lines(*, budget_line: BudgetLine, lines: list[dict]) -> list[PurchaseOrderLine]:
+    if not lines:
+        raise DomainError("An order needs at least one line.", field="lines")
+    built = []
+    for number, spec in enumerate(lines, start=1):
+        model = spec["device_model"]
+        if model.category != budget_line.category:
+            raise DomainError(
+                f"Line {number}: {model} is a {model.category}, but the budget line is "
+                f"for {budget_line.category}.",
+                field="lines",
+            )
+        line = PurchaseOrderLine(
+            device_model=model,
+            quantity=spec["quantity"],
+            unit_price=Decimal(spec["unit_price"]),
+            vat_rate=Decimal(spec.get("vat_rate", Decimal("0.2"))),
+        )
+        line.compute_totals()
+        built.append(line)
+    return built
+
+
+def _save_lines(order: PurchaseOrder, built: list[PurchaseOrderLine]) -> None:
+    for number, line in enumerate(built, start=1):
+        line.purchase_order = order
+        try:
+            line.full_clean()
+        except ValidationError as exc:  # name the line in the message
+            raise DomainError(f"Line {number}: {exc}", field="lines") from exc
+    PurchaseOrderLine.objects.bulk_create(built)
+
+
+def purchase_order_lines_replace(
+    *, purchase_order: PurchaseOrder, lines: list[dict], actor
+) -> PurchaseOrder:
+    """Replace a draft order's lines and recompute its totals. Only drafts change:
+    a submitted order goes back to draft first, so nobody approves a moving target;
+    approval records made for the old value are removed."""
+    with transaction.atomic():
+        order = _lock_order(purchase_order)
+        if order.status != PurchaseOrder.Status.DRAFT:
+            raise DomainError(
+                f"{order} is {order.get_status_display().lower()}: only a draft can be changed.",
+                field="lines",
+            )
+        built = _build_lines(budget_line=order.budget_line, lines=lines)
+        # Approvals recorded against the old value no longer speak for the new one.
+        order.approval_records.all().delete()
+        order.lines.all().delete()
+        _save_lines(order, built)
+        _apply_totals(order, built)
+        order.full_clean()
+        order.save(update_fields=["net_total", "vat_total", "gross_total"])
     return order
 
 

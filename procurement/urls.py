@@ -14,6 +14,12 @@ urlpatterns = [
     path("orders/", views.purchase_order_list, name="purchase_order_list"),
     path("orders/new/", views.purchase_order_create, name="purchase_order_create"),
     path("orders/<int:pk>/", views.purchase_order_detail, name="purchase_order_detail"),
+    path("orders/<int:pk>/edit/", views.purchase_order_edit, name="purchase_order_edit"),
+    path(
+        "orders/<int:pk>/return/",
+        views.purchase_order_return_to_draft,
+        name="purchase_order_return_to_draft",
+    ),
     path("orders/<int:pk>/submit/", views.purchase_order_submit, name="purchase_order_submit"),
     path("orders/<int:pk>/approvals/", views.approval_record_add, name="approval_record_add"),
     path("orders/<int:pk>/approve/", views.purchase_order_approve, name="purchase_order_approve"),

@@ -261,6 +261,8 @@ def purchase_order_detail(request, pk: int):
             "received_devices": selectors.received_devices_for(purchase_order=order),
             "may_approve": commercial and order.status == S.SUBMITTED,
             "may_submit": commercial and order.status == S.DRAFT,
+            "may_edit": commercial and order.status == S.DRAFT,
+            "may_return": commercial and order.status == S.SUBMITTED,
             "may_order": commercial and order.status == S.APPROVED,
             "may_cancel": commercial
             and order.status in (S.DRAFT, S.SUBMITTED, S.APPROVED, S.ORDERED),
@@ -283,14 +285,7 @@ def purchase_order_create(request):
     formset = forms.PurchaseOrderLineFormSet(request.POST or None, prefix="lines")
     errors: list[str] = []
     if request.method == "POST" and form.is_valid() and formset.is_valid():
-        lines = [
-            {k: f.cleaned_data[k] for k in ("device_model", "quantity", "unit_price", "vat_rate")}
-            for f in formset.forms
-            if f.cleaned_data and not f.cleaned_data.get("is_blank")
-        ]
-        for line in lines:
-            if line["vat_rate"] is None:
-                line.pop("vat_rate")
+        lines = _lines_from(formset)
         try:
             order = services.purchase_order_create(
                 raised_by=request.user, lines=lines, **form.cleaned_data
@@ -309,6 +304,68 @@ def purchase_order_create(request):
             "errors": errors,
             "classification": OFFICIAL_SENSITIVE_COMMERCIAL,
         },
+    )
+
+
+def _lines_from(formset) -> list[dict]:
+    lines = []
+    for f in formset.forms:
+        if not f.cleaned_data or f.cleaned_data.get("is_blank"):
+            continue
+        line = {k: f.cleaned_data[k] for k in ("device_model", "quantity", "unit_price")}
+        if f.cleaned_data.get("vat_rate") is not None:
+            line["vat_rate"] = f.cleaned_data["vat_rate"]
+        lines.append(line)
+    return lines
+
+
+@login_required
+def purchase_order_edit(request, pk: int):
+    """Change a draft order's lines (a submitted one is returned to draft first)."""
+    _require_commercial(request)
+    order = _get_order(request, pk)
+    initial = [
+        {
+            "device_model": line.device_model_id,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "vat_rate": line.vat_rate,
+        }
+        for line in order.lines.all()
+    ]
+    formset = forms.PurchaseOrderLineFormSet(request.POST or None, prefix="lines", initial=initial)
+    errors: list[str] = []
+    if request.method == "POST" and formset.is_valid():
+        try:
+            services.purchase_order_lines_replace(
+                purchase_order=order, lines=_lines_from(formset), actor=request.user
+            )
+        except (DomainError, ValidationError) as exc:
+            errors.append(_error_text(exc))
+        else:
+            messages.success(request, f"{order} lines updated.")
+            return redirect("procurement:purchase_order_detail", pk=order.pk)
+    return render(
+        request,
+        "procurement/purchaseorder_edit.html",
+        {
+            "order": order,
+            "formset": formset,
+            "errors": errors,
+            "classification": OFFICIAL_SENSITIVE_COMMERCIAL,
+        },
+    )
+
+
+@login_required
+@require_POST
+def purchase_order_return_to_draft(request, pk: int):
+    _require_commercial(request)
+    return _act(
+        request,
+        pk,
+        lambda o: services.purchase_order_return_to_draft(purchase_order=o, actor=request.user),
+        "{order} is back in draft for changes.",
     )
 
 

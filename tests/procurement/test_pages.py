@@ -408,3 +408,30 @@ def test_dashboard_for_a_scoped_finance_officer_counts_only_their_units(
 
     # Then the order's commitment is not in their figures
     assert position["committed"] == 0
+
+
+def test_submitted_order_returned_to_draft_and_its_lines_changed_on_the_pages(
+    client, make_order, laptop_model
+):
+    order = make_order("100.00")
+    _login(client, Role.FINANCE)
+
+    client.post(reverse("procurement:purchase_order_return_to_draft", args=[order.pk]))
+    page = client.get(reverse("procurement:purchase_order_edit", args=[order.pk]))
+    response = client.post(
+        reverse("procurement:purchase_order_edit", args=[order.pk]),
+        {
+            "lines-TOTAL_FORMS": "1",
+            "lines-INITIAL_FORMS": "1",
+            "lines-0-device_model": laptop_model.pk,
+            "lines-0-quantity": "3",
+            "lines-0-unit_price": "10.00",
+            "lines-0-vat_rate": "0.2",
+        },
+    )
+
+    assert page.status_code == 200 and 'value="100.00"' in page.content.decode()
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == PurchaseOrder.Status.DRAFT
+    assert order.gross_total == Decimal("36.00")

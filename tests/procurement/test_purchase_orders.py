@@ -163,3 +163,58 @@ def test_draft_cannot_be_closed(make_order, raiser):
 
     with pytest.raises(DomainError, match="cannot move from Draft to Closed"):
         services.purchase_order_close(purchase_order=order, actor=raiser)
+
+
+def test_draft_lines_can_be_replaced_and_totals_recomputed(make_order, raiser, laptop_model):
+    order = make_order("100.00", submit=False)
+
+    services.purchase_order_lines_replace(
+        purchase_order=order,
+        lines=[
+            {
+                "device_model": laptop_model,
+                "quantity": 4,
+                "unit_price": Decimal("250.00"),
+                "vat_rate": Decimal("0.2"),
+            }
+        ],
+        actor=raiser,
+    )
+
+    order.refresh_from_db()
+    assert order.lines.count() == 1
+    assert (order.net_total, order.vat_total, order.gross_total) == (
+        Decimal("1000.00"),
+        Decimal("200.00"),
+        Decimal("1200.00"),
+    )
+
+
+def test_submitted_lines_cannot_be_replaced(make_order, raiser, laptop_model):
+    order = make_order("100.00")
+
+    with pytest.raises(DomainError, match="only a draft can be changed"):
+        services.purchase_order_lines_replace(
+            purchase_order=order,
+            lines=[{"device_model": laptop_model, "quantity": 1, "unit_price": Decimal("1")}],
+            actor=raiser,
+        )
+    assert PurchaseOrder.objects.get(pk=order.pk).gross_total == Decimal("100.00")
+
+
+def test_changing_lines_removes_approvals_recorded_for_the_old_value(
+    make_order, raiser, laptop_model, commercial_officer
+):
+    order = make_order("300000.00")
+    services.approval_record_add(
+        purchase_order=order, kind="compliant_route", reference="R", recorded_by=commercial_officer
+    )
+    services.purchase_order_return_to_draft(purchase_order=order, actor=raiser)
+
+    services.purchase_order_lines_replace(
+        purchase_order=order,
+        lines=[{"device_model": laptop_model, "quantity": 1, "unit_price": Decimal("900000")}],
+        actor=raiser,
+    )
+
+    assert not order.approval_records.exists()
