@@ -91,8 +91,14 @@ def _board_context(request, *, queue: str, route: str, errors=None, action_forms
     }
 
 
-@role_required(*BOARD_ROLES)
+@login_required
 def board(request):
+    """The main disposals page: the asset managers' board. Finance and commercial
+    roles, who do not work the queues, land on the summary instead."""
+    if not has_role(request.user, *BOARD_ROLES):
+        if has_role(request.user, *READ_ROLES):
+            return redirect("disposals:summary")
+        raise PermissionDenied
     queue = request.GET.get("queue", selectors.RETURNED_QUEUE)
     if queue not in selectors.QUEUE_KEYS:
         queue = selectors.RETURNED_QUEUE

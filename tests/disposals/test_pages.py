@@ -42,6 +42,15 @@ def test_board_is_for_asset_managers(client, make_user):
     assert board(client, "returned").status_code == 403
 
 
+def test_finance_landing_on_the_board_is_sent_to_the_summary(client, finance_officer):
+    client.force_login(finance_officer)
+
+    response = board(client, "returned")
+
+    assert response.status_code == 302
+    assert response.url == reverse("disposals:summary")
+
+
 def test_board_counts_each_queue(client, asset_manager, flow, returned_devices):
     returned_devices(2)
     flow.opened(returned_devices(3))
