@@ -87,6 +87,7 @@ def test_procurement_pages_load_with_one_h1_and_no_axe_violations(
     paths.append(f"/procurement/orders/{orders.filter(status='ordered').first().pk}/receive/")
     if username != "asset.manager":
         paths += ["/procurement/budget-lines/", "/procurement/orders/new/"]
+        paths.append(f"/procurement/orders/{orders.filter(status='draft').first().pk}/edit/")
     if username == "commercial.officer":
         paths.append("/procurement/contracts/new/")
     for path in paths:
