@@ -65,8 +65,8 @@ def board_counts(*, user) -> dict[str, int]:
     return counts
 
 
-def board_rows(*, user, queue: str, route: str = "", limit: int = 200) -> list:
-    """The first ``limit`` rows of a queue, with everything the table shows joined in
+def board_rows(*, user, queue: str, route: str = "", limit: int = 200, offset: int = 0) -> list:
+    """A page (``limit`` rows from ``offset``) of a queue, oldest first, with everything the table shows joined in
     (one query: devices or cases with model, maker, unit, assessment, decision and
     consignment)."""
     if queue == RETURNED_QUEUE:
@@ -76,7 +76,7 @@ def board_rows(*, user, queue: str, route: str = "", limit: int = 200) -> list:
         ids = list(
             returned_devices_without_case(user=user)
             .order_by("id")
-            .values_list("id", flat=True)[:limit]
+            .values_list("id", flat=True)[offset : offset + limit]
         )
         return list(
             Device.objects.filter(pk__in=ids)
@@ -95,7 +95,7 @@ def board_rows(*, user, queue: str, route: str = "", limit: int = 200) -> list:
             "assessment",
             "route_decision",
             "consignment__partner",
-        ).order_by("id")[:limit]
+        ).order_by("id")[offset : offset + limit]
     )
 
 

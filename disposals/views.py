@@ -50,11 +50,25 @@ def _marking(user, shows_values: bool) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _board_context(request, *, queue: str, route: str, errors=None, action_forms=None):
+PAGE_SIZE = 200
+
+
+def _page(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _board_context(
+    request, *, queue: str, route: str, errors=None, action_forms=None, page: int = 1
+):
     user = request.user
     commercial = can_see_commercial(user)
     counts = selectors.board_counts(user=user)
-    rows = selectors.board_rows(user=user, queue=queue, route=route)
+    rows = selectors.board_rows(
+        user=user, queue=queue, route=route, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     tabs = [
         {
             "key": key,
@@ -80,7 +94,13 @@ def _board_context(request, *, queue: str, route: str, errors=None, action_forms
         "tabs": tabs,
         "rows": rows,
         "row_count": counts[queue],
-        "limit": 200,
+        "limit": PAGE_SIZE,
+        "page": page,
+        "first_row": (page - 1) * PAGE_SIZE + 1,
+        "last_row": (page - 1) * PAGE_SIZE + len(rows),
+        "previous_page": page - 1 if page > 1 else None,
+        # The queue's count ignores the route filter, so "next" may lead to an empty page.
+        "next_page": page + 1 if len(rows) == PAGE_SIZE else None,
         "commercial": commercial,
         "classification": _marking(user, shows_values),
         "errors": errors or [],
@@ -105,9 +125,8 @@ def board(request):
     route = request.GET.get("route", "")
     if route not in Route.values:
         route = ""
-    return render(
-        request, "disposals/board.html", _board_context(request, queue=queue, route=route)
-    )
+    context = _board_context(request, queue=queue, route=route, page=_page(request))
+    return render(request, "disposals/board.html", context)
 
 
 def _sanitisation_items(ids: list[int], data: dict) -> list[services.SanitisationInput]:
@@ -149,7 +168,17 @@ def board_bulk(request):
     route = route if route in Route.values else ""
     errors: list[tuple[str, str]] = []
     action_forms = {}
-    if not selection.is_valid():
+    if request.POST.get("action") == "open_all":
+        # Every returned device in the user's scope without a case, in one set-based call.
+        ids = list(selectors.returned_devices_without_case(user=user).values_list("pk", flat=True))
+        if ids:
+            errors, action_forms, done = _run_action(request, "open", ids)
+            if done:
+                messages.success(request, done)
+                return redirect(f"{reverse('disposals:board')}?queue=awaiting_sanitisation")
+        else:
+            errors = [("selected", "There are no returned devices without a case.")]
+    elif not selection.is_valid():
         errors = [(f, m) for f, ms in selection.errors.items() for m in ms]
     else:
         action = selection.cleaned_data["action"]

@@ -544,3 +544,35 @@ def test_consignment_detail_and_custody_query_counts_do_not_grow(
     with django_assert_num_queries(9):
         second = client.get(reverse("disposals:device_custody", args=[devices[-1].pk]))
     assert len(second.context["events"]) == len(first.context["events"]) + 6
+
+
+def test_open_all_returned_devices_in_scope_at_once(client, make_user, returned_devices):
+    mine, theirs = BusinessUnitFactory(), BusinessUnitFactory()
+    returned_devices(3, business_unit=mine)
+    other = returned_devices(1, business_unit=theirs)[0]
+    client.force_login(make_user(Role.ASSET_MANAGER, units=[mine]))
+
+    response = client.post(
+        reverse("disposals:board_bulk"), {"action": "open_all", "queue": "returned"}
+    )
+
+    assert response.status_code == 302
+    assert DisposalCase.objects.filter(device__business_unit=mine).count() == 3
+    assert not DisposalCase.objects.filter(device=other).exists()
+
+
+def test_board_pages_through_a_long_queue(client, asset_manager, returned_devices, settings):
+    from disposals import views
+
+    devices = returned_devices(5)
+    client.force_login(asset_manager)
+    original = views.PAGE_SIZE
+    views.PAGE_SIZE = 2
+    try:
+        pages = [board(client, "returned", page=n).context for n in (1, 2, 3)]
+    finally:
+        views.PAGE_SIZE = original
+
+    shown = [d.pk for ctx in pages for d in ctx["rows"]]
+    assert shown == [d.pk for d in devices]
+    assert pages[0]["next_page"] == 2 and pages[2]["next_page"] is None
