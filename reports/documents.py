@@ -137,6 +137,7 @@ def stewardship_document(
             if previous_label
             else None,
             pdf_limit=None,
+            in_pdf=bool(previous_label),
         ),
     ]
     document = ReportDocument(
@@ -146,6 +147,7 @@ def stewardship_document(
         period_label=period_label,
         generated_at=generated_at,
         headline=headline,
+        headline_in_pdf=not previous_label,
         tables=tables,
         notes=[],
     )

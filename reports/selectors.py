@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
 from collections.abc import Iterator
 from contextlib import nullcontext
 
@@ -57,6 +58,8 @@ HEADLINE_LABELS = {
     "refresh_due_this_year": "Due for refresh this financial year",
     "refresh_due_next_year": "Due for refresh next financial year",
 }
+
+logger = logging.getLogger(__name__)
 
 REFRESH_UNAVAILABLE = "refresh figures not available"
 
@@ -246,7 +249,13 @@ def _refresh_due(period_end):
     years = [this_year, this_year.next()]
     if provider is None:
         return None, years
-    return provider(financial_years=years), years
+    try:
+        # A savepoint, so a failure in the other app's queries cannot poison ours.
+        with transaction.atomic():
+            return provider(financial_years=years), years
+    except Exception:  # another app's bug must not cost every unit its report
+        logger.exception("refresh.selectors.refresh_due_by_unit failed; reporting without it")
+        return None, years
 
 
 # --- the public selectors -----------------------------------------------------

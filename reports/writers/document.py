@@ -35,7 +35,7 @@ class Table:
     note: str = ""
     chart: Chart | None = None
     # The PDF is a printable summary: long lists are cut there (the XLSX has them whole).
-    pdf_limit: int | None = 20
+    pdf_limit: int | None = 10
     in_pdf: bool = True
 
 
@@ -47,6 +47,8 @@ class ReportDocument:
     period_label: str
     generated_at: dt.datetime
     headline: list[tuple[str, object]] = field(default_factory=list)
+    # The PDF leaves the headline out when a trend table repeats it with the previous figures.
+    headline_in_pdf: bool = True
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     detail_title: str = "Devices"

@@ -88,7 +88,7 @@ def write(document: ReportDocument, stream) -> None:
         ),
         Spacer(1, 4 * mm),
     ]
-    if document.headline:
+    if document.headline and document.headline_in_pdf:
         story.append(Paragraph("Headline figures", styles["Heading3"]))
         story.append(
             _grid(
@@ -151,7 +151,7 @@ def _grid(rows: list[list], cell, widths=None) -> Table:
 def _chart(document: ReportDocument, table: ReportTable) -> Drawing:
     categories, series = document.chart_data(table)
     spec = table.chart
-    width, height = 170 * mm, 62 * mm
+    width, height = 170 * mm, 50 * mm
     drawing = Drawing(width, height)
     chart = HorizontalBarChart() if spec.kind == "bar" else VerticalBarChart()
     chart.x, chart.y = 12 * mm, 12 * mm

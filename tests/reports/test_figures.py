@@ -189,3 +189,15 @@ def test_summary_selector_query_count_does_not_grow_with_units_or_devices(
         large = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     assert len(large) == len(small) + 5
     assert large[estate.a.pk]["headline"]["in_use"] == small[estate.a.pk]["headline"]["in_use"] + 20
+
+
+def test_a_failing_refresh_selector_leaves_the_section_not_available(estate, monkeypatch):
+    def broken(*, financial_years):
+        raise RuntimeError("eligibility table not built")
+
+    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: broken)
+    figures = selectors.stewardship_figures(
+        period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
+    )
+    assert figures[estate.a.pk]["refresh"]["available"] is False
+    assert figures[estate.a.pk]["headline"]["devices_held"] == 17

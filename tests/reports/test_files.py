@@ -139,7 +139,7 @@ def test_pdf_is_marked_on_every_page_and_names_the_period(run):
     assert data.startswith(b"%PDF")
     text = _pdf_text(data)
     pages = len(re.findall(rb"/Type /Page\b", data))
-    assert 1 <= pages <= 6
+    assert 2 <= pages <= 4  # a readable summary a unit lead can print
     # Header and footer: two markings per page.
     assert text.count(f"({OFFICIAL})") >= 2 * pages
     assert "Period: 1 October 2026 to 31 October 2026" in text
