@@ -9,8 +9,8 @@ NAVIGATION = [
     ("dashboard", "Dashboard", None),
     ("devices:device_list", "Devices", None),
     ("devices:import_list", "Import", {Role.ASSET_MANAGER}),
-    ("refresh:eligibility", "Refresh", {Role.ASSET_MANAGER, Role.FINANCE}),
-    ("procurement:dashboard", "Finance", {Role.FINANCE, Role.ASSET_MANAGER}),
+    ("refresh:eligibility", "Refresh", {Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL}),
+    ("procurement:dashboard", "Finance", {Role.FINANCE, Role.COMMERCIAL, Role.ASSET_MANAGER}),
     ("disposals:board", "Disposals", {Role.ASSET_MANAGER}),
     ("reports:report_list", "Reports", None),
 ]
