@@ -1072,15 +1072,15 @@ def _generate(
 
 @contextmanager
 def _postgres_bulk_load(models, *, log: Callable[[str], None]):
-    """Load into empty tables the way PostgreSQL likes: without their foreign keys and
-    plain indexes, rebuilt once at the end.
+    """Load into empty tables the way PostgreSQL likes: without their foreign keys,
+    unique constraints and plain indexes, rebuilt once at the end.
 
     Row-by-row upkeep of a dozen indexes and (deferred) foreign-key triggers costs
     far more than one index build and one validating join per constraint. It is all
-    transactional DDL inside the seed's transaction, so a failure restores every
-    constraint and index with the rollback. Unique constraints and primary keys
-    stay in place throughout. The tables are locked until the commit: fine for an
-    initial load.
+    transactional DDL inside the seed's transaction, so a failure (a duplicate, a
+    dangling reference) restores every constraint and index with the rollback.
+    Primary keys stay in place throughout. The tables are locked until the commit:
+    fine for an initial load.
     """
     tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
@@ -1091,6 +1091,18 @@ def _postgres_bulk_load(models, *, log: Callable[[str], None]):
             [tables],
         )
         foreign_keys = cursor.fetchall()
+        # Unique constraints too (serial numbers and staff numbers arrive in random order,
+        # so keeping their b-trees up to date row by row thrashes the buffer cache), but
+        # not one a foreign key depends on. Re-adding them re-checks uniqueness.
+        cursor.execute(
+            "SELECT u.conrelid::regclass::text, quote_ident(u.conname), "
+            "pg_get_constraintdef(u.oid) FROM pg_constraint u "
+            "WHERE u.contype = 'u' AND u.conrelid = ANY(%s::regclass[]) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = u.conindid) "
+            "ORDER BY 1, 2",
+            [tables],
+        )
+        uniques = cursor.fetchall()
         cursor.execute(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary "
@@ -1102,7 +1114,7 @@ def _postgres_bulk_load(models, *, log: Callable[[str], None]):
         # Django's foreign keys are deferred; the reference data just written has
         # queued checks, and PostgreSQL refuses ALTER TABLE while checks are pending.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table, name, _definition in foreign_keys:
+        for table, name, _definition in foreign_keys + uniques:
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         for name, _definition in indexes:
             cursor.execute(f"DROP INDEX {name}")
@@ -1110,9 +1122,14 @@ def _postgres_bulk_load(models, *, log: Callable[[str], None]):
     with connection.cursor() as cursor:
         started = time.monotonic()
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for table, name, definition in uniques:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
         for _name, definition in indexes:
             cursor.execute(definition)
-        log(f"{len(indexes)} indexes rebuilt in {time.monotonic() - started:.1f}s")
+        log(
+            f"{len(uniques)} unique constraints and {len(indexes)} indexes rebuilt "
+            f"in {time.monotonic() - started:.1f}s"
+        )
         started = time.monotonic()
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
