@@ -320,7 +320,9 @@ def report_run_succeed(*, run: ReportRun, result: dict, notify: bool = True) -> 
         if notify and run.kind == ReportRun.Kind.STEWARDSHIP:
             from reports.tasks import report_run_notify_task
 
-            transaction.on_commit(lambda: report_run_notify_task.delay(run.pk))
+            # robust: without a broker the e-mail is sent in-process, and a mail
+            # failure must not undo or hide the report that was just stored.
+            transaction.on_commit(lambda: report_run_notify_task.delay(run.pk), robust=True)
     return ReportRun.objects.select_related("business_unit").get(pk=run.pk)
 
 
@@ -425,7 +427,9 @@ def report_run_request(
         if run.status == Status.QUEUED:
             from reports.tasks import report_run_task
 
-            transaction.on_commit(lambda: report_run_task.delay(run.pk))
+            # robust: without a broker the build runs in this request; a failure is
+            # recorded on the run (shown on its page), not turned into a server error.
+            transaction.on_commit(lambda: report_run_task.delay(run.pk), robust=True)
     return run
 
 

@@ -215,3 +215,22 @@ def test_api_list_query_count_does_not_grow_with_runs(
     with django_assert_num_queries(5):
         second = client.get("/api/v1/reports/runs/")
     assert len(second.json()["results"]) == len(first.json()["results"]) + 5
+
+
+def test_generate_now_without_a_broker_shows_a_failed_build_on_the_run_page(
+    client, asset_manager, estate, no_refresh, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*, run):
+        raise RuntimeError("storage unavailable")
+
+    monkeypatch.setattr(services, "stewardship_report_build", broken)
+    client.force_login(asset_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("reports:report_generate"),
+            {"kind": "stewardship", "unit": estate.b.pk, "period": "2026-10"},
+        )
+    run = ReportRun.objects.get()
+    assert response.status_code == 302 and run.status == S.FAILED
+    page = client.get(reverse("reports:report_detail", args=[run.pk]))
+    assert b"storage unavailable" in page.content
