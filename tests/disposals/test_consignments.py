@@ -256,3 +256,34 @@ def test_consignment_cannot_be_deleted(flow):
         consignment.delete()
     with pytest.raises(DomainError, match="never deleted"):
         Consignment.objects.all().delete()
+
+
+def test_unapproved_partner_cannot_take_a_consignment(flow):
+    partner = flow.partner(Partner.Kind.WEEE_RECYCLER)
+    partner.approved = False
+    partner.save()
+
+    with pytest.raises(DomainError, match="not an approved partner"):
+        services.consignment_create(route=Route.RECYCLING, partner=partner, actor=flow.actor)
+
+
+def test_policy_destruction_routes_a_valuable_device_to_destruction(flow):
+    from tests.disposals.conftest import old_laptop
+
+    case = flow.sanitised([old_laptop(price="1500.00", years=1)])[0]
+    services.assessments_record(
+        case_ids=[case.pk], grade="A", actor=flow.actor, policy_destruction=True
+    )
+
+    services.routes_decide(case_ids=[case.pk], actor=flow.actor)
+
+    case.refresh_from_db()
+    assert case.route == Route.DESTRUCTION
+    assert case.route_decision.suggestion_reason == "Security policy requires destruction."
+
+
+def test_recycler_partner_needs_a_licence_number_in_the_database(db):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Partner.objects.create(name="No Licence Ltd", kind=Partner.Kind.WEEE_RECYCLER)
