@@ -234,3 +234,16 @@ def test_generate_now_without_a_broker_shows_a_failed_build_on_the_run_page(
     assert response.status_code == 302 and run.status == S.FAILED
     page = client.get(reverse("reports:report_detail", args=[run.pk]))
     assert b"storage unavailable" in page.content
+
+
+def test_api_lists_the_finance_report_for_finance_officers_only(
+    client, finance_officer, asset_manager, runs
+):
+    client.force_login(finance_officer)
+    results = client.get("/api/v1/reports/runs/", {"kind": "finance"}).json()["results"]
+    assert [(r["id"], r["business_unit_code"], r["classification"]) for r in results] == [
+        (runs["finance"].pk, None, "OFFICIAL-SENSITIVE [COMMERCIAL]")
+    ]
+    client.force_login(asset_manager)
+    assert client.get("/api/v1/reports/runs/", {"kind": "finance"}).json()["results"] == []
+    assert client.get(f"/api/v1/reports/runs/{runs['finance'].pk}/").status_code == 404
