@@ -53,7 +53,16 @@ def eligibility_upsert_sql(*, vendor: str, policy_count: int) -> str:
         f"CAST(%(pi{i})s AS integer), CAST(%(po{i})s AS integer))"
         for i in range(policy_count)
     )
-    update = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in COLUMNS.split(",")[1:])
+    columns = [c.strip() for c in COLUMNS.split(",")]
+    compared = [c for c in columns if c not in ("device_id", "computed_at")]
+    update = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    # Rewrite only rows whose result changed: from one night to the next most
+    # devices' eligibility is the same, and an unchanged row costs an index probe
+    # instead of a new tuple and three index entries. computed_at is therefore
+    # "when this row last changed"; the run's time is on EligibilityRun.
+    changed = " OR ".join(
+        f"refresh_deviceeligibility.{c} IS DISTINCT FROM excluded.{c}" for c in compared
+    )
     statuses = ", ".join(f"'{s}'" for s in ELIGIBLE_STATUSES)
     # Only constant fragments are interpolated; every value is a bound parameter.
     return f"""
@@ -122,9 +131,17 @@ SELECT
 FROM flags
 WHERE {d["true"]}
 ON CONFLICT (device_id) DO UPDATE SET {update}
+WHERE {changed}
 """  # noqa: S608
 
 
 def eligibility_stale_delete_sql() -> str:
-    """Rows the upsert did not touch belong to devices that left the eligible statuses."""
-    return "DELETE FROM refresh_deviceeligibility WHERE computed_at <> %(computed_at)s"
+    """Rows of devices that left the eligible statuses (returned, disposed...)."""
+    statuses = ", ".join(f"'{s}'" for s in ELIGIBLE_STATUSES)
+    return f"""
+DELETE FROM refresh_deviceeligibility
+WHERE NOT EXISTS (
+    SELECT 1 FROM devices_device d
+    WHERE d.id = refresh_deviceeligibility.device_id AND d.status IN ({statuses})
+)
+"""  # noqa: S608

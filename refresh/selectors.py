@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 from django.db.models import Avg, Case, Count, Exists, OuterRef, Q, Value, When
-from django.db.models.functions import ExtractMonth, ExtractYear
+from django.db.models.functions import ExtractMonth, ExtractYear, TruncMonth
 from django.utils import timezone
 
 from core.financial_year import FinancialYear, financial_year
@@ -146,28 +146,37 @@ class Overrides:
 def _groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
     """(unit, category, purchase y, m, due y, m, forced, reclaim, in_use, count)
     from the eligibility table: one grouped query. ``forced`` means due now for a
-    reason other than age, which no lifecycle change undoes."""
+    reason other than age, which no lifecycle change undoes.
+
+    Grouped on the purchase month and the policy, not on the due date: the due
+    month is the purchase month plus the policy's lifecycle (day clamping never
+    changes the month), so one date_trunc per row is all the database computes.
+    """
     qs = DeviceEligibility.objects.all()
     if scope is not None:
         qs = scope.filter(qs)
-    keys = ["category", "py", "pm", "dy", "dm", "forced", "reclaim", "in_use"]
+    keys = ["category", "policy_id", "pmonth", "forced", "reclaim", "in_use"]
     if by_unit:
         keys.insert(0, "business_unit_id")
     rows = (
-        qs.annotate(
-            py=ExtractYear("purchase_date"),
-            pm=ExtractMonth("purchase_date"),
-            dy=ExtractYear("due_date"),
-            dm=ExtractMonth("due_date"),
-        )
+        qs.annotate(pmonth=TruncMonth("purchase_date"))
         .values(*keys)
         .annotate(n=Count("pk"))
         .order_by()
         .values_list(*keys, "n")
     )
-    if by_unit:
-        return [tuple(r) for r in rows]
-    return [(None, *r) for r in rows]
+    if not by_unit:
+        rows = [(None, *r) for r in rows]
+    lifecycles = dict(RefreshPolicy.objects.values_list("pk", "lifecycle_months"))
+    out = []
+    for unit, cat, policy_id, pmonth, forced, reclaim, in_use, n in rows:
+        if pmonth is None:
+            py = pm = dy = dm = None
+        else:
+            py, pm = pmonth.year, pmonth.month
+            dy, dm = _add_months(py, pm, lifecycles[policy_id])
+        out.append((unit, cat, py, pm, dy, dm, forced, reclaim, in_use, n))
+    return out
 
 
 def _unit_year_groups(*, current: FinancialYear, scope=None):

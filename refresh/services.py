@@ -31,6 +31,8 @@ from refresh.models import (
 )
 
 CATEGORIES = [c.value for c in Category]
+# Arbitrary constant naming the eligibility recomputation's advisory lock.
+ELIGIBILITY_LOCK_KEY = 4_000_001
 
 
 def _raise_validation(exc: ValidationError) -> None:
@@ -123,6 +125,11 @@ def eligibility_recompute(
             "computed_at": ops.adapt_datetimefield_value(now),
         }
         with connection.cursor() as cursor:
+            if vendor == "postgresql":
+                # Two recomputations (nightly beat and a button press, say) would
+                # upsert the same million rows in different orders and could
+                # deadlock; this transaction-scoped lock makes the second wait.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ELIGIBILITY_LOCK_KEY])
             if policies:
                 for i, p in enumerate(policies):
                     params.update(
@@ -141,10 +148,7 @@ def eligibility_recompute(
                     ),
                     params,
                 )
-            cursor.execute(
-                eligibility_sql.eligibility_stale_delete_sql(),
-                {"computed_at": params["computed_at"]},
-            )
+            cursor.execute(eligibility_sql.eligibility_stale_delete_sql())
         run.device_count = DeviceEligibility.objects.count()
         run.finished_at = timezone.now()
         run.save(update_fields=["device_count", "finished_at"])

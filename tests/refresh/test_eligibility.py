@@ -215,3 +215,19 @@ def test_recompute_request_queues_the_task_after_commit(
         services.eligibility_recompute_request()
     assert len(callbacks) == 1
     assert DeviceEligibility.objects.filter(is_due=True).count() == 1
+
+
+def test_an_unchanged_row_keeps_its_computed_at_and_a_changed_one_moves(policies):
+    steady = DeviceFactory(purchase_date=dt.date(2020, 1, 1))
+    services.eligibility_recompute(today=dt.date(2025, 6, 15))
+    first = eligibility(steady).computed_at
+    changing = DeviceFactory(purchase_date=dt.date(2020, 1, 1))
+    DeviceEventFactory(device=steady, kind=DeviceEvent.Kind.NOTE)
+    run = services.eligibility_recompute(today=dt.date(2025, 6, 15))
+    assert eligibility(steady).computed_at == first
+    assert eligibility(changing).computed_at >= run.started_at
+    for _ in range(3):
+        DeviceEventFactory(device=steady, kind=DeviceEvent.Kind.REPAIRED)
+    services.eligibility_recompute(today=dt.date(2025, 6, 15))
+    assert eligibility(steady).repair_count == 3
+    assert eligibility(steady).computed_at > first
