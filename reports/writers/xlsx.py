@@ -133,16 +133,43 @@ def write(document: ReportDocument, stream) -> None:
             for col, name in enumerate(document.detail_header):
                 detail.write_string(2, col, neutralise(name), head_fmt)
             detail.freeze_panes(3, 0)
-            row = 3
-            write_cell = cells.write
-            for values in document.detail_rows():
-                for col, value in enumerate(values):
-                    write_cell(detail, row, col, value)
-                row += 1
+            row = _detail_rows(detail, cells, document.detail_rows())
             document.detail_count = row - 3
             if row > 3:
                 detail.autofilter(2, 0, row - 1, len(document.detail_header) - 1)
         workbook.close()
+
+
+def _detail_rows(sheet, cells: _Cells, rows) -> int:
+    """The device-level rows: the hot loop (25,000 rows x 16 cells for a large unit).
+
+    Calls xlsxwriter's undecorated ``_write_string``/``_write_datetime`` (what the
+    public ``write_string``/``write_datetime`` run after converting A1 arguments)
+    when present, which saves about a third of the time per cell; strings are still
+    neutralised first and written as strings, never as formulas.
+    """
+    write_string = getattr(sheet, "_write_string", sheet.write_string)
+    write_datetime = getattr(sheet, "_write_datetime", sheet.write_datetime)
+    date_fmt, datetime_fmt = cells.date, cells.datetime
+    row = 3
+    for values in rows:
+        for col, value in enumerate(values):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    if value[0] in TRIGGER_CHARS:
+                        value = neutralise(value)
+                    write_string(row, col, value, None)
+            elif value is None:
+                continue
+            elif kind is dt.date:
+                write_datetime(row, col, value, date_fmt)
+            elif kind is dt.datetime:
+                write_datetime(row, col, value.replace(tzinfo=None), datetime_fmt)
+            else:
+                cells.write(sheet, row, col, value)
+        row += 1
+    return row
 
 
 def _mark(sheet, document: ReportDocument) -> None:
