@@ -244,11 +244,23 @@ def bench_pages(u, runs: int, first_id: int) -> dict:
     deep_query = cursor_after(first_id + 900_000 - 1)
     page9000 = timed(u, deep_query, runs)
     first_row = json.loads(get_page(u, deep_query).content)["results"][0]["id"]
-    print(f"page 1:     median {ms(page1[0])}, p95 {ms(page1[1])}, {page1[2]} rows")
     print(
-        f"page 9,000: median {ms(page9000[0])}, p95 {ms(page9000[1])}, {page9000[2]} rows, "
-        f"first id {first_row:,} (= row {first_row - first_id + 1:,})"
+        f"page 1:     median {ms(page1[0])} (CPU {ms(page1[3])}), p95 {ms(page1[1])}, "
+        f"{page1[2]} rows"
     )
+    print(
+        f"page 9,000: median {ms(page9000[0])} (CPU {ms(page9000[3])}), p95 {ms(page9000[1])}, "
+        f"{page9000[2]} rows, first id {first_row:,} (= row {first_row - first_id + 1:,})"
+    )
+    with connection.cursor() as cur:
+        for label, position in (("page 1", None), ("page 9,000", first_id + 900_000 - 1)):
+            where = "" if position is None else f"WHERE id > {int(position)}"
+            cur.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM devices_device "
+                f"{where} ORDER BY id LIMIT 101"
+            )
+            plan = [row[0] for row in cur.fetchall()]
+            print(f"  {label} SQL: {plan[1].strip()}; {plan[-1].strip()}")
     print(
         f"ratio page 9,000 / page 1: {page9000[0] / page1[0]:.2f} wall, "
         f"{page9000[3] / page1[3]:.2f} CPU"
@@ -371,6 +383,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--keep-candidate-indexes", action="store_true")
+    parser.add_argument("--pages-only", action="store_true", help="Skip filters and bulk.")
     args = parser.parse_args()
     if not settings.IS_POSTGRES:
         sys.exit("Set DATABASE_URL to a PostgreSQL bench database.")
@@ -401,6 +414,8 @@ def main() -> None:
     scoped = timed(viewer, deep, args.runs)
     print(f"deep page (id > 900,000): median {ms(scoped[0])} (CPU {ms(scoped[3])})")
 
+    if args.pages_only:
+        return
     print("\n== filters (integration), median of", max(5, args.runs // 5), "==")
     bench_filters(integration, max(5, args.runs // 5))
 

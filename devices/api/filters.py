@@ -3,7 +3,10 @@ table (see bench/api_devices.py, which EXPLAINs every one at 1,000,000 devices).
 
 from __future__ import annotations
 
+import functools
+
 import django_filters as filters
+from django.db import connection
 from django.db.models import Q
 
 from devices.models import BusinessUnit, Category, Device, DeviceEvent, DeviceModel, Person
@@ -59,9 +62,27 @@ class DeviceFilter(filters.FilterSet):
         # LIKE stays as the exact test, so the result is a true prefix match.
         serial = Q(serial_number__startswith=value)
         upper = _prefix_upper_bound(value)
-        if upper is not None:
+        if upper is not None and _codepoint_collation():
             serial &= Q(serial_number__gte=value, serial_number__lt=upper)
         return queryset.filter(serial | Q(asset_tag__startswith=value))
+
+
+@functools.cache
+def _codepoint_collation() -> bool:
+    """Whether the database orders text by code point, as the prefix range needs.
+
+    True for SQLite (binary collation) and PostgreSQL databases created with the
+    C, POSIX or C.UTF-8 collation (ours). Under a linguistic collation
+    (en_GB.UTF-8) a string with the prefix may sort outside the range, so the
+    range is left out and the search stays exact, only slower: that deployment
+    wants ``CREATE INDEX ... (serial_number varchar_pattern_ops)``.
+    """
+    if connection.vendor != "postgresql":
+        return connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        collation = cursor.fetchone()[0]
+    return collation.split(".")[0] in {"C", "POSIX"}
 
 
 def _prefix_upper_bound(prefix: str) -> str | None:

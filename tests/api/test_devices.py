@@ -517,3 +517,15 @@ def test_concurrent_patches_with_the_same_etag_cannot_both_win(integration, esta
     assert results == {"first": 200, "second": 412}
     device.refresh_from_db()
     assert (device.location, device.version) == ("A", 2)
+
+
+def test_search_prefix_is_exact_at_the_edges_of_its_index_range(api_as, integration, estate):
+    # The serial prefix is also sent as a range ('PFX' <= serial < 'PFY') for the index;
+    # the result must still be exactly the serials starting with the prefix.
+    wanted = [DeviceFactory(serial_number=s, asset_tag=None) for s in ("PFX", "PFX~", "PFX0")]
+    for other in ("PF", "PFY", "PFW~", "pfx1"):
+        DeviceFactory(serial_number=other, asset_tag=None)
+
+    response = api_as(integration).get(f"{DEVICES}?q=PFX")
+
+    assert ids(response) == {d.pk for d in wanted}
