@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PurchaseOrderStatusEnum": "procurement.models.PurchaseOrder.Status",
         "ApprovalRecordKindEnum": "procurement.models.ApprovalRecord.Kind",
+        "DeviceStatusEnum": "devices.models.Device.Status",
     },
 }
 
