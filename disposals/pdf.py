@@ -81,7 +81,9 @@ def _when(value) -> str:
 def _event_rows(events):
     for e in events:
         details = e.details or {}
-        summary = ", ".join(f"{k}: {v}" for k, v in details.items() if k != "record_id")
+        summary = ", ".join(
+            f"{k.replace('_', ' ')}: {v}" for k, v in details.items() if k != "record_id"
+        )
         yield [
             _when(e.occurred_at),
             e.get_kind_display(),
