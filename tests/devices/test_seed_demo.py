@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from devices.demo import estate_digest
@@ -82,6 +82,39 @@ def test_each_apps_demo_hook_runs_in_order_with_its_own_random_stream(monkeypatc
         for app in seed_demo_command.DEMO_HOOK_APPS
     ]
     assert "Seeding refresh demo data" in output
+
+
+@pytest.mark.django_db
+def test_a_failure_part_way_leaves_nothing_written_and_every_constraint_in_place(monkeypatch):
+    # Given a generator that breaks after a few hundred devices
+    from devices import demo
+
+    real = demo._Generator.unassigned_device
+    calls = {"n": 0}
+
+    def breaking(self, unit):
+        calls["n"] += 1
+        if calls["n"] > 300:
+            raise RuntimeError("disk full")
+        return real(self, unit)
+
+    monkeypatch.setattr(demo._Generator, "unassigned_device", breaking)
+    # When seeding (blocks small enough that some were already written)
+    monkeypatch.setattr(demo, "BLOCK_PEOPLE", 100)
+    with pytest.raises(RuntimeError, match="disk full"):
+        seed(3000, "7", "--skip-hooks")
+    # Then nothing of the estate is left
+    assert not Device.objects.exists()
+    assert not Person.objects.exists()
+    assert not DeviceEvent.objects.exists()
+    if connection.vendor == "postgresql":
+        # and the constraints dropped for the bulk load came back with the rollback.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_constraint WHERE conname IN "
+                "('devices_device_unique_manufacturer_serial', 'devices_person_staff_number_key')"
+            )
+            assert cursor.fetchone()[0] == 2
 
 
 # The checks below share one seeded estate (the tests above need an empty one, so they
@@ -226,3 +259,13 @@ def test_seeding_over_an_existing_estate_without_if_empty_is_refused(estate):
     with pytest.raises(CommandError, match="already has devices"):
         seed(SMALL, "99")
     assert Device.objects.count() == SMALL
+
+
+def test_rows_created_after_seeding_get_fresh_ids(estate):
+    # Given a seeded estate written with explicit ids
+    from tests.factories import DeviceFactory
+
+    # When the app creates a device the ordinary way
+    device = DeviceFactory(business_unit=BusinessUnit.objects.get(code="MET"))
+    # Then its id follows the seeded ones (the sequences were moved on)
+    assert device.pk > Device.objects.exclude(pk=device.pk).order_by("-pk").first().pk
