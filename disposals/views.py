@@ -8,6 +8,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,6 +52,7 @@ def _marking(user, shows_values: bool) -> str:
 
 
 PAGE_SIZE = 200
+OPEN_CHUNK = 5000
 
 
 def _page(request) -> int:
@@ -228,8 +230,17 @@ def _run_action(request, action: str, ids: list[int]):
             return [(f, m) for f, ms in form.errors.items() for m in ms], {action: form}, None
     try:
         if action == "open":
-            cases = services.disposal_cases_open(device_ids=ids, actor=user, source="web")
-            return [], {}, f"Opened {len(cases)} disposal case(s); devices await sanitisation."
+            opened = 0
+            # One transaction, in chunks: "open all" may cover tens of thousands of devices
+            # and each statement's id list must stay within SQLite's parameter limit.
+            with transaction.atomic():
+                for start in range(0, len(ids), OPEN_CHUNK):
+                    opened += len(
+                        services.disposal_cases_open(
+                            device_ids=ids[start : start + OPEN_CHUNK], actor=user, source="web"
+                        )
+                    )
+            return [], {}, f"Opened {opened} disposal case(s); devices await sanitisation."
         if action == "sanitise":
             results = services.sanitisation_records_record(
                 items=_sanitisation_items(ids, form.cleaned_data),
