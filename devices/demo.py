@@ -528,7 +528,7 @@ class _Tables:
     ref: Reference
     today: dt.date
     now: dt.datetime
-    today_noon: dt.datetime
+    latest: dt.datetime  # no event or sighting after this moment
     roles_by_code: dict[str, RoleSpec]
     unit_keys: list[UnitSpec]
     unit_cum: list[float]
@@ -581,7 +581,9 @@ def _tables(ref: Reference, today: dt.date) -> _Tables:
         ref=ref,
         today=today,
         now=now,
-        today_noon=dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC),
+        # A 'today' in the past (tests, reproducible demos) is capped at its own end, so
+        # the estate stays deterministic; the real today at the moment of seeding.
+        latest=min(now, dt.datetime.combine(today, dt.time(23, 59), tzinfo=dt.UTC)),
         roles_by_code={r.code: r for r in ROLES},
         unit_keys=unit_keys,
         unit_cum=unit_cum,
@@ -629,10 +631,12 @@ class _Generator:
         return start + dt.timedelta(days=_ri(self.rnd, 0, max(span, 0)))
 
     def _at(self, day: dt.date) -> dt.datetime:
-        """A working-hours moment on ``day`` (UTC)."""
-        return dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(
+        """A working-hours moment on ``day`` (UTC), never later than the seeding itself
+        (a morning seed must not see devices 'last seen' this afternoon)."""
+        moment = dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC) + dt.timedelta(
             seconds=int(self.rnd() * 32400)
         )
+        return moment if moment <= self.t.latest else self.t.latest
 
     def _event(self, device_id, kind, when, from_status="", to_status="", details="{}"):
         self.events.append(
