@@ -5,7 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from disposals.models import Consignment, Grade, Partner, Route, SanitisationRecord
+from disposals.models import (
+    Consignment,
+    Grade,
+    Partner,
+    ResidualValueRule,
+    Route,
+    SanitisationRecord,
+)
 
 BULK_ACTIONS = [
     ("open", "Open disposal cases"),
@@ -108,3 +115,28 @@ class CloseForm(forms.Form):
     proceeds = forms.DecimalField(
         label="Resale proceeds (£)", max_digits=12, decimal_places=2, min_value=0, required=False
     )
+
+
+class ResidualValueRuleForm(forms.ModelForm):
+    class Meta:
+        model = ResidualValueRule
+        fields = [
+            "name",
+            "effective_from",
+            "base_percent_laptop",
+            "base_percent_desktop",
+            "base_percent_monitor",
+            "base_percent_smartphone",
+            "base_percent_tablet",
+            "depreciation_percent_per_year",
+            "multiplier_a",
+            "multiplier_b",
+            "multiplier_c",
+            "multiplier_scrap",
+            "floor",
+            "resale_threshold",
+        ]
+        widgets = {"effective_from": forms.DateInput(attrs={"type": "date"})}
+        error_messages = {
+            "effective_from": {"unique": "A rule already starts on this date; choose another date."}
+        }

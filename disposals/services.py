@@ -1121,6 +1121,20 @@ def consignment_close(
 # ---------------------------------------------------------------------------
 
 
+def residual_value_rule_create(*, rule: ResidualValueRule, actor) -> ResidualValueRule:
+    """Finance tunes the residual-value rule by adding a new one from a date: earlier
+    assessments keep the rule they used, so each stays explainable."""
+    if ResidualValueRule.objects.filter(effective_from=rule.effective_from).exists():
+        raise DomainError(
+            f"A rule already starts on {rule.effective_from:%d %B %Y}; choose another date.",
+            field="effective_from",
+        )
+    rule.full_clean()
+    rule._history_user = actor  # simple-history records who set it
+    rule.save()
+    return rule
+
+
 def partner_save(*, partner: Partner) -> Partner:
     partner.full_clean()
     partner.save()

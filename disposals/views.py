@@ -21,7 +21,7 @@ from core.financial_year import FinancialYear, current_financial_year
 from devices.errors import DomainError
 from devices.models import Device
 from disposals import forms, pdf, selectors, services
-from disposals.models import DisposalCase, Route
+from disposals.models import DisposalCase, ResidualValueRule, Route
 
 BOARD_ROLES = (Role.ASSET_MANAGER,)
 READ_ROLES = (Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL)
@@ -543,4 +543,45 @@ def summary(request):
         request,
         "disposals/summary.html",
         {**data, "classification": marking, "years": years, "commercial": commercial},
+    )
+
+
+# ---------------------------------------------------------------------------
+# The residual-value rule (finance)
+# ---------------------------------------------------------------------------
+
+RULE_ROLES = (Role.FINANCE,)
+
+
+@role_required(*RULE_ROLES)
+def value_rule(request):
+    """The rule in force and its history; finance adds a new rule from a date."""
+    current = services.residual_value_rule_current(on_date=timezone.localdate())
+    initial = {
+        f.name: getattr(current, f.name)
+        for f in ResidualValueRule._meta.fields
+        if f.name not in ("id", "effective_from")
+    }
+    form = forms.ResidualValueRuleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rule = services.residual_value_rule_create(
+                rule=form.save(commit=False), actor=request.user
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Saved {rule}.")
+            return redirect("disposals:value_rule")
+    return render(
+        request,
+        "disposals/residualvaluerule_form.html",
+        {
+            "form": form,
+            "current": current,
+            "rules": ResidualValueRule.objects.all()[:20],
+            # The rule's thresholds are commercial figures.
+            "classification": classification(commercial=True),
+        },
+        status=400 if form.errors else 200,
     )

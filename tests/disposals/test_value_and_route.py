@@ -159,3 +159,53 @@ def test_assessing_twice_is_refused(flow):
 
     with pytest.raises(DomainError, match="Cannot assess"):
         services.assessments_record(case_ids=[case.pk], grade="A", actor=flow.actor)
+
+
+def test_finance_sets_a_new_rule_from_a_date_and_later_assessments_use_it(client, make_user, flow):
+    from django.urls import reverse
+
+    from accounts.roles import Role
+    from disposals.models import ResidualValueRule
+
+    finance = make_user(Role.FINANCE)
+    client.force_login(finance)
+    today = timezone.localdate()
+    data = {
+        "name": "Tighter threshold",
+        "effective_from": today.isoformat(),
+        "base_percent_laptop": "50",
+        "base_percent_desktop": "30",
+        "base_percent_monitor": "25",
+        "base_percent_smartphone": "45",
+        "base_percent_tablet": "35",
+        "depreciation_percent_per_year": "10",
+        "multiplier_a": "1.00",
+        "multiplier_b": "0.50",
+        "multiplier_c": "0.25",
+        "multiplier_scrap": "0.00",
+        "floor": "5.00",
+        "resale_threshold": "1000.00",
+    }
+
+    response = client.post(reverse("disposals:value_rule"), data)
+
+    assert response.status_code == 302
+    rule = ResidualValueRule.objects.get(name="Tighter threshold")
+    assert rule.history.latest().history_user == finance
+    # A 1000.00 laptop, new, grade A is worth 500.00: below the new 1000.00 threshold.
+    case = flow.routed([old_laptop(price="1000.00", years=0)], grade="A")[0]
+    case.refresh_from_db()
+    assert case.assessment.rule == rule
+    assert case.route == Route.REUSE
+    # The same date again is refused with a clear error.
+    again = client.post(reverse("disposals:value_rule"), data)
+    assert again.status_code == 400
+    assert "already starts on" in again.content.decode()
+
+
+def test_asset_managers_cannot_change_the_value_rule(client, asset_manager):
+    from django.urls import reverse
+
+    client.force_login(asset_manager)
+
+    assert client.get(reverse("disposals:value_rule")).status_code == 403
