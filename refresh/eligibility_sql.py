@@ -21,6 +21,9 @@ DIALECT = {
         "age_days": "(CAST(%(today)s AS date) - d.purchase_date)",
         "idle_before": "(CAST(%(now)s AS timestamptz) - make_interval(days => pol.idle_days))",
         "true": "TRUE",
+        # The UK financial year starts on 1 April: its start year is the year of
+        # the date three months earlier.
+        "due_fy": "CAST(EXTRACT(YEAR FROM due_date - interval '3 months') AS integer)",
     },
     "sqlite": {
         # SQLite's '+N months' overflows (31 Jan + 1 month = 3 Mar); clamp to the
@@ -33,13 +36,14 @@ DIALECT = {
         "age_days": "CAST(julianday(%(today)s) - julianday(d.purchase_date) AS INTEGER)",
         "idle_before": "datetime(%(now)s, '-' || pol.idle_days || ' days')",
         "true": "1",
+        "due_fy": "CAST(strftime('%%Y', date(due_date, '-3 months')) AS INTEGER)",
     },
 }
 
 COLUMNS = (
     "device_id, business_unit_id, category, policy_id, purchase_date, due_date, is_due, "
     "reason_age, reason_repairs, reason_os_end_of_support, reason_model_end_of_support, "
-    "reason_out_of_warranty, reclaim, repair_count, priority, computed_at, forced, in_use"
+    "reason_out_of_warranty, reclaim, repair_count, priority, computed_at, forced, in_use, due_financial_year"
 )
 
 
@@ -127,7 +131,8 @@ SELECT
     END,
     %(computed_at)s,
     (idle = 0 AND (by_repairs = 1 OR model_eos = 1 OR (os_eos = 1 AND os_forces = 1))),
-    in_use = 1
+    in_use = 1,
+    {d["due_fy"]}
 FROM flags
 WHERE {d["true"]}
 ON CONFLICT (device_id) DO UPDATE SET {update}

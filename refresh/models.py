@@ -129,6 +129,11 @@ class DeviceEligibility(models.Model):
     policy = models.ForeignKey(RefreshPolicy, on_delete=models.PROTECT, related_name="+")
     purchase_date = models.DateField(null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
+    due_financial_year = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Start year of the financial year of due_date (2025 = 2025/26).",
+    )
     is_due = models.BooleanField()
     reason_age = models.BooleanField()
     reason_repairs = models.BooleanField()

@@ -15,8 +15,19 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Avg, Case, Count, Exists, OuterRef, Q, Value, When
-from django.db.models.functions import ExtractMonth, ExtractYear, TruncMonth
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import ExtractMonth, ExtractYear, Greatest, TruncMonth
 from django.utils import timezone
 
 from core.financial_year import FinancialYear, financial_year
@@ -191,20 +202,23 @@ def _unit_year_groups(*, current: FinancialYear, scope=None):
     qs = DeviceEligibility.objects.all()
     if scope is not None:
         qs = scope.filter(qs)
-    fy_of_due = ExtractYear("due_date") - Case(
-        When(due_date__month__lt=4, then=Value(1)), default=Value(0)
+    # Overdue devices count in the current year: clamp in the database so the
+    # years before it collapse into one group per unit and category.
+    fy_of_due = Greatest(
+        F("due_financial_year"), Value(current.start_year), output_field=IntegerField()
     )
     rows = (
         qs.annotate(
             fy=Case(
                 When(reclaim=True, then=Value(-1)),
                 When(forced=True, then=Value(current.start_year)),
-                When(due_date__isnull=True, then=Value(-1)),
+                When(due_financial_year__isnull=True, then=Value(-1)),
                 default=fy_of_due,
+                output_field=IntegerField(),
             )
         )
         .values("business_unit_id", "category", "fy", "in_use")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
         .values_list("business_unit_id", "category", "fy", "in_use", "n")
     )

@@ -231,3 +231,13 @@ def test_an_unchanged_row_keeps_its_computed_at_and_a_changed_one_moves(policies
     services.eligibility_recompute(today=dt.date(2025, 6, 15))
     assert eligibility(steady).repair_count == 3
     assert eligibility(steady).computed_at > first
+
+
+@pytest.mark.parametrize(
+    ("purchased", "due_fy"),
+    [(dt.date(2021, 3, 31), 2024), (dt.date(2021, 4, 1), 2025), (dt.date(2021, 12, 31), 2025)],
+)
+def test_due_financial_year_turns_on_the_first_of_april(policies, recompute, purchased, due_fy):
+    device = DeviceFactory(purchase_date=purchased)
+    recompute()
+    assert eligibility(device).due_financial_year == due_fy
