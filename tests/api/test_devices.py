@@ -325,6 +325,7 @@ def test_patch_with_current_etag_updates_bumps_version_and_logs_the_change(
     assert response.headers["ETag"] == device.etag != etag
     event = device.events.get(kind=DeviceEvent.Kind.UPDATED)
     assert event.details == {"changed": {"location": ["", "Hendon"]}}
+    assert device.history.latest("history_date").location == "Hendon"
 
 
 def test_patch_with_a_stale_etag_is_412_and_changes_nothing(api_as, integration, estate):

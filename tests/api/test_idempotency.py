@@ -191,3 +191,23 @@ def test_concurrent_duplicates_do_not_both_execute(integration, estate, monkeypa
 
     assert results == {"first": 201, "second": 409}
     assert Device.objects.filter(serial_number="IDEM-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_purge_deletes_only_expired_records(api_as, integration, estate):
+    import datetime as dt
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    api = api_as(integration)
+    api.post(DEVICES, body("IDEM-1"), headers={"Idempotency-Key": "old"})
+    api.post(DEVICES, body("IDEM-2"), headers={"Idempotency-Key": "new"})
+    IdempotencyRecord.objects.filter(key="old").update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    call_command("purge_idempotency_records", stdout=StringIO())
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
