@@ -11,7 +11,7 @@ NAVIGATION = [
     ("devices:import_list", "Import", {Role.ASSET_MANAGER}),
     ("refresh:eligibility", "Refresh", {Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL}),
     ("procurement:dashboard", "Finance", {Role.FINANCE, Role.COMMERCIAL, Role.ASSET_MANAGER}),
-    ("disposals:board", "Disposals", {Role.ASSET_MANAGER}),
+    ("disposals:board", "Disposals", {Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL}),
     ("reports:report_list", "Reports", None),
 ]
 
