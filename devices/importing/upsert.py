@@ -344,9 +344,23 @@ def upsert_batch(
         indexes = list(range(len(rows)))
     if duplicates is None:
         duplicates = find_duplicates(rows)
+    parsed = parse_batch(rows=rows, indexes=indexes, duplicates=duplicates)
+    return apply_batch(
+        parsed=parsed,
+        actor=actor,
+        source=source,
+        mode=mode,
+        dry_run=dry_run,
+        lookups=lookups,
+    )
+
+
+def parse_batch(*, rows: list[dict], indexes: list[int], duplicates: tuple[set, set]) -> list:
+    """Step 1, pure Python and no database: parse every row and mark duplicates.
+    (The file importer runs this for the next batch while the database writes
+    the current one.)"""
     dup_keys, dup_tags = duplicates
     parsed = [_parse(i, raw) for i, raw in zip(indexes, rows, strict=True)]
-
     # Duplicates in the input are errors on every one of the rows involved.
     if dup_keys or dup_tags:
         for row in parsed:
@@ -363,7 +377,13 @@ def upsert_batch(
             tag = raw.get("asset_tag")
             if dup_tags and tag not in (None, "") and hash(str(tag).strip()) in dup_tags:
                 row.error("asset_tag", "appears more than once in the input")
+    return parsed
 
+
+def apply_batch(
+    *, parsed: list, actor, source: str, mode: str, dry_run: bool, lookups: Lookups
+) -> UpsertOutcome:
+    """Steps 2-4 for parsed rows: resolve, validate and write in one transaction."""
     with transaction.atomic():
         _resolve_and_validate(parsed, lookups)
         has_errors = any(row.errors for row in parsed)
@@ -383,8 +403,6 @@ def upsert_batch(
         else:
             outcome.unchanged += 1
         outcome.results.append(RowResult(row.index, row.outcome, row.device_id, {}))
-    if has_errors and mode == "all-or-nothing":
-        outcome.applied = False
     return outcome
 
 

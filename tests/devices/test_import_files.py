@@ -511,7 +511,7 @@ def test_dry_run_writes_nothing_but_is_recorded(tmp_path, unit):
 
 def test_a_crash_mid_way_keeps_whole_batches_and_marks_the_run_failed(tmp_path, unit, monkeypatch):
     monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
-    real = import_services.upsert_batch
+    real = import_services.apply_batch
     calls = []
 
     def crashing(**kwargs):
@@ -520,7 +520,7 @@ def test_a_crash_mid_way_keeps_whole_batches_and_marks_the_run_failed(tmp_path, 
             raise RuntimeError("disk on fire")
         return real(**kwargs)
 
-    monkeypatch.setattr(import_services, "upsert_batch", crashing)
+    monkeypatch.setattr(import_services, "apply_batch", crashing)
     rows = [device_row(serial_number=f"S{i}") for i in range(4)]
     status, _, err = run_import(text_file(tmp_path / "c.csv", rows))
     assert status == 1
