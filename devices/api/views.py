@@ -8,6 +8,7 @@ an ``Idempotency-Key``; PATCH honours ``If-Match``.
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -186,17 +187,21 @@ class DeviceViewSet(
         data = DeviceCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        manufacturer = services.manufacturer_get_or_create(name=values.pop("manufacturer"))
-        device_model = services.device_model_get_or_create(
-            manufacturer=manufacturer, name=values.pop("model"), category=values.pop("category")
-        )
-        device = services.device_create(
-            manufacturer=manufacturer,
-            device_model=device_model,
-            actor=request.user,
-            source=API_SOURCE,
-            **values,
-        )
+        # One transaction: a device refused after its model was created leaves no model.
+        with transaction.atomic():
+            manufacturer = services.manufacturer_get_or_create(name=values.pop("manufacturer"))
+            device_model = services.device_model_get_or_create(
+                manufacturer=manufacturer,
+                name=values.pop("model"),
+                category=values.pop("category"),
+            )
+            device = services.device_create(
+                manufacturer=manufacturer,
+                device_model=device_model,
+                actor=request.user,
+                source=API_SOURCE,
+                **values,
+            )
         device = self.get_queryset().get(pk=device.pk)
         return Response(
             self.get_serializer(device).data,

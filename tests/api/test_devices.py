@@ -530,3 +530,15 @@ def test_search_prefix_is_exact_at_the_edges_of_its_index_range(api_as, integrat
     response = api_as(integration).get(f"{DEVICES}?q=PFX")
 
     assert ids(response) == {d.pk for d in wanted}
+
+
+def test_a_refused_create_leaves_no_new_model_behind(api_as, integration, estate):
+    from devices.models import DeviceModel
+
+    response = api_as(integration).post(
+        DEVICES,
+        new_device(model="Brand New 1", serial_number=estate.north_device.serial_number),
+    )
+
+    assert response.status_code == 400
+    assert not DeviceModel.objects.filter(name="Brand New 1").exists()
