@@ -99,11 +99,14 @@ class Table:
         with self._text_stream() as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
             number = 0
+            header_seen = False
             try:
                 for cells in reader:
                     number += 1
-                    if number == 1:
-                        continue  # the header
+                    if not header_seen:
+                        # The header is the first non-blank line, as when it was detected.
+                        header_seen = any(c.strip() for c in cells)
+                        continue
                     if len(cells) < width:
                         if not cells or not any(c.strip() for c in cells):
                             continue

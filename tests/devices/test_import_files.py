@@ -568,3 +568,16 @@ def test_every_import_is_recorded_with_who_hash_and_counts(tmp_path, unit, asset
     assert run.status == ImportRun.Status.SUCCEEDED
     assert run.started_at <= run.finished_at
     assert DeviceEvent.objects.get().recorded_by == asset_manager
+
+
+def test_row_numbers_count_blank_lines_as_a_user_sees_them(tmp_path, unit):
+    path = tmp_path / "gaps.csv"
+    path.write_text(
+        "\nserial_number,manufacturer,model,category,business_unit\n"
+        "A,Dell,X,laptop,CE\n\nB,Dell,X,laptop,NOPE\n"
+    )
+    status, _, _ = run_import(path)
+    assert status == 1
+    [error] = ImportRun.objects.get().error_sample
+    assert error["row"] == 5
+    assert Device.objects.filter(serial_number="A").exists()
