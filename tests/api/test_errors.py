@@ -172,3 +172,74 @@ def test_fuzzed_bodies_never_cause_a_500(api_as, integration, estate, seed):
         assert response.status_code < 500, (url, body, response.content)
         patch = api.patch(f"{DEVICES}{estate.north_device.pk}/", raw=body, check_request=False)
         assert patch.status_code < 500, (body, patch.content)
+
+
+JUNK = [
+    None,
+    True,
+    0,
+    -5,
+    2**64,
+    1.5,
+    float("1e308"),
+    "",
+    " ",
+    "x" * 5000,
+    "\u0000",
+    "😀",
+    "2024-02-30",
+    "31/12/1899",
+    "01/13/2024",
+    "£-1",
+    "1.234,56",
+    "9999999999999.99",
+    "6.37702E+15",
+    "deployed",
+    "disposed",
+    "NORTH",
+    "SOUTH",
+    "S0001",
+    "'; DROP TABLE devices_device; --",
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fuzzed_bulk_items_get_per_item_answers_never_a_500(api_as, integration, estate, seed):
+    rng = random.Random(seed)
+    columns = [
+        "serial_number",
+        "manufacturer",
+        "model",
+        "category",
+        "business_unit",
+        "asset_tag",
+        "assigned_to",
+        "status",
+        "purchase_date",
+        "warranty_expires",
+        "purchase_cost",
+        "location",
+        "last_seen",
+        "os_version",
+    ]
+    items = []
+    for i in range(60):
+        item = {
+            "serial_number": f"FZ{seed}-{i}",
+            "manufacturer": "Dell",
+            "model": "Latitude 5440",
+            "category": "laptop",
+            "business_unit": "NORTH",
+        }
+        for column in rng.sample(columns, rng.randrange(1, 4)):
+            item[column] = rng.choice(JUNK)
+        items.append(item)
+
+    response = api_as(integration).post(
+        "/api/v1/devices/bulk/", raw=json.dumps(items), check_request=False
+    )
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == list(range(60))
+    assert {r["outcome"] for r in results} <= {"created", "updated", "unchanged", "error"}
