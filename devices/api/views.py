@@ -87,7 +87,7 @@ ETAG = OpenApiParameter(
     "ETag",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    response=[200, 201],
+    response=[200, 201, 304],
     description="The device version; send it back in If-Match.",
 )
 
@@ -128,8 +128,22 @@ class EstateViewMixin:
     ),
     retrieve=extend_schema(
         summary="One device",
-        parameters=[ETAG],
-        responses={200: DeviceSerializer, **READ_ERRORS, **NOT_FOUND},
+        parameters=[
+            ETAG,
+            OpenApiParameter(
+                "If-None-Match",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="An ETag you hold: 304 with no body if the device is unchanged.",
+            ),
+        ],
+        responses={
+            200: DeviceSerializer,
+            304: OpenApiResponse(description="Unchanged since the ETag in If-None-Match."),
+            **READ_ERRORS,
+            **NOT_FOUND,
+        },
     ),
 )
 class DeviceViewSet(
@@ -174,6 +188,10 @@ class DeviceViewSet(
 
     def retrieve(self, request, *args, **kwargs):
         device = self.get_object()
+        # A poller that sends back the ETag it holds gets 304 with no body if nothing changed.
+        if_none_match = request.headers.get("If-None-Match", "")
+        if device.etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": device.etag})
         return Response(self.get_serializer(device).data, headers={"ETag": device.etag})
 
     @extend_schema(

@@ -542,3 +542,18 @@ def test_a_refused_create_leaves_no_new_model_behind(api_as, integration, estate
 
     assert response.status_code == 400
     assert not DeviceModel.objects.filter(name="Brand New 1").exists()
+
+
+def test_get_with_the_current_etag_is_304_and_with_an_old_one_is_200(api_as, integration, estate):
+    device = estate.north_device
+    api = api_as(integration)
+    etag = api.get(f"{DEVICES}{device.pk}/").headers["ETag"]
+
+    unchanged = api.get(f"{DEVICES}{device.pk}/", headers={"If-None-Match": etag})
+    api.patch(f"{DEVICES}{device.pk}/", {"location": "Moved"})
+    changed = api.get(f"{DEVICES}{device.pk}/", headers={"If-None-Match": etag})
+
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert changed.status_code == 200
+    assert changed.json()["location"] == "Moved"
