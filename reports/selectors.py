@@ -587,3 +587,30 @@ def report_run_get(*, user, pk: int) -> ReportRun:
 
 def generatable_units(*, user) -> QuerySet[BusinessUnit]:
     return unit_scope(user).filter(BusinessUnit.objects.filter(active=True), field="")
+
+
+def summary_status_table(summary: dict) -> dict | None:
+    """A run's devices by category and status, for the detail page's chart and its table."""
+    by_status = (summary or {}).get("by_category_status")
+    if not by_status:
+        return None
+    statuses = [s for s in HELD_STATUSES if any(by_status.get(c, {}).get(s) for c in CATEGORIES)]
+    rows = [
+        {
+            "category": CATEGORY_LABELS[c],
+            "counts": [by_status.get(c, {}).get(s, 0) for s in statuses],
+            "total": sum(by_status.get(c, {}).values()),
+        }
+        for c in CATEGORIES
+    ]
+    return {
+        "statuses": [STATUS_LABELS[s] for s in statuses],
+        "rows": rows,
+        "chart": {
+            "labels": [r["category"] for r in rows],
+            "datasets": [
+                {"label": STATUS_LABELS[s], "data": [r["counts"][i] for r in rows]}
+                for i, s in enumerate(statuses)
+            ],
+        },
+    }

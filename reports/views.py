@@ -113,7 +113,14 @@ def report_detail(request, pk: int):
     return render(
         request,
         "reports/reportrun_detail.html",
-        {"run": run, "classification": run.classification, "formats": services.FORMATS},
+        {
+            "run": run,
+            "classification": run.classification,
+            "formats": services.FORMATS,
+            "status_table": selectors.summary_status_table(run.summary)
+            if run.kind == ReportRun.Kind.STEWARDSHIP
+            else None,
+        },
     )
 
 

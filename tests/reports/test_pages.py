@@ -247,3 +247,14 @@ def test_api_lists_the_finance_report_for_finance_officers_only(
     client.force_login(asset_manager)
     assert client.get("/api/v1/reports/runs/", {"kind": "finance"}).json()["results"] == []
     assert client.get(f"/api/v1/reports/runs/{runs['finance'].pk}/").status_code == 404
+
+
+def test_run_detail_shows_the_status_chart_with_its_table_alternative(client, lead_of_a, runs):
+    client.force_login(lead_of_a)
+    response = client.get(reverse("reports:report_detail", args=[runs["A"].pk]))
+    assert response.status_code == 200
+    assert b'id="status-chart-data"' in response.content
+    table = response.context["status_table"]
+    laptop = next(r for r in table["rows"] if r["category"] == "Laptop")
+    assert laptop["total"] == 8  # 5 deployed, 2 in stock, 1 lost in A and A1
+    assert "Devices by category and status (the chart's figures)" in response.content.decode()
