@@ -74,6 +74,8 @@ def report_run_claim(
             if existing is not None:
                 return existing, False
             run = ReportRun(**lookup, **defaults)
+            # Field validation here; the uniqueness rule is left to the database, which
+            # is the only place it holds under a race (a pre-check could pass twice).
             run.full_clean(validate_constraints=False)
             run.save()
             return run, True

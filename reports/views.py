@@ -102,7 +102,7 @@ def report_generate(request):
             user=request.user, kind=kind, unit=unit, period_start=period
         )
     except DomainError as exc:
-        messages.error(request, exc.message if hasattr(exc, "message") else str(exc))
+        messages.error(request, exc.message)
         return redirect("reports:report_list")
     return redirect("reports:report_detail", pk=run.pk)
 
