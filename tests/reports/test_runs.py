@@ -235,3 +235,30 @@ def test_without_a_broker_a_failing_unit_still_does_not_stop_the_others(
     _generate(django_capture_on_commit_callbacks)
     statuses = dict(ReportRun.objects.values_list("business_unit__code", "status"))
     assert statuses == {"A": S.FAILED, "A1": S.SUCCEEDED, "B": S.SUCCEEDED}
+
+
+def test_the_xlsx_charts_the_trend_once_there_is_a_previous_report(
+    estate, no_refresh, django_capture_on_commit_callbacks
+):
+    import io
+    import zipfile
+
+    with django_capture_on_commit_callbacks(execute=True):
+        september = services.stewardship_report_unit_run(
+            unit_id=estate.b.pk, period_start=dt.date(2026, 9, 1)
+        )
+        october = services.stewardship_report_unit_run(
+            unit_id=estate.b.pk, period_start=PERIOD_START
+        )
+
+    def chart_titles(run):
+        with run.xlsx_file.storage.open(run.xlsx_file.name, "rb") as handle:
+            book = zipfile.ZipFile(io.BytesIO(handle.read()))
+        return " ".join(
+            book.read(name).decode()
+            for name in book.namelist()
+            if name.startswith("xl/charts/chart")
+        )
+
+    assert "This period against the previous report" not in chart_titles(september)
+    assert "This period against the previous report" in chart_titles(october)
