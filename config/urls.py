@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.templatetags.static import static
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import views as device_views
@@ -25,4 +27,9 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # GOV.UK Frontend's precompiled CSS asks for its images and fonts at /assets/.
+    re_path(
+        r"^assets/(?P<path>[\w./-]+)$",
+        RedirectView.as_view(url=static("vendor/govuk/assets/") + "%(path)s", permanent=True),
+    ),
 ]
