@@ -1,0 +1,11 @@
+"""Thin Celery wrappers for the API's housekeeping."""
+
+from celery import shared_task
+
+from api.services import idempotency_records_purge
+
+
+@shared_task
+def idempotency_records_purge_task() -> int:
+    """Delete Idempotency-Key records past their 24-hour expiry."""
+    return idempotency_records_purge()
