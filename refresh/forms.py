@@ -34,6 +34,16 @@ class EligibilityFilterForm(GovukFormMixin, forms.Form):
         self.fields["business_unit"].queryset = scoped_units(scope)
 
 
+class ForecastFilterForm(GovukFormMixin, forms.Form):
+    business_unit = forms.ModelChoiceField(
+        queryset=BusinessUnit.objects.none(), required=False, empty_label="All my units"
+    )
+
+    def __init__(self, *args, scope, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["business_unit"].queryset = scoped_units(scope)
+
+
 class PolicyForm(GovukFormMixin, forms.ModelForm):
     class Meta:
         model = RefreshPolicy

@@ -11,6 +11,7 @@ urlpatterns = [
     path("policies/", views.policy_list, name="policy_list"),
     path("bau-rates/", views.bau_rates, name="bau_rates"),
     path("forecast/", views.forecast, name="forecast"),
+    path("forecast/export.csv", views.forecast_export, name="forecast_export"),
     path("forecast/baselines/", views.baseline_create, name="baseline_create"),
     path("failure-rates/", views.failure_rates, name="failure_rates"),
     path("scenarios/", views.scenario_list, name="scenario_list"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 
 import xlsxwriter
 from django.contrib import messages
@@ -297,10 +298,23 @@ def _years_from(request) -> list[FinancialYear]:
     return [FinancialYear(first.start_year + i) for i in range(5)]
 
 
+def _forecast_scope(request):
+    """The user's scope, narrowed to one unit's subtree when the filter asks."""
+    from accounts.scoping import UnitScope
+
+    scope = unit_scope(request.user)
+    form = forms.ForecastFilterForm(request.GET or None, scope=scope)
+    unit = form.cleaned_data.get("business_unit") if form.is_valid() else None
+    if unit is not None:
+        # The unit comes from the scoped choices, so narrowing cannot widen the scope.
+        scope = UnitScope(unrestricted=False, paths=(unit.path,))
+    return form, scope, unit
+
+
 @login_required
 def forecast(request):
     """Demand per financial year and category against the plan baseline."""
-    scope = unit_scope(request.user)
+    form, scope, unit = _forecast_scope(request)
     commercial = can_see_commercial(request.user)
     years = _years_from(request)
     result = selectors.forecast_with_variance(financial_years=years, scope=scope)
@@ -352,8 +366,61 @@ def forecast(request):
             "baselines": BaselineSnapshot.objects.all()[:10],
             "can_baseline": has_role(request.user, *PLANNERS),
             "baseline_form": forms.BaselineForm(),
+            "filter_form": form,
+            "unit": unit,
+            "export_query": request.GET.urlencode(),
         },
     )
+
+
+@login_required
+def forecast_export(request):
+    """The forecast per business unit, financial year and category as CSV; costs
+    (and the OFFICIAL-SENSITIVE [COMMERCIAL] marking) only for finance roles."""
+    from django.http import HttpResponse
+
+    from core.exports import csv_bytes
+    from devices.models import BusinessUnit
+
+    _form, scope, _unit = _forecast_scope(request)
+    commercial = can_see_commercial(request.user)
+    years = _years_from(request)
+    lines = selectors.forecast_lines(financial_years=years, scope=scope)
+    prices = selectors.category_prices() if commercial else {}
+    codes = dict(
+        BusinessUnit.objects.filter(
+            pk__in={line["business_unit_id"] for line in lines}
+        ).values_list("pk", "code")
+    )
+    header = ["Business unit", "Financial year", "Category", "Refresh", "BAU", "Total"]
+    if commercial:
+        header += ["Unit price", "Cost"]
+    rows = []
+    for line in lines:
+        volume = line["refresh_volume"] + line["bau_volume"]
+        row = [
+            codes.get(line["business_unit_id"], ""),
+            line["fy"].label,
+            line["category"],
+            line["refresh_volume"],
+            line["bau_volume"],
+            volume,
+        ]
+        if commercial:
+            price = prices.get(line["category"], Decimal("0.00"))
+            row += [price, (price * volume).quantize(Decimal("0.01"))]
+        rows.append(row)
+    body = csv_bytes(
+        header=header,
+        rows=rows,
+        marking=classification(commercial=commercial),
+        period=f"{years[0].label} to {years[-1].label}",
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="refresh-forecast-{timezone.localdate().isoformat()}.csv"'
+    )
+    return response
 
 
 @login_required

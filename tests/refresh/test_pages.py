@@ -145,8 +145,8 @@ def test_forecast_page_hides_costs_from_asset_managers_and_shows_them_to_finance
     client.force_login(make_user(Role.FINANCE))
     # session, user, roles, scope; the one grouped eligibility query (refresh and
     # devices in use); headcount total; people per unit; BAU rates; catalogue
-    # prices; planning prices; the plan snapshot; the baselines list
-    with django_assert_num_queries(12):
+    # prices; planning prices; the plan snapshot; the baselines list; units for the filter
+    with django_assert_num_queries(13):
         response = client.get(reverse("refresh:forecast"))
     body = response.content.decode()
     assert "£1,234.00" in body
@@ -363,3 +363,45 @@ def test_swap_page_queries_are_constant(client, make_user, units, django_assert_
     with django_assert_num_queries(8):
         response = client.get(reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk]))
     assert len(response.context["stock"]) == 3 + extra
+
+
+def test_every_refresh_page_needs_a_login(client, units):
+    names = [
+        ("refresh:eligibility", []),
+        ("refresh:eligibility_export", ["csv"]),
+        ("refresh:policy_list", []),
+        ("refresh:bau_rates", []),
+        ("refresh:forecast", []),
+        ("refresh:forecast_export", []),
+        ("refresh:failure_rates", []),
+        ("refresh:scenario_list", []),
+        ("refresh:scenario_create", []),
+        ("refresh:wave_list", []),
+    ]
+    for name, args in names:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 302, name
+        assert "/login/" in response["Location"], name
+
+
+def test_forecast_filters_to_a_unit_and_exports_by_unit_with_the_marking(client, make_user, units):
+    north, south = units
+    add_devices(north, 2)
+    add_devices(south, 3)
+    services.bau_rate_save(category="laptop", planning_unit_price=Decimal("500.00"))
+    services.eligibility_recompute()
+    client.force_login(make_user(Role.FINANCE))
+    response = client.get(reverse("refresh:forecast"), {"business_unit": south.pk})
+    assert sum(r["refresh_volume"] for r in response.context["rows"]) == 3
+    export = client.get(reverse("refresh:forecast_export")).content.decode("utf-8-sig")
+    lines = export.splitlines()
+    assert lines[0] == "Classification: OFFICIAL-SENSITIVE [COMMERCIAL]"
+    assert lines[2].endswith("Unit price,Cost")
+    assert sum(int(line.split(",")[3]) for line in lines[3:]) == 5
+    # a unit viewer of north cannot pick south, and their export holds north only
+    client.force_login(make_user(Role.UNIT_VIEWER, units=[north]))
+    response = client.get(reverse("refresh:forecast"), {"business_unit": south.pk})
+    assert sum(r["refresh_volume"] for r in response.context["rows"]) == 2
+    export = client.get(reverse("refresh:forecast_export")).content.decode("utf-8-sig")
+    assert export.startswith("Classification: OFFICIAL\r\n")
+    assert "SOUTH" not in export and "Cost" not in export
