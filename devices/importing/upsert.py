@@ -469,7 +469,8 @@ _DEVICE_FIELDS = (
 _EXISTING_SQL = """
 SELECT d.id, d.manufacturer_id, d.serial_number, d.asset_tag, d.device_model_id, d.status,
        d.business_unit_id, bu.path, d.assigned_to_id, p.staff_number, d.location,
-       d.purchase_date, d.warranty_expires, d.purchase_cost, d.last_seen, d.os_version, d.version
+       d.purchase_date, d.warranty_expires, d.purchase_cost,
+       d.last_seen AT TIME ZONE 'UTC', d.os_version, d.version
 FROM devices_device d
 JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, %s)) AS k(mid, serial)
   ON d.manufacturer_id = k.mid AND d.serial_number = k.serial
@@ -502,8 +503,13 @@ def _lookup_postgres(staff_numbers, keys, tags):
                 _EXISTING_SQL,
                 [",".join(str(k[0]) for k in keys), _SEP.join(k[1] for k in keys), _SEP],
             )
+            # last_seen comes back as naive UTC: psycopg's C loader reads it,
+            # where an aware timestamp goes through Django's slower Python one.
             for found in cursor.fetchall():
-                existing[(found[1], found[2])] = dict(zip(_DEVICE_FIELDS, found, strict=True))
+                current = dict(zip(_DEVICE_FIELDS, found, strict=True))
+                if current["last_seen"] is not None:
+                    current["last_seen"] = current["last_seen"].replace(tzinfo=dt.UTC)
+                existing[(found[1], found[2])] = current
         cursor.execute(
             "SELECT asset_tag, id, serial_number FROM devices_device "
             "WHERE asset_tag = ANY(string_to_array(%s, %s))",
