@@ -241,3 +241,14 @@ def test_due_financial_year_turns_on_the_first_of_april(policies, recompute, pur
     device = DeviceFactory(purchase_date=purchased)
     recompute()
     assert eligibility(device).due_financial_year == due_fy
+
+
+def test_the_task_the_importer_queues_records_an_import_run(policies, asset_manager):
+    from refresh.models import EligibilityRun
+    from refresh.tasks import eligibility_recompute_task
+
+    DeviceFactory(purchase_date=dt.date(2019, 1, 1))
+    result = eligibility_recompute_task.delay(trigger="import", actor_id=asset_manager.pk)
+    assert result.get() == 1
+    run = EligibilityRun.objects.get()
+    assert (run.trigger, run.requested_by) == (EligibilityRun.Trigger.IMPORT, asset_manager)
