@@ -143,3 +143,22 @@ def test_stretching_lifecycles_does_not_undo_a_refresh_forced_by_repairs(policie
     rows = rows_of(selectors.scenario_compare(scenario=scenario, financial_years=FYS))
     assert rows[("2025/26", "laptop")]["base_volume"] == 1
     assert rows[("2025/26", "laptop")]["scenario_volume"] == 1
+
+
+@freeze_time("2025-06-15 12:00:00")
+def test_a_bau_rate_override_changes_bau_volume_in_every_year(estate, asset_manager):
+    from tests.factories import PersonFactory
+
+    for _ in range(4):
+        PersonFactory(business_unit=estate)
+    services.bau_rate_save(category=Category.LAPTOP, new_starters_per_year=8)
+    services.eligibility_recompute()
+    scenario = services.scenario_save(
+        name="More starters",
+        overrides={"bau": {"laptop": {"new_starters_per_year": 20}}},
+        actor=asset_manager,
+    )
+    rows = rows_of(selectors.scenario_compare(scenario=scenario, financial_years=FYS))
+    # all four people are in the one unit, so the whole intake lands on it
+    for fy in ("2025/26", "2026/27", "2027/28"):
+        assert rows[(fy, "laptop")]["volume_delta"] == 12
