@@ -212,6 +212,10 @@ DISPOSALS_CERTIFICATE_MAX_BYTES = int(
     os.environ.get("DISPOSALS_CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024))
 )
 
+# Reports: a unit's XLSX/CSV lists every device in its subtree up to this many devices;
+# above it, only the devices the unit holds directly (each sub-unit's report lists its own).
+REPORTS_MAX_DEVICE_ROWS = int(os.environ.get("REPORTS_MAX_DEVICE_ROWS", "100000"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

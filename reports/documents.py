@@ -140,6 +140,7 @@ def stewardship_document(
             in_pdf=bool(previous_label),
         ),
     ]
+    whole = selectors.lists_whole_subtree(figures)
     document = ReportDocument(
         title=STEWARDSHIP_TITLE,
         subject=f"{unit.name} ({unit.code}) and its sub-units",
@@ -149,14 +150,94 @@ def stewardship_document(
         headline=headline,
         headline_in_pdf=not previous_label,
         tables=tables,
-        notes=[],
+        notes=[] if whole else [device_rows_note(figures)],
     )
+    if not whole:
+        document.sheets = [("Sub-units", [_sub_unit_table(figures)])]
     if with_device_rows:
         document.detail_header = selectors.DEVICE_ROW_HEADER
+        document.detail_typed = True
+        document.detail_date_columns = selectors.DEVICE_ROW_DATE_COLUMNS
+        document.detail_datetime_columns = selectors.DEVICE_ROW_DATETIME_COLUMNS
+        if not whole:
+            document.detail_note = (
+                f"Devices held directly by {unit.code} only: each sub-unit's report lists its own."
+            )
         document.detail_rows = lambda: selectors.stewardship_device_rows(
-            unit=unit, period_end=period_end, idle_days=idle_days
+            unit=unit, period_end=period_end, idle_days=idle_days, direct_only=not whole
         )
     return document
+
+
+def device_rows_note(figures: dict) -> str:
+    """What a report above the device-rows cap says on its summary sheet and in its PDF."""
+    code = figures["unit"]["code"]
+    return (
+        f"{code} and its sub-units hold {figures['headline']['devices_held']:,} devices, more "
+        f"than the {selectors.max_device_rows():,} a report lists device by device. The device "
+        f"rows (the Devices sheet and the CSV) are the devices {code} holds directly; the "
+        "devices of each sub-unit are listed in that sub-unit's own report, and the 'Sub-units' "
+        "sheet counts them by category and status. Every figure in this report still "
+        "includes all sub-units."
+    )
+
+
+def _sub_unit_table(figures: dict) -> Table:
+    """Devices by category and status for the unit itself and each direct sub-unit
+    (sub-units' counts include their own sub-units)."""
+    statuses = list(next(iter(figures["by_category_status"].values())).keys())
+    max_rows = selectors.max_device_rows()
+    unit = figures["unit"]
+    entries = [
+        {
+            "code": unit["code"],
+            "name": f"{unit['name']} (held directly)",
+            "by_category_status": figures["direct"],
+            "where": "This report",
+        },
+        *[
+            {
+                **sub,
+                "where": "Its report"
+                if sub["devices_held"] <= max_rows
+                else "Its report (held directly) and its sub-units' reports",
+            }
+            for sub in figures["sub_units"]
+        ],
+    ]
+    rows = []
+    for entry in entries:
+        for category in CATEGORIES:
+            counts = entry["by_category_status"][category]
+            total = sum(counts.values())
+            if total:
+                rows.append(
+                    [
+                        entry["code"],
+                        entry["name"],
+                        CATEGORY_LABELS[category],
+                        *[counts[s] for s in statuses],
+                        total,
+                        entry["where"],
+                    ]
+                )
+    return Table(
+        title="Devices by sub-unit, category and status",
+        note=(
+            "Sub-units' counts include their own sub-units. 'Device rows in' says which "
+            "report lists those devices one by one."
+        ),
+        header=[
+            "Unit",
+            "Name",
+            "Category",
+            *[STATUS_LABELS[s] for s in statuses],
+            "Total",
+            "Device rows in",
+        ],
+        rows=rows,
+        in_pdf=False,
+    )
 
 
 def _refresh_table(refresh: dict) -> Table:

@@ -22,6 +22,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.roles import Role, can_see_commercial, has_role
 from accounts.scoping import unit_scope
+from core.exports import neutralise
 from core.financial_year import LONDON, financial_year
 from devices.models import (
     BusinessUnit,
@@ -67,6 +68,29 @@ REFRESH_UNAVAILABLE = "refresh figures not available"
 def default_idle_days() -> int:
     """Devices not seen for this many days are idle (setting REPORTS_IDLE_DAYS, default 90)."""
     return int(getattr(settings, "REPORTS_IDLE_DAYS", 90))
+
+
+# Excel's sheet limit is 1,048,576 rows; the device sheet spends three on marking,
+# period and header.
+EXCEL_DEVICE_ROWS = 1_048_576 - 3
+
+
+def max_device_rows() -> int:
+    """The device-rows rule (setting REPORTS_MAX_DEVICE_ROWS, default 100,000).
+
+    A unit's XLSX and CSV list every device in its subtree when the subtree holds at
+    most this many; above it, only the devices the unit holds directly, with a
+    per-sub-unit summary, because each sub-unit's own report lists its devices. A
+    million-row sheet is unusable to a reader and would write each device once per
+    ancestor (3.7 million rows at 1,000,000 devices). Never above Excel's limit.
+    """
+    return min(int(getattr(settings, "REPORTS_MAX_DEVICE_ROWS", 100_000)), EXCEL_DEVICE_ROWS)
+
+
+def lists_whole_subtree(figures: dict) -> bool:
+    """Whether the unit's device rows cover its whole subtree (the rule above). The
+    rows are the held devices, so the count is the headline figure already computed."""
+    return figures["headline"]["devices_held"] <= max_device_rows()
 
 
 # --- periods ---------------------------------------------------------------
@@ -126,6 +150,9 @@ def _empty_figures(unit: dict) -> dict:
     return {
         "unit": {k: unit[k] for k in ("id", "code", "name", "path")},
         "by_category_status": {c: dict.fromkeys(HELD_STATUSES, 0) for c in CATEGORIES},
+        # Devices the unit holds itself (not its sub-units'), and its direct sub-units.
+        "direct": {c: dict.fromkeys(HELD_STATUSES, 0) for c in CATEGORIES},
+        "sub_units": [],
         "stock": dict.fromkeys(CATEGORIES, 0),
         "idle": {c: {"idle": 0, "never_seen": 0} for c in CATEGORIES},
         "entitlement": {c: {"in_use": 0, "entitled": 0, "excess": 0} for c in CATEGORIES},
@@ -316,6 +343,7 @@ def _stewardship_figures(*, period_start, period_end, idle_days, root) -> dict[i
         if row["business_unit_id"] not in known:
             continue
         category, status, n = row["device_model__category"], row["status"], row["n"]
+        figures[row["business_unit_id"]]["direct"][category][status] += n
         for fig in up(row["business_unit_id"]):
             fig["by_category_status"][category][status] += n
             if status == S.IN_STOCK:
@@ -388,6 +416,19 @@ def _stewardship_figures(*, period_start, period_end, idle_days, root) -> dict[i
 
     for fig in figures.values():
         _finish(fig)
+    # Each unit's direct sub-units (in path order), for the per-sub-unit summary of a
+    # report above the device-rows cap. The child's own figures dict is shared, not copied.
+    for unit in units:
+        chain = ancestors[unit["id"]]
+        if len(chain) >= 2:
+            child = figures[unit["id"]]
+            figures[chain[-2]]["sub_units"].append(
+                {
+                    **child["unit"],
+                    "devices_held": child["headline"]["devices_held"],
+                    "by_category_status": child["by_category_status"],
+                }
+            )
     return figures
 
 
@@ -478,55 +519,88 @@ DEVICE_ROW_HEADER = [
 ]
 
 
+# Columns of DEVICE_ROW_HEADER holding dates and date-times: the writers give them a
+# date format (XLSX column formats), everything else is text.
+DEVICE_ROW_DATE_COLUMNS = (8, 10, 11)
+DEVICE_ROW_DATETIME_COLUMNS = (12,)
+
+
 def stewardship_device_rows(
-    *, unit: BusinessUnit, period_end: dt.date, idle_days: int, chunk_size: int = 2000
-) -> Iterator[list]:
-    """One row per device held in the unit's subtree, streamed (a server-side cursor
-    on PostgreSQL) as plain tuples, never model instances, so memory stays flat."""
+    *,
+    unit: BusinessUnit,
+    period_end: dt.date,
+    idle_days: int,
+    direct_only: bool = False,
+    chunk_size: int = 5000,
+) -> Iterator[tuple]:
+    """One row per device held in the unit's subtree (``direct_only``: held by the unit
+    itself), in one query streamed through a server-side cursor on PostgreSQL, as
+    tuples of typed values ready for the writers: strings already neutralised
+    (core.exports.neutralise) where a formula trigger can occur, dates as dates, the
+    last-seen time as a naive London date-time. No model instances, no per-row query.
+    """
     cutoff = idle_cutoff(period_end, idle_days)
-    rows = (
-        Device.objects.filter(business_unit__path__startswith=unit.path, status__in=HELD_STATUSES)
-        .order_by("business_unit__path", "id")
-        .values_list(
-            "asset_tag",
-            "serial_number",
-            "manufacturer__name",
-            "device_model__name",
-            "device_model__category",
-            "status",
-            "business_unit__code",
-            "assigned_to__staff_number",
-            "assigned_to__leaver_date",
-            "location",
-            "purchase_date",
-            "warranty_expires",
-            "last_seen",
-            "os_version",
+    rows = Device.objects.filter(status__in=HELD_STATUSES)
+    if direct_only:
+        rows = rows.filter(business_unit_id=unit.pk).order_by("id")
+    else:
+        rows = rows.filter(business_unit__path__startswith=unit.path).order_by(
+            "business_unit__path", "id"
         )
+    rows = rows.values_list(
+        "asset_tag",
+        "serial_number",
+        "manufacturer__name",
+        "device_model__name",
+        "device_model__category",
+        "status",
+        "business_unit__code",
+        "assigned_to__staff_number",
+        "assigned_to__leaver_date",
+        "location",
+        "purchase_date",
+        "warranty_expires",
+        "last_seen",
+        "os_version",
     )
-    for row in rows.iterator(chunk_size=chunk_size):
-        (tag, serial, maker, model, category, status, code, staff, leaver, *rest) = row
-        last_seen = rest[3]
-        idle = status == S.DEPLOYED and last_seen is not None and last_seen < cutoff
-        leaver_holding = leaver is not None and leaver <= period_end and status in IN_USE
-        yield [
-            tag or "",
-            serial,
-            maker,
-            model,
-            CATEGORY_LABELS.get(category, category),
-            STATUS_LABELS.get(status, status),
-            code,
-            staff or "",
+    n = neutralise
+    category_label, status_label = CATEGORY_LABELS.get, STATUS_LABELS.get
+    deployed = S.DEPLOYED
+    in_use = frozenset(IN_USE)
+    for (
+        tag,
+        serial,
+        maker,
+        model,
+        category,
+        status,
+        code,
+        staff,
+        leaver,
+        location,
+        purchased,
+        warranty,
+        last_seen,
+        os_version,
+    ) in rows.iterator(chunk_size=chunk_size):
+        yield (
+            n(tag) if tag else "",
+            n(serial),
+            n(maker),
+            n(model),
+            category_label(category, category),
+            status_label(status, status),
+            n(code),
+            n(staff) if staff else "",
             leaver,
-            rest[0],
-            rest[1],
-            rest[2],
+            n(location),
+            purchased,
+            warranty,
             last_seen.astimezone(LONDON).replace(tzinfo=None) if last_seen else None,
-            rest[4],
-            "Yes" if idle else "No",
-            "Yes" if leaver_holding else "No",
-        ]
+            n(os_version),
+            "Yes" if status == deployed and last_seen is not None and last_seen < cutoff else "No",
+            "Yes" if leaver is not None and leaver <= period_end and status in in_use else "No",
+        )
 
 
 # --- finance ---------------------------------------------------------------------

@@ -54,6 +54,15 @@ class ReportDocument:
     detail_title: str = "Devices"
     detail_header: list[str] | None = None
     detail_rows: Callable[[], Iterable[list]] | None = None
+    # Rows already typed and neutralised (the stewardship device rows): the XLSX writer
+    # then writes each with one write_row call, dates formatted by their columns.
+    detail_typed: bool = False
+    detail_date_columns: tuple[int, ...] = ()
+    detail_datetime_columns: tuple[int, ...] = ()
+    # A line above the device rows saying what they cover (the device-rows rule).
+    detail_note: str = ""
+    # Further sheets of tables (XLSX only), e.g. the per-sub-unit summary.
+    sheets: list[tuple[str, list[Table]]] = field(default_factory=list)
     # Filled in by the XLSX writer (it is the one that streams the rows first).
     detail_count: int = 0
 
