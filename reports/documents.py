@@ -27,8 +27,15 @@ def stewardship_document(
     idle_days: int,
     generated_at: dt.datetime,
     with_device_rows: bool = True,
+    max_device_rows: int | None = None,
 ) -> ReportDocument:
-    """The stewardship report holds no commercial figures (no prices or costs), so it is OFFICIAL."""
+    """The stewardship report holds no commercial figures (no prices or costs), so it is OFFICIAL.
+
+    Device rows follow the device-rows rule (``selectors.max_device_rows``; the
+    ``max_device_rows`` argument overrides the setting): the whole subtree up to the
+    cap, above it the unit's own devices plus a per-sub-unit sheet and a note.
+    """
+    cap = selectors.max_device_rows() if max_device_rows is None else max_device_rows
     headline = [(HEADLINE_LABELS[k], v) for k, v in figures["headline"].items()]
     statuses = list(next(iter(figures["by_category_status"].values())).keys())
     status_rows = []
@@ -140,7 +147,7 @@ def stewardship_document(
             in_pdf=bool(previous_label),
         ),
     ]
-    whole = selectors.lists_whole_subtree(figures)
+    whole = selectors.lists_whole_subtree(figures, cap)
     document = ReportDocument(
         title=STEWARDSHIP_TITLE,
         subject=f"{unit.name} ({unit.code}) and its sub-units",
@@ -150,10 +157,10 @@ def stewardship_document(
         headline=headline,
         headline_in_pdf=not previous_label,
         tables=tables,
-        notes=[] if whole else [device_rows_note(figures)],
+        notes=[] if whole else [device_rows_note(figures, cap)],
     )
     if not whole:
-        document.sheets = [("Sub-units", [_sub_unit_table(figures)])]
+        document.sheets = [("Sub-units", [_sub_unit_table(figures, cap)])]
     if with_device_rows:
         document.detail_header = selectors.DEVICE_ROW_HEADER
         document.detail_typed = True
@@ -169,12 +176,12 @@ def stewardship_document(
     return document
 
 
-def device_rows_note(figures: dict) -> str:
+def device_rows_note(figures: dict, cap: int) -> str:
     """What a report above the device-rows cap says on its summary sheet and in its PDF."""
     code = figures["unit"]["code"]
     return (
         f"{code} and its sub-units hold {figures['headline']['devices_held']:,} devices, more "
-        f"than the {selectors.max_device_rows():,} a report lists device by device. The device "
+        f"than the {cap:,} a report lists device by device. The device "
         f"rows (the Devices sheet and the CSV) are the devices {code} holds directly; the "
         "devices of each sub-unit are listed in that sub-unit's own report, and the 'Sub-units' "
         "sheet counts them by category and status. Every figure in this report still "
@@ -182,11 +189,10 @@ def device_rows_note(figures: dict) -> str:
     )
 
 
-def _sub_unit_table(figures: dict) -> Table:
+def _sub_unit_table(figures: dict, max_rows: int) -> Table:
     """Devices by category and status for the unit itself and each direct sub-unit
     (sub-units' counts include their own sub-units)."""
     statuses = list(next(iter(figures["by_category_status"].values())).keys())
-    max_rows = selectors.max_device_rows()
     unit = figures["unit"]
     entries = [
         {

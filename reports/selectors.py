@@ -87,10 +87,11 @@ def max_device_rows() -> int:
     return min(int(getattr(settings, "REPORTS_MAX_DEVICE_ROWS", 100_000)), EXCEL_DEVICE_ROWS)
 
 
-def lists_whole_subtree(figures: dict) -> bool:
-    """Whether the unit's device rows cover its whole subtree (the rule above). The
-    rows are the held devices, so the count is the headline figure already computed."""
-    return figures["headline"]["devices_held"] <= max_device_rows()
+def lists_whole_subtree(figures: dict, cap: int | None = None) -> bool:
+    """Whether the unit's device rows cover its whole subtree (the rule above; ``cap``
+    overrides the setting, as the demo does). The rows are the held devices, so the
+    count is the headline figure already computed."""
+    return figures["headline"]["devices_held"] <= (max_device_rows() if cap is None else cap)
 
 
 # --- periods ---------------------------------------------------------------

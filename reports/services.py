@@ -180,7 +180,9 @@ def _stem(run: ReportRun) -> str:
     return f"{run.kind}-{safe}-{run.period_start:%Y-%m}-r{run.pk}a{run.attempts}"
 
 
-def stewardship_report_build(*, run: ReportRun, figures: dict | None = None) -> dict:
+def stewardship_report_build(
+    *, run: ReportRun, figures: dict | None = None, max_device_rows: int | None = None
+) -> dict:
     """Compute one unit's figures (sub-units included) and write its XLSX, CSV and PDF.
 
     Returns the fields to store on the run. Set-based: a fixed number of grouped
@@ -208,6 +210,7 @@ def stewardship_report_build(*, run: ReportRun, figures: dict | None = None) -> 
         period_end=run.period_end,
         idle_days=run.idle_days,
         generated_at=timezone.now(),
+        max_device_rows=max_device_rows,
     )
     names = _write_files(run, document, _stem(run))
     summary = {
@@ -234,7 +237,7 @@ def stewardship_report_build(*, run: ReportRun, figures: dict | None = None) -> 
     }
 
 
-def finance_report_build(*, run: ReportRun, figures: dict | None = None) -> dict:
+def finance_report_build(*, run: ReportRun, figures: dict | None = None, **_options) -> dict:
     """The envelope position from procurement, if installed, as XLSX, CSV and PDF,
     marked OFFICIAL-SENSITIVE [COMMERCIAL]. Without procurement the report says so."""
     position = selectors.finance_position(as_of=run.period_end)
@@ -264,7 +267,11 @@ BUILDERS = {
 
 
 def report_run_execute(
-    *, run_id: int, figures: dict | None = None, notify: bool = True
+    *,
+    run_id: int,
+    figures: dict | None = None,
+    notify: bool = True,
+    max_device_rows: int | None = None,
 ) -> ReportRun | None:
     """Build a claimed run if this caller wins it; record success or failure.
 
@@ -278,7 +285,10 @@ def report_run_execute(
     # Looked up by name at call time so a test (or an operator) can swap a builder.
     build = globals()[BUILDERS[run.kind]]
     try:
-        result = build(run=run, figures=figures) if figures is not None else build(run=run)
+        options = {} if max_device_rows is None else {"max_device_rows": max_device_rows}
+        if figures is not None:
+            options["figures"] = figures
+        result = build(run=run, **options)
     except Exception as exc:
         ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
             status=Status.FAILED,
@@ -350,7 +360,7 @@ def finance_report_run(*, period_start: dt.date) -> ReportRun | None:
 
 
 def stewardship_reports_generate_now(
-    *, period_start: dt.date, notify: bool = True
+    *, period_start: dt.date, notify: bool = True, max_device_rows: int | None = None
 ) -> dict[str, int]:
     """Every active unit's report for the month, synchronously in this process.
 
@@ -368,7 +378,12 @@ def stewardship_reports_generate_now(
     outcome = {"succeeded": 0, "failed": 0, "skipped": 0}
     for run_id, unit_id in claimed:
         try:
-            run = report_run_execute(run_id=run_id, figures=figures[unit_id], notify=notify)
+            run = report_run_execute(
+                run_id=run_id,
+                figures=figures[unit_id],
+                notify=notify,
+                max_device_rows=max_device_rows,
+            )
         except Exception:  # recorded on the run by report_run_execute; carry on
             outcome["failed"] += 1
             continue
