@@ -8,6 +8,8 @@ from devices.models import (
     DeviceEvent,
     DeviceModel,
     Entitlement,
+    EntitlementException,
+    ImportRun,
     Manufacturer,
     Person,
     RoleProfile,
@@ -116,6 +118,40 @@ class DeviceEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EntitlementException)
+class EntitlementExceptionAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "person",
+        "category",
+        "extra_quantity",
+        "approved_by",
+        "approved_at",
+        "valid_until",
+    ]
+    list_filter = ["category"]
+    search_fields = ["person__staff_number", "reason"]
+    raw_id_fields = ["person", "approved_by"]
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Import runs are a record of what happened: viewable, never edited here."""
+
+    list_display = ["id", "file_name", "created_by", "created_at", "mode", "dry_run", "status"]
+    list_filter = ["status", "mode", "dry_run", "origin"]
+    search_fields = ["file_name"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
