@@ -930,9 +930,34 @@ SELECT idx, id FROM matched
 """  # noqa: S608 - the interpolated names are the constants above, never input
 
 
+# COPY's text format: the parsers refuse control characters in text, but a
+# backslash (or a JSON escape) must be doubled; tab and line breaks are escaped
+# too, so a value can never break out of its column whatever a parser lets by.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+_COPY_CHUNK = 5_000  # lines per write: large writes, bounded buffer
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return _COPY_NULL
+    if value.__class__ is str:
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, dt.date):  # dates and aware datetimes: ISO 8601
+        return value.isoformat()
+    return str(value)  # ints and Decimals
+
+
 def _write_postgres(writes: list[_Row], *, lookups: Lookups, actor, source: str) -> None:
-    """COPY the validated rows into a staging table, then one upsert + events."""
+    """COPY the validated rows into a staging table, then one upsert + events.
+
+    The rows go to COPY as preformatted text, written in large chunks:
+    ``copy.write_row`` adapts every value through psycopg's per-type dumpers,
+    which cost more than the COPY itself (measured 0.54 s per 100,000 rows)."""
     by_index = {}
+    makers = lookups.makers
+    imported, updated = str(DeviceEvent.Kind.IMPORTED), str(DeviceEvent.Kind.UPDATED)
+    dumps = json.dumps
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_DDL)
         cursor.execute("TRUNCATE devices_import_stage")
@@ -940,32 +965,31 @@ def _write_postgres(writes: list[_Row], *, lookups: Lookups, actor, source: str)
         with raw.copy(
             f"COPY devices_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
         ) as copy:
+            lines = []
             for row in writes:
                 by_index[row.index] = row
                 final = row.final
                 current = row.existing
-                copy.write_row(
-                    (
-                        row.index,
-                        lookups.makers[row.maker_key],
-                        row.values["serial_number"],
-                        final["asset_tag"],
-                        final["device_model_id"],
-                        final["status"],
-                        final["business_unit_id"],
-                        final["assigned_to_id"],
-                        final["location"],
-                        final["purchase_date"],
-                        final["warranty_expires"],
-                        final["purchase_cost"],
-                        final["last_seen"],
-                        final["os_version"],
-                        1 if current is None else current["version"] + 1,
-                        DeviceEvent.Kind.IMPORTED if current is None else DeviceEvent.Kind.UPDATED,
-                        "" if current is None else current["status"],
-                        json.dumps(_event_details(row), default=_jsonable),
-                    )
+                if current is None:
+                    tail = f"1\t{imported}\t\t"
+                else:
+                    tail = f"{current['version'] + 1}\t{updated}\t{current['status']}\t"
+                cost = final["purchase_cost"]
+                lines.append(
+                    f"{row.index}\t{makers[row.maker_key]}\t"
+                    f"{_copy_text(row.values['serial_number'])}\t{_copy_text(final['asset_tag'])}\t"
+                    f"{final['device_model_id']}\t{final['status']}\t{final['business_unit_id']}\t"
+                    f"{_copy_text(final['assigned_to_id'])}\t{_copy_text(final['location'])}\t"
+                    f"{_copy_text(final['purchase_date'])}\t{_copy_text(final['warranty_expires'])}\t"
+                    f"{_COPY_NULL if cost is None else cost}\t{_copy_text(final['last_seen'])}\t"
+                    f"{_copy_text(final['os_version'])}\t{tail}"
+                    f"{dumps(_event_details(row), default=_jsonable).translate(_COPY_ESCAPES)}\n"
                 )
+                if len(lines) >= _COPY_CHUNK:
+                    copy.write("".join(lines))
+                    lines.clear()
+            if lines:
+                copy.write("".join(lines))
         cursor.execute("ANALYZE devices_import_stage")
         cursor.execute(
             _UPSERT_SQL,
