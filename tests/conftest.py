@@ -11,6 +11,8 @@ from django.core.cache import cache
 
 from accounts.roles import Role
 
+pytest_plugins = ["tests.browser_support"]
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):

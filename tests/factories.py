@@ -96,7 +96,8 @@ class DeviceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Device
 
-    asset_tag = factory.Sequence(lambda n: f"MPS{n:07d}")
+    # A prefix of its own, so factory devices never collide with a seeded demo estate (MPS...).
+    asset_tag = factory.Sequence(lambda n: f"TAG{n:07d}")
     serial_number = factory.Sequence(lambda n: f"SN{n:09d}")
     device_model = factory.SubFactory(DeviceModelFactory)
     manufacturer = factory.LazyAttribute(lambda o: o.device_model.manufacturer)

@@ -4,9 +4,6 @@ progress every second and turns into the summary when the run finishes."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from accounts.services import user_create
@@ -16,37 +13,8 @@ from tests.factories import BusinessUnitFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Playwright's sync API runs an event loop in this thread; the ORM must be allowed to run.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Correct-Horse-Battery-42"
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
-        yield tab
-        browser.close()
 
 
 @pytest.fixture

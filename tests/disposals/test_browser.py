@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.services import user_create
 from devices.models import Device
 from disposals.models import DisposalCase, SanitisationRecord
-from tests.browser.conftest import CHROMIUM, browser, page  # noqa: F401  (fixtures)
+from tests.browser_support import CHROMIUM
 from tests.factories import BusinessUnitFactory, DeviceFactory
 
 pytestmark = [

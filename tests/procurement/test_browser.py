@@ -1,38 +1,20 @@
 """The procurement pages in headless Chromium: each loads with one h1 and no axe
 violations, and the burn-down chart is drawn beside its table."""
 
-import os
 import random
-from pathlib import Path
 
 import pytest
 
 from accounts.services import user_create
+from tests.browser_support import CHROMIUM
 from tests.factories import BusinessUnitFactory, DeviceModelFactory, ManufacturerFactory
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Correct-Horse-Battery-42"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
 ]
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from accounts.services import user_create
 from devices.models import Device, DeviceEvent
 from refresh import services
-from tests.browser.conftest import browser, page  # noqa: F401 - fixtures
 from tests.factories import BusinessUnitFactory, DeviceEventFactory, DeviceFactory, PersonFactory
 
 pytestmark = [
