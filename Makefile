@@ -13,7 +13,7 @@ PORT ?= 8000
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed $(VENDOR)/.built ## Create or refresh .venv from requirements.lock and build the front-end assets
+install: $(VENV)/.installed $(VENDOR)/.built static_build/.collected ## Create or refresh .venv from requirements.lock and build the front-end assets
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ $(VENDOR)/.built: package.json package-lock.json
 	cp -r node_modules/@ministryofjustice/frontend/moj/assets $(VENDOR)/moj/assets
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	@touch $@
+
+# Production serves STATIC_ROOT; development and tests also read the finders directly.
+static_build/.collected: $(VENV)/.installed $(VENDOR)/.built
+	$(PY) manage.py collectstatic --noinput -v0
 	@touch $@
 
 run: install ## Run the app on http://127.0.0.1:8000 (SQLite and in-process tasks unless DATABASE_URL/REDIS_URL are set), with demo data and printed logins
