@@ -216,31 +216,45 @@ def _held_by_person(unit_ids, period_end):
     person = Person._meta.db_table
     entitlement = Entitlement._meta.db_table
     exception = EntitlementException._meta.db_table
-    params: list = [*IN_USE, period_end, period_end]
+    params: list = [*IN_USE]
     unit_filter = ""
     if unit_ids is not None:
         unit_filter = f" AND p.business_unit_id IN ({', '.join(['%s'] * len(unit_ids))})"
         params.extend(unit_ids)
+    params.extend([period_end, period_end, period_end])
+    # One pass: each in-use device is joined to its holder (a hash of the people's
+    # narrow columns) and the small entitlement table BEFORE grouping, so the one
+    # grouping by person and category carries the holder's unit, leaver date and
+    # entitlement with it and HAVING keeps only people over their role's entitlement
+    # or leavers (about 8,000 of 700,000 groups at 1,000,000 devices). Exceptions are
+    # looked up for those survivors only. The earlier form grouped first and then
+    # joined all 700,000 groups to the 562,500 people, the entitlement and exception
+    # tables: measured 1.0-1.7 s against 0.8-1.2 s for this one on the bench estate.
     sql = f"""
         WITH held AS (
-            SELECT d.assigned_to_id AS person_id, m.category AS category, COUNT(*) AS n
-            FROM {device} d JOIN {model} m ON m.id = d.device_model_id
-            WHERE d.assigned_to_id IS NOT NULL AND d.status IN (%s, %s)
-            GROUP BY d.assigned_to_id, m.category
+            SELECT p.id AS person_id, p.business_unit_id, p.staff_number, p.leaver_date,
+                   m.category AS category, COUNT(*) AS n,
+                   COALESCE(MAX(e.quantity), 0) AS entitled
+            FROM {device} d
+            JOIN {person} p ON p.id = d.assigned_to_id
+            JOIN {model} m ON m.id = d.device_model_id
+            LEFT JOIN {entitlement} e
+                   ON e.role_profile_id = p.role_profile_id AND e.category = m.category
+            WHERE d.status IN (%s, %s){unit_filter}
+            GROUP BY p.id, p.business_unit_id, p.staff_number, p.leaver_date, m.category
+            HAVING COUNT(*) > COALESCE(MAX(e.quantity), 0) OR p.leaver_date <= %s
         ), extra AS (
             SELECT x.person_id, x.category, SUM(x.extra_quantity) AS extra
             FROM {exception} x
             WHERE x.valid_until IS NULL OR x.valid_until >= %s
             GROUP BY x.person_id, x.category
         )
-        SELECT p.business_unit_id, p.staff_number, p.leaver_date, h.category, h.n,
-               COALESCE(e.quantity, 0) + COALESCE(x.extra, 0) AS allowed
+        SELECT h.business_unit_id, h.staff_number, h.leaver_date, h.category, h.n,
+               h.entitled + COALESCE(x.extra, 0) AS allowed
         FROM held h
-        JOIN {person} p ON p.id = h.person_id
-        LEFT JOIN {entitlement} e ON e.role_profile_id = p.role_profile_id AND e.category = h.category
         LEFT JOIN extra x ON x.person_id = h.person_id AND x.category = h.category
-        WHERE (h.n > COALESCE(e.quantity, 0) + COALESCE(x.extra, 0) OR p.leaver_date <= %s){unit_filter}
-        ORDER BY p.staff_number, h.category
+        WHERE h.n > h.entitled + COALESCE(x.extra, 0) OR h.leaver_date <= %s
+        ORDER BY h.staff_number, h.category
     """  # noqa: S608 - table names come from model metadata, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -317,11 +331,17 @@ def stewardship_figures(
 def _tune_for_aggregates() -> None:
     """PostgreSQL: give this transaction's grouped scans room to hash in memory
     (700,000 person × category groups spill to disk at the default 4 MB) and skip JIT
-    compilation, which costs more than it saves on queries this short. One statement,
-    scoped to the transaction (set_config(..., true) is SET LOCAL)."""
+    compilation, which costs more than it saves on queries this short. Parallel costs
+    lowered so the held-by-person query joins its 700,000 in-use devices to the
+    562,500 people in parallel workers (the planner's default keeps it serial to
+    avoid gathering that many rows; measured 25-45% faster in paired runs on the
+    bench estate). One statement, scoped to the transaction (set_config(..., true)
+    is SET LOCAL)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true),"
+            " set_config('parallel_setup_cost', '0', true),"
+            " set_config('parallel_tuple_cost', '0.0001', true)",
             [getattr(settings, "REPORTS_WORK_MEM", "128MB")],
         )
 
