@@ -7,6 +7,7 @@ In the hand-built estate A's subtree holds 17 devices: 9 held by A itself, 8 by 
 """
 
 import csv
+import html
 import io
 
 import openpyxl
@@ -108,3 +109,40 @@ def test_the_cap_changes_no_figure(
 def test_the_cap_never_exceeds_excels_row_limit(settings, cap):
     settings.REPORTS_MAX_DEVICE_ROWS = cap
     assert selectors.max_device_rows() == min(cap, 1_048_576 - 3)
+
+
+def test_the_run_page_says_when_the_files_list_only_the_units_own_devices(
+    client, asset_manager, estate, no_refresh, settings, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    # Given A's report built above the cap
+    settings.REPORTS_MAX_DEVICE_ROWS = 1
+    run = _report(estate.a, django_capture_on_commit_callbacks)
+    # When an asset manager opens it, then the page explains the device rows
+    client.force_login(asset_manager)
+    page = html.unescape(
+        client.get(reverse("reports:report_detail", args=[run.pk])).content.decode()
+    )
+    assert "each sub-unit's report lists its own" in page
+    assert "Every figure includes all sub-units" in page
+
+
+def test_the_demo_writes_its_reports_with_the_demo_cap(estate, no_refresh, monkeypatch, mailoutbox):
+    import datetime as dt
+    import random
+
+    from reports import demo
+
+    # Given a demo cap below A's 17 devices but above B's 6 and A1's 8
+    monkeypatch.setattr(demo, "DEMO_MAX_DEVICE_ROWS", 10)
+    # When the demo seeds
+    demo.seed(rng=random.Random(1), today=dt.date(2026, 11, 25), stdout=io.StringIO())
+    # Then A's files list its own 9 devices and the others list their whole subtree
+    runs = {
+        r.business_unit.code: r
+        for r in ReportRun.objects.filter(kind="stewardship", period_start=PERIOD_START)
+    }
+    assert runs["A"].device_rows == _held(business_unit=estate.a) == 9
+    assert runs["A1"].device_rows == 8 and runs["B"].device_rows == 6
+    assert runs["A"].summary["headline"]["devices_held"] == 17
