@@ -30,9 +30,14 @@ from devices.importing.upsert import (
     RowResult,
     UpsertOutcome,
     apply_batch,
+    batch_outcome,
     find_duplicates,
     parse_batch,
+    prepare_write,
+    resolve_batch,
     upsert_batch,
+    validate_batch,
+    write_postgres,
 )
 from devices.models import ImportRun
 
@@ -372,24 +377,13 @@ def _prefetched(items, *, depth: int = 1):
 
 def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothing) -> None:
     lookups = Lookups(actor=run.created_by)
-    processed = 0
+    state = {"processed": 0}
 
     def parsed_batches():
         for numbers, rows in _batches(table.rows(), BATCH_SIZE):
             yield numbers, rows, parse_batch(rows=rows, indexes=numbers, duplicates=duplicates)
 
-    for numbers, rows, parsed in _prefetched(parsed_batches()):
-        # After the first rejected row an all-or-nothing import only validates
-        # (it will be rolled back), so the report still lists every error.
-        validate_only = run.dry_run or (all_or_nothing and counts["rejected"] > 0)
-        outcome = apply_batch(
-            parsed=parsed,
-            actor=run.created_by,
-            source=run.source,
-            mode=run.mode,
-            dry_run=validate_only,
-            lookups=lookups,
-        )
+    def record(numbers, rows, outcome) -> None:
         for key in counts:
             counts[key] += getattr(outcome, key)
         if outcome.rejected:
@@ -403,14 +397,133 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
                             value=by_number[result.index].get(column),
                             reason=message,
                         )
-        processed += len(rows)
+        state["processed"] += len(rows)
+        # One cheap UPDATE of the run per batch, for the progress bar.
         progress.update(
-            rows_processed=min(processed, run.rows_total),
+            rows_processed=min(state["processed"], run.rows_total),
             created_count=counts["created"],
             updated_count=counts["updated"],
             unchanged_count=counts["unchanged"],
             rejected_count=counts["rejected"],
         )
+
+    if (
+        connection.vendor == "postgresql"
+        and run.mode == ImportRun.Mode.VALID_ROWS
+        and not run.dry_run
+        and not connection.in_atomic_block
+    ):
+        _import_batches_pipelined(run, parsed_batches(), lookups, record)
+        return
+
+    for numbers, rows, parsed in _prefetched(parsed_batches()):
+        # After the first rejected row an all-or-nothing import only validates
+        # (it will be rolled back), so the report still lists every error.
+        validate_only = run.dry_run or (all_or_nothing and counts["rejected"] > 0)
+        outcome = apply_batch(
+            parsed=parsed,
+            actor=run.created_by,
+            source=run.source,
+            mode=run.mode,
+            dry_run=validate_only,
+            lookups=lookups,
+        )
+        record(numbers, rows, outcome)
+
+
+class _Writer:
+    """One batch's write (COPY, upsert + events, commit) on a background thread.
+
+    The thread drives the same PostgreSQL session through the raw psycopg
+    connection while the main thread validates the next batch in pure Python;
+    the database work releases the GIL, so on two cores the validation costs
+    almost nothing. The batch is one transaction of its own (valid-rows mode:
+    a crash keeps whole batches only), and nothing else touches the
+    connection until ``join()``.
+    """
+
+    def __init__(self, writes, *, lookups, actor, source):
+        self.error: BaseException | None = None
+        raw = connection.connection
+
+        def work():
+            try:
+                with raw.transaction():
+                    write_postgres(
+                        writes, lookups=lookups, actor=actor, source=source, raw_connection=raw
+                    )
+            except BaseException as error:  # re-raised by join(), never lost
+                self.error = error
+
+        self.thread = threading.Thread(target=work, name="import-write", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _import_batches_pipelined(run, batches, lookups, record) -> None:
+    """Valid-rows import on PostgreSQL: batch N is written while batch N+1 is
+    validated.
+
+    Per batch: its lookups run first (the connection is free), then the
+    previous batch's write starts on the writer thread, then this batch is
+    validated in Python. That validation read the estate before the previous
+    batch committed. Duplicate keys across the file are already errors, so the
+    previous batch never touches this batch's devices; the one thing it can
+    change that this batch's checks read is which device holds an asset tag.
+    So if the previous batch moved any asset tag, this batch's lookups and
+    checks are run again after that commit, exactly as a sequential import
+    would see them. New makers and models are created (and committed) on the
+    main connection before their batch's write starts, so later batches see
+    them.
+    """
+    actor, source = run.created_by, run.source
+    pending = None  # (numbers, rows, parsed, writes) validated but not yet written
+
+    def write_pending(writer=None) -> None:
+        numbers, rows, parsed, writes = pending
+        if writer is None and writes:
+            writer = _Writer(writes, lookups=lookups, actor=actor, source=source)
+        if writer is not None:
+            writer.join()
+        record(numbers, rows, batch_outcome(parsed, applied=True))
+
+    iterator = iter(_prefetched(batches))
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            break
+        except FileUnreadable:
+            # Whole batches before the unreadable part stand, as in the
+            # sequential import: finish the one validated but not yet written.
+            if pending is not None:
+                write_pending()
+            raise
+        numbers, rows, parsed = item
+        saved = [{k: list(m) for k, m in row.errors.items()} for row in parsed]
+        resolved = resolve_batch(parsed, lookups)
+        writer = None
+        if pending is not None and pending[3]:
+            writer = _Writer(pending[3], lookups=lookups, actor=actor, source=source)
+        try:
+            validate_batch(parsed, lookups, resolved)
+        finally:
+            if writer is not None:
+                writer.thread.join()
+        if pending is not None:
+            moved_tags = any(row.changed and "asset_tag" in row.changed for row in pending[3])
+            write_pending(writer)
+            if moved_tags:
+                for row, errors in zip(parsed, saved, strict=True):
+                    row.reset(errors)
+                validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
+        pending = (numbers, rows, parsed, prepare_write(parsed, lookups))
+    if pending is not None:
+        write_pending()
 
 
 def _finish(

@@ -581,3 +581,93 @@ def test_row_numbers_count_blank_lines_as_a_user_sees_them(tmp_path, unit):
     [error] = ImportRun.objects.get().error_sample
     assert error["row"] == 5
     assert Device.objects.filter(serial_number="A").exists()
+
+
+# ------------------------------------- PostgreSQL: write one batch, validate the next
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_written_while_the_next_is_validated_land_like_a_sequential_import(
+    tmp_path, unit, monkeypatch
+):
+    # Given an existing device, and a file of 2-row batches (committed per batch,
+    # so the writer thread and the validation of the next batch overlap) with a
+    # change, new devices, a maker first seen in a later batch and a bad row
+    monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
+    existing = DeviceFactory(
+        serial_number="A",
+        business_unit=unit,
+        location="Old",
+        device_model=DeviceModelFactory(name="Latitude 5440"),
+    )
+    rows = [
+        device_row(serial_number="A", location="New"),
+        device_row(serial_number="B"),
+        device_row(serial_number="C", business_unit="X"),
+        device_row(serial_number="D", manufacturer="Fairphone", model="FP5", category="smartphone"),
+        device_row(serial_number="E", manufacturer="Fairphone", model="FP5", category="smartphone"),
+    ]
+    status, out, _ = run_import(text_file(tmp_path / "p.csv", rows), "--mode", "valid-rows")
+    # Then every good row landed with its event, and the bad one is reported
+    assert status == 1
+    assert "created 3" in out and "updated 1" in out and "rejected 1" in out
+    existing.refresh_from_db()
+    assert existing.location == "New" and existing.version == 2
+    assert sorted(Device.objects.values_list("serial_number", flat=True)) == ["A", "B", "D", "E"]
+    assert DeviceEvent.objects.count() == 4
+    run = ImportRun.objects.get()
+    assert run.rows_processed == 5 and run.applied
+    assert [(e["row"], e["column"]) for e in run.error_sample] == [(4, "business_unit")]
+    # And a re-run is a no-op
+    status, out, _ = run_import(text_file(tmp_path / "p.csv", rows), "--mode", "valid-rows")
+    assert "unchanged 4" in out and DeviceEvent.objects.count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_asset_tag_moved_off_a_device_by_one_batch_is_free_for_the_next(
+    tmp_path, unit, monkeypatch
+):
+    # Given device A holding tag T1, and a file whose first batch moves A to T2
+    # and whose second batch gives T1 to a new device (validated, at first,
+    # before the first batch committed)
+    monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
+    model = DeviceModelFactory(name="Latitude 5440")
+    DeviceFactory(serial_number="A", asset_tag="T1", business_unit=unit, device_model=model)
+    rows = [
+        device_row(serial_number="A", asset_tag="T2"),
+        device_row(serial_number="B"),
+        device_row(serial_number="C", asset_tag="T1"),
+    ]
+    status, out, _ = run_import(text_file(tmp_path / "t.csv", rows))
+    # Then, as in a sequential import, the tag is free for C
+    assert status == 0, out
+    assert dict(Device.objects.values_list("serial_number", "asset_tag")) == {
+        "A": "T2",
+        "B": None,
+        "C": "T1",
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_fails_mid_way_keeps_whole_earlier_batches(tmp_path, unit, monkeypatch):
+    monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
+    real = import_services.write_postgres
+    calls = []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(import_services, "write_postgres", crashing)
+    rows = [device_row(serial_number=f"S{i}") for i in range(5)]
+    status, _, err = run_import(text_file(tmp_path / "w.csv", rows))
+    assert status == 1
+    assert "disk on fire" in err
+    assert ImportRun.objects.get().status == ImportRun.Status.FAILED
+    # The first batch is whole (2 devices, 2 events); the second wrote nothing.
+    assert Device.objects.count() == 2 and DeviceEvent.objects.count() == 2
