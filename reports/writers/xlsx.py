@@ -151,9 +151,10 @@ def write(document: ReportDocument, stream) -> None:
             for col in document.detail_datetime_columns:
                 detail.set_column(col, col, 16, cells.datetime)
             detail.write_string(0, 0, document.marking, marking_fmt)
-            detail.write_string(1, 0, f"Period: {neutralise(document.period_label)}")
             if document.detail_note:
+                # Before row 1: constant-memory mode flushes a row once a later row is written.
                 detail.write_string(0, 2, neutralise(document.detail_note), bold)
+            detail.write_string(1, 0, f"Period: {neutralise(document.period_label)}")
             for col, name in enumerate(document.detail_header):
                 detail.write_string(2, col, neutralise(name), head_fmt)
             detail.freeze_panes(3, 0)

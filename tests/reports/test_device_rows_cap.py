@@ -72,6 +72,7 @@ def test_a_subtree_over_the_cap_lists_only_the_units_own_devices_with_a_sub_unit
     # and the sub-unit sheet counts A1's devices by category and status
     book = openpyxl.load_workbook(io.BytesIO(_read(run.xlsx_file)))
     assert book.sheetnames == ["Summary", "Sub-units", "Devices"]
+    assert "each sub-unit's report lists its own" in book["Devices"]["C1"].value
     values = [row for row in book["Sub-units"].iter_rows(values_only=True) if row[0] in ("A", "A1")]
     header = next(row for row in book["Sub-units"].iter_rows(values_only=True) if row[0] == "Unit")
     total = header.index("Total")
