@@ -152,7 +152,11 @@ def find_duplicates(rows) -> tuple[set, set]:
     for row in rows:
         serial = row.get("serial_number")
         if serial not in (None, ""):
-            h = hash(duplicate_key(row.get("manufacturer"), serial))
+            maker = row.get("manufacturer")
+            if serial.__class__ is str and maker.__class__ is str:  # duplicate_key, inlined
+                h = hash((maker.strip().lower(), serial.strip()))
+            else:
+                h = hash(duplicate_key(maker, serial))
             if h in seen_keys:
                 dup_keys.add(h)
             else:
@@ -692,7 +696,9 @@ def _validate_row(row: _Row, lookups, people, existing, tag_owner, new_models) -
         changed["assigned_to"] = [current["assigned_to__staff_number"], staff_number or None]
     for name in PLAIN_FIELDS:
         if final[name] != current[name]:
-            changed[name] = [_jsonable(current[name]), _jsonable(final[name])]
+            # Raw values: converted when the event is written (on PostgreSQL by
+            # json.dumps's C encoder, which calls back only for dates/Decimals).
+            changed[name] = [current[name], final[name]]
     if changed:
         row.outcome = "updated"
         row.final = final
@@ -780,10 +786,15 @@ def _create_makers_and_models(writes: list[_Row], lookups: Lookups) -> None:
             del row.changed["model"]
 
 
-def _event_details(row: _Row) -> dict:
+def _event_details(row: _Row, *, convert: bool = True) -> dict:
     details: dict = {"row": row.index}
     if row.changed:
-        details["changed"] = row.changed
+        if convert:
+            details["changed"] = {
+                name: [_jsonable(old), _jsonable(new)] for name, (old, new) in row.changed.items()
+            }
+        else:
+            details["changed"] = row.changed
     return details
 
 
@@ -1000,24 +1011,42 @@ def write_postgres(
             f"COPY devices_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"
         ) as copy:
             lines = []
+            esc, null = _COPY_ESCAPES, _COPY_NULL
             for row in writes:
-                by_index[row.index] = row
+                index = row.index
+                by_index[index] = row
                 final = row.final
                 current = row.existing
                 if current is None:
                     tail = f"1\t{imported}\t\t"
                 else:
                     tail = f"{current['version'] + 1}\t{updated}\t{current['status']}\t"
-                cost = final["purchase_cost"]
+                if row.changed:
+                    details = dumps(_event_details(row, convert=False), default=_jsonable)
+                    details = details.translate(esc)
+                else:
+                    details = f'{{"row": {index}}}'  # what json.dumps would write
+                # Values inline rather than through _copy_text: this loop runs
+                # once per written row and function calls dominate it.
+                tag, assigned, cost = (
+                    final["asset_tag"],
+                    final["assigned_to_id"],
+                    final["purchase_cost"],
+                )
+                bought, warranty, seen = (
+                    final["purchase_date"],
+                    final["warranty_expires"],
+                    final["last_seen"],
+                )
                 lines.append(
-                    f"{row.index}\t{makers[row.maker_key]}\t"
-                    f"{_copy_text(row.values['serial_number'])}\t{_copy_text(final['asset_tag'])}\t"
+                    f"{index}\t{makers[row.maker_key]}\t{row.values['serial_number'].translate(esc)}\t"
+                    f"{null if tag is None else tag.translate(esc)}\t"
                     f"{final['device_model_id']}\t{final['status']}\t{final['business_unit_id']}\t"
-                    f"{_copy_text(final['assigned_to_id'])}\t{_copy_text(final['location'])}\t"
-                    f"{_copy_text(final['purchase_date'])}\t{_copy_text(final['warranty_expires'])}\t"
-                    f"{_COPY_NULL if cost is None else cost}\t{_copy_text(final['last_seen'])}\t"
-                    f"{_copy_text(final['os_version'])}\t{tail}"
-                    f"{dumps(_event_details(row), default=_jsonable).translate(_COPY_ESCAPES)}\n"
+                    f"{null if assigned is None else assigned}\t{_copy_text(final['location'])}\t"
+                    f"{null if bought is None else bought.isoformat()}\t"
+                    f"{null if warranty is None else warranty.isoformat()}\t"
+                    f"{null if cost is None else cost}\t{null if seen is None else seen.isoformat()}\t"
+                    f"{_copy_text(final['os_version'])}\t{tail}{details}\n"
                 )
                 if len(lines) >= _COPY_CHUNK:
                     copy.write("".join(lines))
