@@ -35,9 +35,10 @@ from devices.importing.upsert import (
     parse_batch,
     prepare_write,
     resolve_batch,
+    stage_rows,
     upsert_batch,
     validate_batch,
-    write_postgres,
+    write_staged,
 )
 from devices.models import ImportRun
 
@@ -432,26 +433,23 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
 
 
 class _Writer:
-    """One batch's write (COPY, upsert + events, commit) on a background thread.
+    """One batch's write (COPY, upsert + events, commit) on a background thread,
+    through a second connection of the import's own.
 
-    The thread drives the same PostgreSQL session through the raw psycopg
-    connection while the main thread validates the next batch in pure Python;
-    the database work releases the GIL, so on two cores the validation costs
-    almost nothing. The batch is one transaction of its own (valid-rows mode:
-    a crash keeps whole batches only), and nothing else touches the
-    connection until ``join()``.
+    While it runs, the main thread looks up and validates the next batch on
+    the main connection; the write waits on PostgreSQL with the GIL released,
+    so on two cores both proceed. The batch is one transaction of its own
+    (valid-rows mode: a crash keeps whole batches only).
     """
 
-    def __init__(self, writes, *, lookups, actor, source):
+    def __init__(self, raw, staged, *, actor, source):
         self.error: BaseException | None = None
-        raw = connection.connection
+        chunks, by_index = staged
 
         def work():
             try:
                 with raw.transaction():
-                    write_postgres(
-                        writes, lookups=lookups, actor=actor, source=source, raw_connection=raw
-                    )
+                    write_staged(chunks, by_index, actor=actor, source=source, raw_connection=raw)
             except BaseException as error:  # re-raised by join(), never lost
                 self.error = error
 
@@ -465,65 +463,76 @@ class _Writer:
 
 
 def _import_batches_pipelined(run, batches, lookups, record) -> None:
-    """Valid-rows import on PostgreSQL: batch N is written while batch N+1 is
-    validated.
+    """Valid-rows import on PostgreSQL: batch N is written (on a second
+    connection, by a writer thread) while batch N+1 is looked up and validated.
 
-    Per batch: its lookups run first (the connection is free), then the
-    previous batch's write starts on the writer thread, then this batch is
-    validated in Python. That validation read the estate before the previous
-    batch committed. Duplicate keys across the file are already errors, so the
-    previous batch never touches this batch's devices; the one thing it can
-    change that this batch's checks read is which device holds an asset tag.
-    So if the previous batch moved any asset tag, this batch's lookups and
-    checks are run again after that commit, exactly as a sequential import
-    would see them. New makers and models are created (and committed) on the
-    main connection before their batch's write starts, so later batches see
-    them.
+    The lookups of batch N+1 may read the estate before batch N committed.
+    Duplicate keys across the file are already errors, so batch N never
+    touches batch N+1's devices; the one thing it can change that N+1's checks
+    read is which device holds an asset tag. So if batch N moved any asset tag,
+    N+1's lookups and checks are run again after that commit, exactly as a
+    sequential import would see them. New makers and models are created (and
+    committed) on the main connection before their batch's write starts, so
+    the writer's foreign keys and later batches see them.
     """
     actor, source = run.created_by, run.source
-    pending = None  # (numbers, rows, parsed, writes) validated but not yet written
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    side.ensure_connection()
+    raw = side.connection  # psycopg's connection: usable from the writer thread
+    # (numbers, rows, parsed, writes, staged COPY text) validated, not yet written
+    pending = None
+
+    def prepared(parsed):
+        """Validated rows to their write: new makers/models created, COPY text
+        formatted here on the main thread, so the writer only waits on SQL."""
+        writes = prepare_write(parsed, lookups)
+        return writes, (stage_rows(writes, lookups=lookups) if writes else None)
 
     def write_pending(writer=None) -> None:
-        numbers, rows, parsed, writes = pending
+        numbers, rows, parsed, writes, staged = pending
         if writer is None and writes:
-            writer = _Writer(writes, lookups=lookups, actor=actor, source=source)
+            writer = _Writer(raw, staged, actor=actor, source=source)
         if writer is not None:
             writer.join()
         record(numbers, rows, batch_outcome(parsed, applied=True))
 
-    iterator = iter(_prefetched(batches))
-    while True:
-        try:
-            item = next(iterator)
-        except StopIteration:
-            break
-        except FileUnreadable:
-            # Whole batches before the unreadable part stand, as in the
-            # sequential import: finish the one validated but not yet written.
-            if pending is not None:
-                write_pending()
-            raise
-        numbers, rows, parsed = item
-        saved = [{k: list(m) for k, m in row.errors.items()} for row in parsed]
-        resolved = resolve_batch(parsed, lookups)
-        writer = None
-        if pending is not None and pending[3]:
-            writer = _Writer(pending[3], lookups=lookups, actor=actor, source=source)
-        try:
-            validate_batch(parsed, lookups, resolved)
-        finally:
-            if writer is not None:
-                writer.thread.join()
-        if pending is not None:
-            moved_tags = any(row.changed and "asset_tag" in row.changed for row in pending[3])
-            write_pending(writer)
-            if moved_tags:
-                for row, errors in zip(parsed, saved, strict=True):
-                    row.reset(errors)
+    try:
+        iterator = iter(_prefetched(batches))
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except FileUnreadable:
+                # Whole batches before the unreadable part stand, as in the
+                # sequential import: finish the one validated but not written.
+                if pending is not None:
+                    write_pending()
+                raise
+            numbers, rows, parsed = item
+            saved = [{k: list(m) for k, m in row.errors.items()} for row in parsed]
+            writer = None
+            if pending is not None and pending[3]:
+                writer = _Writer(raw, pending[4], actor=actor, source=source)
+            try:
                 validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
-        pending = (numbers, rows, parsed, prepare_write(parsed, lookups))
-    if pending is not None:
-        write_pending()
+                writes, staged = prepared(parsed)
+            finally:
+                if writer is not None:
+                    writer.thread.join()
+            if pending is not None:
+                moved_tags = any(row.changed and "asset_tag" in row.changed for row in pending[3])
+                write_pending(writer)
+                if moved_tags:
+                    for row, errors in zip(parsed, saved, strict=True):
+                        row.reset(errors)
+                    validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
+                    writes, staged = prepared(parsed)
+            pending = (numbers, rows, parsed, writes, staged)
+        if pending is not None:
+            write_pending()
+    finally:
+        side.close()
 
 
 def _finish(

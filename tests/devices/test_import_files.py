@@ -654,7 +654,7 @@ def test_an_asset_tag_moved_off_a_device_by_one_batch_is_free_for_the_next(
 @pytest.mark.django_db(transaction=True)
 def test_a_write_that_fails_mid_way_keeps_whole_earlier_batches(tmp_path, unit, monkeypatch):
     monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
-    real = import_services.write_postgres
+    real = import_services.write_staged
     calls = []
 
     def crashing(*args, **kwargs):
@@ -663,7 +663,7 @@ def test_a_write_that_fails_mid_way_keeps_whole_earlier_batches(tmp_path, unit, 
             raise RuntimeError("disk on fire")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(import_services, "write_postgres", crashing)
+    monkeypatch.setattr(import_services, "write_staged", crashing)
     rows = [device_row(serial_number=f"S{i}") for i in range(5)]
     status, _, err = run_import(text_file(tmp_path / "w.csv", rows))
     assert status == 1
