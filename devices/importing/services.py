@@ -98,8 +98,11 @@ def devices_upsert_rows(
 # ---------------------------------------------------------------- import runs
 
 # Rows per batch: big enough that the per-batch queries and the COPY amortise,
-# small enough that a batch's Python objects stay a few tens of MB.
-BATCH_SIZE = 20_000
+# small enough that a batch's Python objects stay a few tens of MB. With the
+# pipelined write, 10,000 beat 20,000 (100k rows: 4.7-4.8 s vs 5.0-5.2 s; the
+# first batch's validation and the last batch's write are not overlapped) and
+# equalled it at 1M rows; larger batches only cost memory.
+BATCH_SIZE = 10_000
 ERROR_SAMPLE_SIZE = 50
 DUPLICATE_COLUMNS = ("manufacturer", "serial_number", "asset_tag")
 ERROR_REPORT_HEADER = ["row", "column", "value", "reason"]
