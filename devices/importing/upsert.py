@@ -444,14 +444,35 @@ def resolve_batch(parsed: list[_Row], lookups: Lookups):
     staff_numbers = {row.values["assigned_to"] for row in parsed if row.values.get("assigned_to")}
     # Existing devices, by (manufacturer id, serial).
     keys = []
+    # Asset tags named in the batch -> the key of the row naming them (None
+    # when the maker is unknown, or when two live rows name the same tag).
+    tags: dict[str, tuple[int, str] | None] = {}
     for row in live:
         mid = lookups.makers.get(row.maker_key)
+        key = None
         if mid is not None:
-            keys.append((mid, row.values["serial_number"]))
-    tags = {row.values["asset_tag"] for row in live if row.values.get("asset_tag")}
+            key = (mid, row.values["serial_number"])
+            keys.append(key)
+        tag = row.values.get("asset_tag")
+        if tag:
+            tags[tag] = None if tag in tags else key
     if connection.vendor == "postgresql":
         return _lookup_postgres(staff_numbers, keys, tags)
     return _lookup_orm(staff_numbers, keys, tags)
+
+
+def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
+    """The tags whose owner a query must find. A row whose own device already
+    carries the tag it names needs no query: asset tags are unique, so that
+    device is the owner (on a re-import that is most tagged rows)."""
+    wanted = []
+    for tag, key in tags.items():
+        current = existing.get(key) if key is not None else None
+        if current is not None and current["asset_tag"] == tag:
+            tag_owner[tag] = (current["pk"], current["serial_number"])
+        else:
+            wanted.append(tag)
+    return wanted
 
 
 def validate_batch(parsed: list[_Row], lookups: Lookups, resolved) -> None:
@@ -535,12 +556,15 @@ def _lookup_postgres(staff_numbers, keys, tags):
                 if current["last_seen"] is not None:
                     current["last_seen"] = current["last_seen"].replace(tzinfo=dt.UTC)
                 existing[(found[1], found[2])] = current
-        cursor.execute(
-            "SELECT asset_tag, id, serial_number FROM devices_device "
-            "WHERE asset_tag = ANY(string_to_array(%s, %s))",
-            [_SEP.join(tags), _SEP],
-        )
-        tag_owner = {tag: (pk, serial) for tag, pk, serial in cursor.fetchall()}
+        tag_owner: dict[str, tuple[int, str]] = {}
+        wanted = _tags_to_look_up(tags, existing, tag_owner)
+        if wanted:
+            cursor.execute(
+                "SELECT asset_tag, id, serial_number FROM devices_device "
+                "WHERE asset_tag = ANY(string_to_array(%s, %s))",
+                [_SEP.join(wanted), _SEP],
+            )
+            tag_owner.update((tag, (pk, serial)) for tag, pk, serial in cursor.fetchall())
     return people, existing, tag_owner
 
 
@@ -565,7 +589,7 @@ def _lookup_orm(staff_numbers, keys, tags):
             for found in qs.values(*_DEVICE_FIELDS):
                 existing[(mid, found["serial_number"])] = found
     tag_owner: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(tags):
+    for chunk in _chunks(_tags_to_look_up(tags, existing, tag_owner)):
         for tag, pk, serial in Device.objects.filter(asset_tag__in=chunk).values_list(
             "asset_tag", "pk", "serial_number"
         ):

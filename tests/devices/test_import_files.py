@@ -624,6 +624,25 @@ def test_batches_written_while_the_next_is_validated_land_like_a_sequential_impo
     assert "unchanged 4" in out and DeviceEvent.objects.count() == 4
 
 
+@pytest.mark.parametrize("total", [0, 1, 2, 3, 5, 7, 12, 13, 100])
+def test_pipelined_batches_are_small_at_both_ends_and_cover_every_row(total, monkeypatch):
+    # Given batches of 4 rows with edge batches of 1
+    monkeypatch.setattr(import_services, "BATCH_SIZE", 4)
+    monkeypatch.setattr(import_services, "EDGE_BATCH_SIZE", 1)
+    # When a file of `total` rows is cut into batches
+    numbered = [(n, {"serial_number": str(n)}) for n in range(total)]
+    sizes = import_services._pipelined_batch_sizes(total)
+    batches = [numbers for numbers, _rows in import_services._batches(numbered, sizes)]
+    # Then every row is in one batch, in order, none larger than BATCH_SIZE,
+    # and the first and (with three batches or more) the last hold one row
+    assert [n for numbers in batches for n in numbers] == list(range(total))
+    assert all(1 <= len(numbers) <= 4 for numbers in batches)
+    if batches:
+        assert len(batches[0]) == 1
+    if len(batches) >= 3:
+        assert len(batches[-1]) == 1
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_asset_tag_moved_off_a_device_by_one_batch_is_free_for_the_next(

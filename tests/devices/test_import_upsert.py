@@ -155,6 +155,26 @@ def test_asset_tag_on_another_device_is_an_error(unit, asset_manager):
     assert "OTHER" in outcome.results[0].errors["asset_tag"][0]
 
 
+def test_a_device_keeping_its_own_tag_is_unchanged_and_a_tag_on_another_device_still_refused(
+    unit, asset_manager
+):
+    # Given two devices holding MPS1 and MPS2 (the first row's tag is its own
+    # device's, so its owner is known without a query; the second row names a
+    # tag held by another device)
+    model = DeviceModelFactory(name="Latitude 5440")
+    DeviceFactory(asset_tag="MPS1", serial_number="SN-0001", business_unit=unit, device_model=model)
+    DeviceFactory(asset_tag="MPS2", serial_number="OTHER", business_unit=unit, device_model=model)
+    # When a batch names both
+    outcome = devices_upsert_rows(
+        rows=[row(asset_tag="MPS1"), row(serial_number="SN-0003", asset_tag="MPS2")],
+        actor=asset_manager,
+        source="api",
+    )
+    # Then the first is unchanged and the second is refused naming the holder
+    assert outcome.results[0].outcome == "unchanged"
+    assert "OTHER" in outcome.results[1].errors["asset_tag"][0]
+
+
 def test_scoped_user_cannot_import_into_another_unit(unit, make_user):
     mine = BusinessUnitFactory(code="MINE")
     user = make_user(Role.ASSET_MANAGER, units=[mine])
