@@ -68,5 +68,5 @@ worker: install ## Run a Celery worker (needs REDIS_URL)
 beat: install ## Run Celery beat with the database scheduler (needs REDIS_URL)
 	$(VENV)/bin/celery -A config beat -l info
 
-bench: install ## Run the benchmarks in bench/ (needs DATABASE_URL on PostgreSQL)
+bench: install ## Run every benchmark in bench/, each in a fresh PostgreSQL database (PGHOST, PGPORT, PGUSER)
 	$(PY) bench/run_all.py
