@@ -49,3 +49,14 @@ def has_role(user, *roles: Role) -> bool:
 def can_see_commercial(user) -> bool:
     """Unit prices and contract values are OFFICIAL-SENSITIVE [COMMERCIAL]."""
     return has_role(user, *COMMERCIAL_ROLES)
+
+
+def require_role(
+    user, *roles: Role, message: str = "Your role does not give access to this page."
+) -> None:
+    """Refuse (403) a user who holds none of ``roles``; superusers pass. The one page-level
+    role check every app's views use."""
+    if not has_role(user, *roles):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(message)

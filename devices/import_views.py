@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from accounts.roles import Role, has_role
+from accounts.roles import Role, require_role
 from core.exports import OFFICIAL
 from devices.importing import selectors
 from devices.importing.mappings import MAPPING_CHOICES
@@ -51,8 +50,7 @@ class ImportForm(forms.Form):
 
 
 def _asset_manager(request) -> None:
-    if not has_role(request.user, Role.ASSET_MANAGER):
-        raise PermissionDenied("Only asset managers import the estate.")
+    require_role(request.user, Role.ASSET_MANAGER, message="Only asset managers import the estate.")
 
 
 def _run_or_404(request, pk: int) -> ImportRun:

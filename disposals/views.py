@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.roles import Role, can_see_commercial, has_role
+from accounts.roles import Role, can_see_commercial, has_role, require_role
 from core.exports import classification, csv_bytes
 from core.financial_year import FinancialYear, current_financial_year
 from devices.errors import DomainError
@@ -33,8 +33,7 @@ def role_required(*roles):
         @wraps(view)
         @login_required
         def wrapped(request, *args, **kwargs):
-            if not has_role(request.user, *roles):
-                raise PermissionDenied
+            require_role(request.user, *roles)
             return view(request, *args, **kwargs)
 
         return wrapped

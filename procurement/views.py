@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.roles import Role, can_see_commercial, has_role
+from accounts.roles import Role, can_see_commercial, has_role, require_role
 from accounts.scoping import unit_scope
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL, classification
 from devices.errors import DomainError
@@ -22,11 +22,6 @@ from procurement import exports, forms, selectors, services
 from procurement.models import PurchaseOrder
 
 PROCUREMENT_ROLES = (Role.FINANCE, Role.COMMERCIAL, Role.ASSET_MANAGER)
-
-
-def _require(request, *roles):
-    if not has_role(request.user, *roles):
-        raise PermissionDenied("Your role does not give access to this page.")
 
 
 def _require_commercial(request):
@@ -66,7 +61,7 @@ def _as_of(request) -> dt.date | None:
 def dashboard(request):
     """Envelope, committed, received, forecast and headroom per year and category.
     Asset managers see volumes only."""
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     commercial = can_see_commercial(request.user)
     scope = unit_scope(request.user)
     as_of = _as_of(request)
@@ -148,7 +143,7 @@ def budget_line_list(request):
 
 @login_required
 def contract_list(request):
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     contracts = selectors.contract_list(user=request.user)[:200]
     return render(
         request,
@@ -164,7 +159,7 @@ def contract_list(request):
 
 @login_required
 def contract_detail(request, pk: int):
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     contract = get_object_or_404(selectors.contract_list(user=request.user), pk=pk)
     orders = selectors.purchase_order_list(user=request.user).filter(contract=contract)[:100]
     return render(
@@ -182,7 +177,7 @@ def contract_detail(request, pk: int):
 @login_required
 def contract_create(request):
     """Commercial officers record contracts (the Commercial Director's delegation)."""
-    _require(request, Role.COMMERCIAL)
+    require_role(request.user, Role.COMMERCIAL)
     envelope = selectors.current_envelope()
     if envelope is None:
         raise Http404("No capital envelope has been recorded.")
@@ -210,7 +205,7 @@ def contract_create(request):
 
 @login_required
 def purchase_order_list(request):
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     filter_form = forms.PurchaseOrderFilterForm(request.GET or None)
     filters = filter_form.cleaned_data if filter_form.is_valid() else {}
     orders = list(selectors.purchase_order_list(user=request.user, filters=filters)[:100])
@@ -236,7 +231,7 @@ def _get_order(request, pk: int) -> PurchaseOrder:
 
 @login_required
 def purchase_order_detail(request, pk: int):
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     order = _get_order(request, pk)
     commercial = can_see_commercial(request.user)
     approval_day = services._today()
@@ -464,7 +459,7 @@ def purchase_order_close(request, pk: int):
 @login_required
 def purchase_order_receive(request, pk: int):
     """Receive devices against a line: pasted serials or an uploaded CSV/TXT."""
-    _require(request, *PROCUREMENT_ROLES)
+    require_role(request.user, *PROCUREMENT_ROLES)
     order = _get_order(request, pk)
     form = forms.ReceiveForm(request.POST or None, request.FILES or None, purchase_order=order)
     if request.method == "POST" and form.is_valid():

@@ -8,13 +8,12 @@ from decimal import Decimal
 import xlsxwriter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.roles import Role, can_see_commercial, has_role
+from accounts.roles import Role, can_see_commercial, has_role, require_role
 from accounts.scoping import unit_scope
 from core.exports import OFFICIAL, classification, csv_cell, neutralise
 from core.financial_year import FinancialYear
@@ -32,11 +31,6 @@ from refresh.models import (
 
 PAGE_SIZE = 100
 PLANNERS = (Role.ASSET_MANAGER, Role.FINANCE)
-
-
-def _require(user, *roles):
-    if not has_role(user, *roles):
-        raise PermissionDenied
 
 
 def _form_error(form, exc: DomainError):
@@ -202,7 +196,7 @@ def eligibility_export(request, fmt: str):
 @login_required
 @require_POST
 def eligibility_recompute(request):
-    _require(request.user, Role.ASSET_MANAGER)
+    require_role(request.user, Role.ASSET_MANAGER)
     services.eligibility_recompute_request(actor=request.user)
     messages.success(request, "Eligibility is being recomputed for the whole estate.")
     return redirect("refresh:eligibility")
@@ -217,7 +211,7 @@ def policy_list(request):
     policy_form = forms.PolicyForm(prefix="policy")
     os_form = forms.OsEndOfSupportForm(prefix="os")
     if request.method == "POST":
-        _require(request.user, Role.ASSET_MANAGER)
+        require_role(request.user, Role.ASSET_MANAGER)
         if "policy-category" in request.POST:
             policy_form = forms.PolicyForm(request.POST, prefix="policy")
             if policy_form.is_valid():
@@ -263,7 +257,7 @@ def bau_rates(request):
     commercial = can_see_commercial(request.user)
     form = forms.BauRateForm()
     if request.method == "POST":
-        _require(request.user, Role.FINANCE)
+        require_role(request.user, Role.FINANCE)
         form = forms.BauRateForm(request.POST)
         if form.is_valid():
             data = dict(form.cleaned_data)
@@ -426,7 +420,7 @@ def forecast_export(request):
 @login_required
 @require_POST
 def baseline_create(request):
-    _require(request.user, *PLANNERS)
+    require_role(request.user, *PLANNERS)
     form = forms.BaselineForm(request.POST)
     if form.is_valid():
         try:
@@ -477,7 +471,7 @@ def failure_rates(request):
 
 @login_required
 def scenario_list(request):
-    _require(request.user, *PLANNERS)
+    require_role(request.user, *PLANNERS)
     return render(
         request,
         "refresh/scenario_list.html",
@@ -487,7 +481,7 @@ def scenario_list(request):
 
 @login_required
 def scenario_edit(request, pk: int | None = None):
-    _require(request.user, *PLANNERS)
+    require_role(request.user, *PLANNERS)
     scenario = get_object_or_404(Scenario, pk=pk) if pk else None
     commercial = can_see_commercial(request.user)
     form = forms.ScenarioForm(scenario=scenario, show_prices=commercial)
@@ -524,7 +518,7 @@ def scenario_edit(request, pk: int | None = None):
 
 @login_required
 def scenario_compare(request, pk: int):
-    _require(request.user, *PLANNERS)
+    require_role(request.user, *PLANNERS)
     scenario = get_object_or_404(Scenario.objects.select_related("created_by"), pk=pk)
     commercial = can_see_commercial(request.user)
     result = selectors.scenario_compare(scenario=scenario, financial_years=_years_from(request))
@@ -552,7 +546,7 @@ def wave_list(request):
     scope = unit_scope(request.user)
     form = forms.WaveForm(scope=scope)
     if request.method == "POST":
-        _require(request.user, Role.ASSET_MANAGER)
+        require_role(request.user, Role.ASSET_MANAGER)
         form = forms.WaveForm(request.POST, scope=scope)
         if form.is_valid():
             data = form.cleaned_data
@@ -631,7 +625,7 @@ def wave_item_detail(request, pk: int, item_pk: int):
     at_form = forms.ATConfirmForm()
     error = None
     if request.method == "POST":
-        _require(request.user, Role.ASSET_MANAGER)
+        require_role(request.user, Role.ASSET_MANAGER)
         action = request.POST.get("action", "")
         try:
             if action == "allocate":
