@@ -256,8 +256,13 @@ def device_deploy(
 
     with transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
+        if device.status == Device.Status.DEPLOYED and device.assigned_to_id == person.pk:
+            raise DomainError(
+                f"Device {device} is already deployed to {person}.",
+                field="assigned_to",
+                code="already_deployed",
+            )
         entitlement_check(person=person, category=device.device_model.category, replacing=replacing)
-        kind = DeviceEvent.Kind.DEPLOYED
         if device.status == Device.Status.DEPLOYED:
             # Moving a deployed device to someone else is a reassignment, not a transition.
             return device_reassign(device=device, person=person, actor=actor, source=source)
@@ -266,7 +271,7 @@ def device_deploy(
             to_status=Device.Status.DEPLOYED,
             assigned_to=person,
             actor=actor,
-            kind=kind,
+            kind=DeviceEvent.Kind.DEPLOYED,
             source=source,
             details=details,
         )

@@ -132,3 +132,25 @@ def test_receiving_a_serial_already_in_the_estate_creates_nothing():
             purchase_date=None,
         )
     assert not Device.objects.filter(serial_number="NEW-1").exists()
+
+
+def test_deploying_a_device_to_the_person_who_already_holds_it_is_refused_and_writes_nothing():
+    person = PersonFactory()
+    device = DeviceFactory(status=Device.Status.DEPLOYED, assigned_to=person)
+    with pytest.raises(DomainError) as excinfo:
+        services.device_deploy(device=device, person=person)
+    assert excinfo.value.code == "already_deployed"
+    assert not device.events.exists()
+
+
+def test_a_deployed_device_handed_to_someone_else_is_a_reassignment_event():
+    holder, receiver = PersonFactory(), PersonFactory()
+    device = DeviceFactory(status=Device.Status.DEPLOYED, assigned_to=holder)
+    services.device_deploy(device=device, person=receiver)
+    device.refresh_from_db()
+    assert device.assigned_to == receiver
+    event = device.events.get()
+    assert (event.kind, event.details) == (
+        DeviceEvent.Kind.REASSIGNED,
+        {"from": holder.staff_number, "to": receiver.staff_number},
+    )
