@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, can_see_commercial, has_role, require_role
-from core.exports import classification, csv_bytes
+from core.exports import OFFICIAL, classification, csv_bytes
 from core.financial_year import FinancialYear, current_financial_year
 from devices.errors import DomainError
 from devices.models import Device
@@ -328,7 +328,7 @@ def consignment_create(request):
     return render(
         request,
         "disposals/consignment_form.html",
-        {"form": form, "classification": "OFFICIAL"},
+        {"form": form, "classification": OFFICIAL},
         status=400 if form.errors else 200,
     )
 
