@@ -250,7 +250,7 @@ def test_device_list_csv_is_marked_official_and_neutralises_formulas(client, ass
     assert lines[1].startswith("Asset tag,Serial number")
     assert "'=HYPERLINK(1)" in body
     assert "SOUTH-1" not in body
-    assert "899" not in body  # no commercial column in an OFFICIAL export
+    assert "899.00" not in body  # no commercial column (the factory cost) in an OFFICIAL export
 
 
 # --- device detail ------------------------------------------------------------------
