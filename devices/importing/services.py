@@ -11,7 +11,8 @@ import itertools
 import queue
 import tempfile
 import threading
-from contextlib import nullcontext
+from collections import deque
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 from django.core.files import File
@@ -40,6 +41,7 @@ from devices.importing.upsert import (
     upsert_batch,
     validate_batch,
     write_staged,
+    writer_connection_prepare,
 )
 from devices.models import ImportRun
 
@@ -106,6 +108,7 @@ def devices_upsert_rows(
 BATCH_SIZE = 10_000
 # The first and last batch of a pipelined import (see _pipelined_batch_sizes).
 EDGE_BATCH_SIZE = 2_000
+WRITERS = 2  # batches written at once by the pipelined PostgreSQL import
 ERROR_SAMPLE_SIZE = 50
 DUPLICATE_COLUMNS = ("manufacturer", "serial_number", "asset_tag")
 ERROR_REPORT_HEADER = ["row", "column", "value", "reason"]
@@ -496,24 +499,24 @@ class _Writer:
 
 
 def _import_batches_pipelined(run, batches, lookups, record) -> None:
-    """Valid-rows import on PostgreSQL: batch N is written (on a second
-    connection, by a writer thread) while batch N+1 is looked up and validated.
+    """Valid-rows import on PostgreSQL: up to WRITERS batches are written at
+    once (each on a connection of its own, by a writer thread) while the next
+    batch is looked up and validated on the main connection.
 
-    The lookups of batch N+1 may read the estate before batch N committed.
-    Duplicate keys across the file are already errors, so batch N never
-    touches batch N+1's devices; the one thing it can change that N+1's checks
-    read is which device holds an asset tag. So if batch N moved any asset tag,
-    N+1's lookups and checks are run again after that commit, exactly as a
-    sequential import would see them. New makers and models are created (and
-    committed) on the main connection before their batch's write starts, so
-    the writer's foreign keys and later batches see them.
+    Each batch is one transaction; batches never touch the same device
+    (duplicate keys across the file are errors), so concurrent writes cannot
+    conflict. The lookups of a batch may read the estate before the batches in
+    flight committed; the one thing those can change that its checks read is
+    which device holds an asset tag. So if a batch in flight moved any asset
+    tag, every batch in flight is waited for and the checks run again, exactly
+    as a sequential import would see them. New makers and models are created
+    (and committed) on the main connection before their batch's write starts,
+    so the writers' foreign keys and later batches see them.
     """
     actor, source = run.created_by, run.source
-    side = connections.create_connection(DEFAULT_DB_ALIAS)
-    side.ensure_connection()
-    raw = side.connection  # psycopg's connection: usable from the writer thread
-    # (numbers, rows, parsed, writes, staged COPY text) validated, not yet written
-    pending = None
+    sides = []  # the writers' Django connections, opened as needed
+    idle = []  # their psycopg connections, free for a write
+    in_flight: deque = deque()  # (numbers, rows, parsed, writes, writer, raw)
 
     def prepared(parsed):
         """Validated rows to their write: new makers/models created, COPY text
@@ -521,51 +524,60 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
         writes = prepare_write(parsed, lookups)
         return writes, (stage_rows(writes, lookups=lookups) if writes else None)
 
-    def write_pending(writer=None) -> None:
-        numbers, rows, parsed, writes, staged = pending
-        if writer is None and writes:
-            writer = _Writer(raw, staged, actor=actor, source=source)
+    def finish_oldest() -> None:
+        numbers, rows, parsed, writes, writer, raw = in_flight.popleft()
         if writer is not None:
-            writer.join()
+            writer.thread.join()
+            idle.append(raw)
+            if writer.error is not None:
+                raise writer.error
         record(numbers, rows, batch_outcome(parsed, applied=True))
 
+    def start_writing(numbers, rows, parsed, writes, staged) -> None:
+        writer = raw = None
+        if writes:
+            if not idle:
+                side = connections.create_connection(DEFAULT_DB_ALIAS)
+                side.ensure_connection()
+                sides.append(side)
+                writer_connection_prepare(side.connection)
+                idle.append(side.connection)  # psycopg's: usable from any thread
+            raw = idle.pop()
+            writer = _Writer(raw, staged, actor=actor, source=source)
+        in_flight.append((numbers, rows, parsed, writes, writer, raw))
+
     try:
-        iterator = iter(_prefetched(batches))
-        while True:
-            try:
-                item = next(iterator)
-            except StopIteration:
-                break
-            except FileUnreadable:
-                # Whole batches before the unreadable part stand, as in the
-                # sequential import: finish the one validated but not written.
-                if pending is not None:
-                    write_pending()
-                raise
-            numbers, rows, parsed = item
+        for numbers, rows, parsed in _prefetched(batches):
             saved = [{k: list(m) for k, m in row.errors.items()} for row in parsed]
-            writer = None
-            if pending is not None and pending[3]:
-                writer = _Writer(raw, pending[4], actor=actor, source=source)
-            try:
+            validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
+            writes, staged = prepared(parsed)
+            if any(
+                row.changed and "asset_tag" in row.changed
+                for batch in in_flight
+                for row in batch[3]
+            ):
+                while in_flight:
+                    finish_oldest()
+                for row, errors in zip(parsed, saved, strict=True):
+                    row.reset(errors)
                 validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
                 writes, staged = prepared(parsed)
-            finally:
-                if writer is not None:
-                    writer.thread.join()
-            if pending is not None:
-                moved_tags = any(row.changed and "asset_tag" in row.changed for row in pending[3])
-                write_pending(writer)
-                if moved_tags:
-                    for row, errors in zip(parsed, saved, strict=True):
-                        row.reset(errors)
-                    validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
-                    writes, staged = prepared(parsed)
-            pending = (numbers, rows, parsed, writes, staged)
-        if pending is not None:
-            write_pending()
+            while len(in_flight) >= WRITERS:
+                finish_oldest()
+            start_writing(numbers, rows, parsed, writes, staged)
+        while in_flight:
+            finish_oldest()
+    except BaseException:
+        # Batches already being written are whole transactions of their own:
+        # wait for them and count those that landed (an unreadable file's
+        # earlier batches stand, as in the sequential import), then fail.
+        while in_flight:
+            with suppress(Exception):  # the first failure is the one raised
+                finish_oldest()
+        raise
     finally:
-        side.close()
+        for side in sides:
+            side.close()
 
 
 def _finish(

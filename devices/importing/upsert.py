@@ -947,7 +947,7 @@ CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
     kind varchar(32) NOT NULL,
     from_status varchar(32) NOT NULL,
     details jsonb NOT NULL
-) ON COMMIT DROP
+) ON COMMIT {on_commit}
 """
 _DEVICE_COLUMNS = (
     "manufacturer_id",
@@ -1078,15 +1078,27 @@ def write_postgres(
     write_staged(chunks, by_index, actor=actor, source=source, raw_connection=raw_connection)
 
 
+def writer_connection_prepare(raw_connection) -> None:
+    """Give a writer connection (psycopg, autocommit) its staging table for
+    the session: emptied by every commit, so each batch's transaction finds it
+    empty and no batch pays for creating and dropping it (measured 0.1-0.3 s
+    of catalogue work per 100,000 rows in batches of 10,000)."""
+    raw_connection.execute(_STAGE_DDL.format(on_commit="DELETE ROWS"))
+
+
 def write_staged(chunks, by_index, *, actor, source: str, raw_connection=None) -> None:
     """The database half of ``write_postgres``: COPY the staged text, then one
     upsert + events; rows the upsert did not return get an error.
 
-    ``raw_connection`` (a psycopg connection) is for the file importer's writer
-    thread, which cannot use Django's thread-bound connection wrapper."""
+    ``raw_connection`` (a psycopg connection prepared by
+    ``writer_connection_prepare``, inside a transaction of this one batch) is
+    for the file importer's writer threads, which cannot use Django's
+    thread-bound connection wrapper."""
     with connection.cursor() if raw_connection is None else raw_connection.cursor() as cursor:
-        cursor.execute(_STAGE_DDL)
-        cursor.execute("TRUNCATE devices_import_stage")
+        if raw_connection is None:
+            # Inside a caller's transaction, which may stage several batches.
+            cursor.execute(_STAGE_DDL.format(on_commit="DROP"))
+            cursor.execute("TRUNCATE devices_import_stage")
         raw = getattr(cursor, "cursor", cursor)  # the psycopg cursor, for COPY
         with raw.copy(
             f"COPY devices_import_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN"

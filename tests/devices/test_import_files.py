@@ -671,16 +671,18 @@ def test_an_asset_tag_moved_off_a_device_by_one_batch_is_free_for_the_next(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_write_that_fails_mid_way_keeps_whole_earlier_batches(tmp_path, unit, monkeypatch):
+def test_a_write_that_fails_mid_way_keeps_whole_batches_only(tmp_path, unit, monkeypatch):
+    # Given batches of [S0, S1], [S2], [S3, S4] (2-row batches, small last one
+    # pulled forward) where the second batch's write fails
     monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
     real = import_services.write_staged
     calls = []
 
-    def crashing(*args, **kwargs):
+    def crashing(chunks, by_index, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
+        if any(row.values["serial_number"] == "S2" for row in by_index.values()):
             raise RuntimeError("disk on fire")
-        return real(*args, **kwargs)
+        return real(chunks, by_index, **kwargs)
 
     monkeypatch.setattr(import_services, "write_staged", crashing)
     rows = [device_row(serial_number=f"S{i}") for i in range(5)]
@@ -688,5 +690,13 @@ def test_a_write_that_fails_mid_way_keeps_whole_earlier_batches(tmp_path, unit, 
     assert status == 1
     assert "disk on fire" in err
     assert ImportRun.objects.get().status == ImportRun.Status.FAILED
-    # The first batch is whole (2 devices, 2 events); the second wrote nothing.
-    assert Device.objects.count() == 2 and DeviceEvent.objects.count() == 2
+    # Then the failed batch wrote nothing, and every batch that landed is whole
+    # (each device with its event): the others were written alongside it.
+    assert len(calls) == 3
+    assert sorted(Device.objects.values_list("serial_number", flat=True)) == [
+        "S0",
+        "S1",
+        "S3",
+        "S4",
+    ]
+    assert DeviceEvent.objects.count() == 4
