@@ -1002,6 +1002,11 @@ _COPY_NULL = "\\N"
 _COPY_CHUNK = 5_000  # lines per write: large writes, bounded buffer
 
 
+# One encoder for every event's details (json.dumps builds a new one per call
+# when given ``default``); dates and Decimals call back to _jsonable.
+_EVENT_DETAILS_JSON = json.JSONEncoder(default=_jsonable).encode
+
+
 def _copy_text(value) -> str:
     if value is None:
         return _COPY_NULL
@@ -1023,7 +1028,7 @@ def stage_rows(writes: list[_Row], *, lookups: Lookups) -> tuple[list[str], dict
     chunks: list[str] = []
     makers = lookups.makers
     imported, updated = str(DeviceEvent.Kind.IMPORTED), str(DeviceEvent.Kind.UPDATED)
-    dumps = json.dumps
+    encode = _EVENT_DETAILS_JSON
     lines = []
     esc, null = _COPY_ESCAPES, _COPY_NULL
     for row in writes:
@@ -1036,31 +1041,49 @@ def stage_rows(writes: list[_Row], *, lookups: Lookups) -> tuple[list[str], dict
         else:
             tail = f"{current['version'] + 1}\t{updated}\t{current['status']}\t"
         if row.changed:
-            details = dumps(_event_details(row, convert=False), default=_jsonable)
-            details = details.translate(esc)
+            details = encode(_event_details(row, convert=False))
+            if "\\" in details:  # JSON text holds no raw control characters
+                details = details.replace("\\", "\\\\")
         else:
             details = f'{{"row": {index}}}'  # what json.dumps would write
         # Values inline rather than through _copy_text: this loop runs
-        # once per written row and function calls dominate it.
+        # once per written row and function calls dominate it. Text is
+        # escaped only when it holds something to escape (rarely: the parsers
+        # refuse control characters), which is cheaper to ask than to do.
+        serial, location, os_version = (
+            row.values["serial_number"],
+            final["location"],
+            final["os_version"],
+        )
+        if not serial.isprintable() or "\\" in serial:
+            serial = serial.translate(esc)
+        if location.__class__ is not str or not location.isprintable() or "\\" in location:
+            location = _copy_text(location)
+        if os_version.__class__ is not str or not os_version.isprintable() or "\\" in os_version:
+            os_version = _copy_text(os_version)
         tag, assigned, cost = (
             final["asset_tag"],
             final["assigned_to_id"],
             final["purchase_cost"],
         )
+        if tag is None:
+            tag = null
+        elif not tag.isprintable() or "\\" in tag:
+            tag = tag.translate(esc)
         bought, warranty, seen = (
             final["purchase_date"],
             final["warranty_expires"],
             final["last_seen"],
         )
         lines.append(
-            f"{index}\t{makers[row.maker_key]}\t{row.values['serial_number'].translate(esc)}\t"
-            f"{null if tag is None else tag.translate(esc)}\t"
+            f"{index}\t{makers[row.maker_key]}\t{serial}\t"
+            f"{tag}\t"
             f"{final['device_model_id']}\t{final['status']}\t{final['business_unit_id']}\t"
-            f"{null if assigned is None else assigned}\t{_copy_text(final['location'])}\t"
+            f"{null if assigned is None else assigned}\t{location}\t"
             f"{null if bought is None else bought.isoformat()}\t"
             f"{null if warranty is None else warranty.isoformat()}\t"
             f"{null if cost is None else cost}\t{null if seen is None else seen.isoformat()}\t"
-            f"{_copy_text(final['os_version'])}\t{tail}{details}\n"
+            f"{os_version}\t{tail}{details}\n"
         )
         if len(lines) >= _COPY_CHUNK:
             chunks.append("".join(lines))

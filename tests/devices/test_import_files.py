@@ -700,3 +700,31 @@ def test_a_write_that_fails_mid_way_keeps_whole_batches_only(tmp_path, unit, mon
         "S4",
     ]
     assert DeviceEvent.objects.count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_text_that_copy_must_escape_lands_exactly_as_written(tmp_path, unit):
+    # Given a device whose location will change, and rows whose text holds
+    # backslashes and non-ASCII (JSON escapes them with backslashes in the
+    # event's details, which COPY's text format must double)
+    model = DeviceModelFactory(name="Latitude 5440")
+    DeviceFactory(
+        serial_number="A", asset_tag="T1", business_unit=unit, device_model=model, location="Old"
+    )
+    rows = [
+        device_row(serial_number="A", location="Ré\\Annexe \\N", os_version="Win\\11"),
+        device_row(serial_number="B\\1", asset_tag="T\\N", location="\\", os_version="Café ☕"),
+    ]
+    status, out, _ = run_import(text_file(tmp_path / "esc.csv", rows))
+    # Then every value is stored exactly, and the event records the change exactly
+    assert status == 0, out
+    stored = {
+        d.serial_number: (d.asset_tag, d.location, d.os_version) for d in Device.objects.all()
+    }
+    assert stored == {
+        "A": ("T1", "Ré\\Annexe \\N", "Win\\11"),
+        "B\\1": ("T\\N", "\\", "Café ☕"),
+    }
+    event = DeviceEvent.objects.get(device__serial_number="A")
+    assert event.details["changed"]["location"] == ["Old", "Ré\\Annexe \\N"]
