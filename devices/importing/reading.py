@@ -74,7 +74,7 @@ class Table:
     def rows(self, only: tuple[str, ...] | None = None) -> Iterator[tuple[int, dict]]:
         """``(row number, {column: raw value})`` for every non-blank data row.
         Row numbers are as a user counts them in the file: the header is row 1.
-        ``only`` limits the columns (the duplicate pass needs three)."""
+        ``only`` limits the columns."""
         positions = [
             (column, i) for column, i in self.positions.items() if only is None or column in only
         ]
@@ -83,16 +83,39 @@ class Table:
         else:
             yield from self._csv_rows(positions)
 
+    def cells(self, columns: tuple[str, ...]) -> Iterator[tuple]:
+        """The raw values of ``columns``, in that order, for every non-blank
+        data row, as tuples (None for a column the file lacks): the duplicate
+        pass reads the whole file for three columns, and a tuple per row is
+        cheaper to make than a dict."""
+        present = [column for column in columns if column in self.positions]
+        if self.format == "xlsx":
+            for _number, row in self._xlsx_rows([(c, self.positions[c]) for c in present]):
+                yield tuple(row.get(column) for column in columns)
+            return
+        positions = [(column, self.positions[column]) for column in present]
+        missing = [i for i, column in enumerate(columns) if column not in self.positions]
+        for _number, values in self._csv_rows(positions, as_tuples=True):
+            if missing:
+                values = list(values)
+                for i in missing:
+                    values.insert(i, None)
+                values = tuple(values)
+            yield values
+
     # ------------------------------------------------------------------ CSV
 
     def _text_stream(self):
         raw = open(self.path, "rb")  # noqa: SIM115 - closed by the caller's generator
         return io.TextIOWrapper(raw, encoding=self.encoding, newline="", errors="strict")
 
-    def _csv_rows(self, positions):
+    def _csv_rows(self, positions, *, as_tuples: bool = False):
         width = max(self.positions.values()) + 1
         columns = tuple(column for column, _ in positions)
-        pick = operator.itemgetter(*(i for _, i in positions))
+        if not positions:
+            pick = lambda cells: ()  # noqa: E731 - no column wanted
+        else:
+            pick = operator.itemgetter(*(i for _, i in positions))
         if len(positions) == 1:
             single = pick
             pick = lambda cells: (single(cells),)  # noqa: E731 - itemgetter of one index
@@ -113,7 +136,10 @@ class Table:
                         cells = cells + [""] * (width - len(cells))
                     elif not cells[0].strip() and not any(c.strip() for c in cells):
                         continue
-                    yield number, dict(zip(columns, pick(cells), strict=True))
+                    if as_tuples:
+                        yield number, pick(cells)
+                    else:
+                        yield number, dict(zip(columns, pick(cells), strict=True))
             except UnicodeDecodeError as error:
                 raise FileUnreadable(
                     f"Row {number + 1} is not valid {self.encoding} text "

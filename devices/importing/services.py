@@ -26,6 +26,7 @@ from devices.importing.mappings import MAPPINGS
 from devices.importing.reading import FileUnreadable, open_table
 from devices.importing.upsert import (
     CANONICAL_COLUMNS,
+    DUPLICATE_CELLS,
     MODES,
     REQUIRED_COLUMNS,
     Lookups,
@@ -33,7 +34,7 @@ from devices.importing.upsert import (
     UpsertOutcome,
     apply_batch,
     batch_outcome,
-    find_duplicates,
+    find_duplicate_cells,
     parse_batch,
     prepare_write,
     resolve_batch,
@@ -110,7 +111,6 @@ BATCH_SIZE = 10_000
 EDGE_BATCH_SIZE = 2_000
 WRITERS = 2  # batches written at once by the pipelined PostgreSQL import
 ERROR_SAMPLE_SIZE = 50
-DUPLICATE_COLUMNS = ("manufacturer", "serial_number", "asset_tag")
 ERROR_REPORT_HEADER = ["row", "column", "value", "reason"]
 
 
@@ -305,15 +305,8 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
             table = open_table(path, mapping=run.mapping)
             # First pass: duplicates across the whole file and the row count
             # (for progress), before anything is written.
-            total = 0
-
-            def counted():
-                nonlocal total
-                for _number, row in table.rows(only=DUPLICATE_COLUMNS):
-                    total += 1
-                    yield row
-
-            duplicates = find_duplicates(counted())
+            dup_keys, dup_tags, total = find_duplicate_cells(table.cells(DUPLICATE_CELLS))
+            duplicates = (dup_keys, dup_tags)
         except FileUnreadable as problem:
             return _finish(
                 run, status=ImportRun.Status.FAILED, failure=problem.message, unreadable=True
@@ -531,7 +524,7 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
             idle.append(raw)
             if writer.error is not None:
                 raise writer.error
-        record(numbers, rows, batch_outcome(parsed, applied=True))
+        record(numbers, rows, batch_outcome(parsed, applied=True, errors_only=True))
 
     def start_writing(numbers, rows, parsed, writes, staged) -> None:
         writer = raw = None
@@ -548,7 +541,12 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
 
     try:
         for numbers, rows, parsed in _prefetched(batches):
-            saved = [{k: list(m) for k, m in row.errors.items()} for row in parsed]
+            # Parse errors, to start from should the checks have to run again.
+            saved = {
+                i: {k: list(m) for k, m in row.errors.items()}
+                for i, row in enumerate(parsed)
+                if row.errors
+            }
             validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
             writes, staged = prepared(parsed)
             if any(
@@ -558,8 +556,8 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
             ):
                 while in_flight:
                     finish_oldest()
-                for row, errors in zip(parsed, saved, strict=True):
-                    row.reset(errors)
+                for i, row in enumerate(parsed):
+                    row.reset(saved.get(i, {}))
                 validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
                 writes, staged = prepared(parsed)
             while len(in_flight) >= WRITERS:

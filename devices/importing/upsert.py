@@ -140,7 +140,21 @@ def duplicate_key(manufacturer, serial) -> tuple[str, str]:
 
 
 def find_duplicates(rows) -> tuple[set, set]:
-    """Keys and asset tags that occur more than once in ``rows`` (raw dicts).
+    """Keys and asset tags that occur more than once in ``rows`` (raw dicts)."""
+    dup_keys, dup_tags, _count = find_duplicate_cells(
+        (row.get("manufacturer"), row.get("serial_number"), row.get("asset_tag")) for row in rows
+    )
+    return dup_keys, dup_tags
+
+
+# The columns find_duplicate_cells reads, in its order.
+DUPLICATE_CELLS = ("manufacturer", "serial_number", "asset_tag")
+
+
+def find_duplicate_cells(triples) -> tuple[set, set, int]:
+    """Keys and asset tags that occur more than once in ``triples`` of raw
+    (manufacturer, serial number, asset tag) values, and how many triples
+    there were.
 
     Returns hashes, not values, so a file-wide pass over a million rows stays
     small in memory; a collision would only over-report, never hide a duplicate.
@@ -149,10 +163,11 @@ def find_duplicates(rows) -> tuple[set, set]:
     dup_keys: set[int] = set()
     seen_tags: set[int] = set()
     dup_tags: set[int] = set()
-    for row in rows:
-        serial = row.get("serial_number")
+    blank = hash("")
+    count = 0
+    for maker, serial, tag in triples:
+        count += 1
         if serial not in (None, ""):
-            maker = row.get("manufacturer")
             if serial.__class__ is str and maker.__class__ is str:  # duplicate_key, inlined
                 h = hash((maker.strip().lower(), serial.strip()))
             else:
@@ -161,14 +176,13 @@ def find_duplicates(rows) -> tuple[set, set]:
                 dup_keys.add(h)
             else:
                 seen_keys.add(h)
-        tag = row.get("asset_tag")
         if tag not in (None, ""):
             h = hash(str(tag).strip())
             if h in seen_tags:
                 dup_tags.add(h)
-            elif h != hash(""):
+            elif h != blank:
                 seen_tags.add(h)
-    return dup_keys, dup_tags
+    return dup_keys, dup_tags, count
 
 
 class Lookups:
@@ -404,21 +418,24 @@ def apply_batch(
     return batch_outcome(parsed, applied=write)
 
 
-def batch_outcome(parsed: list, *, applied: bool) -> UpsertOutcome:
-    """Counts and per-row results of a validated (and maybe written) batch."""
+def batch_outcome(parsed: list, *, applied: bool, errors_only: bool = False) -> UpsertOutcome:
+    """Counts and per-row results of a validated (and maybe written) batch.
+    ``errors_only``: results for rejected rows alone (the file importer reports
+    counts and errors, and has no use for a result per good row)."""
     outcome = UpsertOutcome(results=[], applied=applied)
+    results = outcome.results
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
     for row in parsed:
         if row.errors:
-            outcome.rejected += 1
-            outcome.results.append(RowResult(row.index, "error", None, row.errors))
+            results.append(RowResult(row.index, "error", None, row.errors))
             continue
-        if row.outcome == "created":
-            outcome.created += 1
-        elif row.outcome == "updated":
-            outcome.updated += 1
-        else:
-            outcome.unchanged += 1
-        outcome.results.append(RowResult(row.index, row.outcome, row.device_id, {}))
+        kind = row.outcome if row.outcome in ("created", "updated") else "unchanged"
+        counts[kind] += 1
+        if not errors_only:
+            results.append(RowResult(row.index, kind, row.device_id, {}))
+    outcome.created, outcome.updated = counts["created"], counts["updated"]
+    outcome.unchanged = counts["unchanged"]
+    outcome.rejected = len(parsed) - sum(counts.values())
     return outcome
 
 

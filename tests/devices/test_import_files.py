@@ -387,6 +387,39 @@ def test_duplicates_in_the_file_are_errors_on_every_copy(tmp_path, unit):
     assert list(Device.objects.values_list("serial_number", flat=True)) == ["D"]
 
 
+@pytest.mark.parametrize("shape", ["csv-without-tags", "csv-tags-first", "xlsx"])
+def test_duplicates_are_found_whatever_the_file_shape(tmp_path, unit, shape):
+    # Given the same duplicated serial in a file without an asset tag column,
+    # one whose columns come in another order, and a workbook
+    header = ["serial_number", "manufacturer", "model", "category", "business_unit"]
+    values = [["A", "Dell"], ["B", "Dell"], [" A ", "dell"], ["C", "HP"]]
+    if shape == "csv-without-tags":
+        rows = [device_row(serial_number=s, manufacturer=m) for s, m in values]
+        path = text_file(tmp_path / "d.csv", rows, header=header)
+    elif shape == "csv-tags-first":
+        header = ["asset_tag", *reversed(header)]
+        rows = [
+            device_row(serial_number=s, manufacturer=m, asset_tag=f"T{i}")
+            for i, (s, m) in enumerate(values)
+        ]
+        rows[3]["asset_tag"] = "T1"
+        path = text_file(tmp_path / "d.csv", rows, header=header)
+    else:
+        path = xlsx_file(
+            tmp_path / "d.xlsx",
+            [[s, m, "Latitude 5440", "laptop", "CE"] for s, m in values],
+            header=header,
+        )
+    status, _, _ = run_import(path)
+    # Then both copies of the serial are errors (and, with tags, both copies of T1)
+    assert status == 1
+    errors = {(e["row"], e["column"]) for e in ImportRun.objects.get().error_sample}
+    expected = {(2, "serial_number"), (4, "serial_number")}
+    if shape == "csv-tags-first":
+        expected |= {(3, "asset_tag"), (5, "asset_tag")}
+    assert errors == expected
+
+
 def test_unknown_unit_and_staff_number_are_row_errors(tmp_path, unit):
     rows = [
         device_row(serial_number="A", business_unit="NOPE"),
