@@ -317,6 +317,9 @@ def _parse(index: int, raw: dict) -> _Row:
         if column in _IDENTIFIERS and value.__class__ is str:
             # The common case of a plain identifier, without the general parser.
             text = value.strip()
+            if not text:  # blank (most rows name no holder): what the parser gives
+                values[column] = ""
+                continue
             if _PLAIN_ID.match(text) and len(text) <= _ID_LIMIT[column]:
                 if text[-1].isdigit() and _LOOKS_SCIENTIFIC.match(text):
                     hit = _parse_cell(column, value)
