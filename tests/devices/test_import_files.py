@@ -761,3 +761,41 @@ def test_text_that_copy_must_escape_lands_exactly_as_written(tmp_path, unit):
     }
     event = DeviceEvent.objects.get(device__serial_number="A")
     assert event.details["changed"]["location"] == ["Old", "Ré\\Annexe \\N"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_file_that_turns_unreadable_mid_way_keeps_the_batches_already_written(
+    tmp_path, unit, monkeypatch
+):
+    # Given 2-row batches, and a file whose third batch cannot be read (as when
+    # it changes between the first pass and the import), found by the parse
+    # thread while the first two batches are being written
+    from devices.importing.reading import FileUnreadable
+
+    monkeypatch.setattr(import_services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(import_services, "EDGE_BATCH_SIZE", 2)
+    real = import_services.parse_batch
+
+    def failing(*, rows, indexes, duplicates):
+        if "S4" in {row["serial_number"] for row in rows}:
+            raise FileUnreadable("Row 6 is not valid utf-8 text.")
+        return real(rows=rows, indexes=indexes, duplicates=duplicates)
+
+    monkeypatch.setattr(import_services, "parse_batch", failing)
+    rows = [device_row(serial_number=f"S{i}") for i in range(8)]
+    status, _, err = run_import(text_file(tmp_path / "u.csv", rows))
+    # Then the command says the file could not be read, the two whole batches
+    # before it stand (each device with its event) and the run counts them
+    assert status == 2, err
+    assert sorted(Device.objects.values_list("serial_number", flat=True)) == [
+        "S0",
+        "S1",
+        "S2",
+        "S3",
+    ]
+    assert DeviceEvent.objects.count() == 4
+    run = ImportRun.objects.get()
+    assert run.status == ImportRun.Status.FAILED and run.file_unreadable
+    assert "Row 6" in run.failure_message
+    assert run.created_count == 4 and run.applied
