@@ -463,7 +463,7 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
 
 class _Writer:
     """One batch's write (COPY, upsert + events, commit) on a background thread,
-    through a second connection of the import's own.
+    through a writer connection of the import's own (one per batch in flight).
 
     While it runs, the main thread looks up and validates the next batch on
     the main connection; the write waits on PostgreSQL with the GIL released,
