@@ -520,10 +520,10 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
     def finish_oldest() -> None:
         numbers, rows, parsed, writes, writer, raw = in_flight.popleft()
         if writer is not None:
-            writer.thread.join()
-            idle.append(raw)
-            if writer.error is not None:
-                raise writer.error
+            try:
+                writer.join()
+            finally:
+                idle.append(raw)  # free again: its transaction has ended either way
         record(numbers, rows, batch_outcome(parsed, applied=True, errors_only=True))
 
     def start_writing(numbers, rows, parsed, writes, staged) -> None:
