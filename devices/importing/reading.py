@@ -71,13 +71,10 @@ class Table:
             f"{self.encoding} text, {DELIMITER_NAMES.get(self.delimiter, self.delimiter)}-separated"
         )
 
-    def rows(self, only: tuple[str, ...] | None = None) -> Iterator[tuple[int, dict]]:
+    def rows(self) -> Iterator[tuple[int, dict]]:
         """``(row number, {column: raw value})`` for every non-blank data row.
-        Row numbers are as a user counts them in the file: the header is row 1.
-        ``only`` limits the columns."""
-        positions = [
-            (column, i) for column, i in self.positions.items() if only is None or column in only
-        ]
+        Row numbers are as a user counts them in the file: the header is row 1."""
+        positions = list(self.positions.items())
         if self.format == "xlsx":
             yield from self._xlsx_rows(positions)
         else:
@@ -112,10 +109,7 @@ class Table:
     def _csv_rows(self, positions, *, as_tuples: bool = False):
         width = max(self.positions.values()) + 1
         columns = tuple(column for column, _ in positions)
-        if not positions:
-            pick = lambda cells: ()  # noqa: E731 - no column wanted
-        else:
-            pick = operator.itemgetter(*(i for _, i in positions))
+        pick = operator.itemgetter(*(i for _, i in positions))
         if len(positions) == 1:
             single = pick
             pick = lambda cells: (single(cells),)  # noqa: E731 - itemgetter of one index
