@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from accounts.models import BusinessUnit
 from accounts.services import user_create
+from core.errors import DomainError
 from devices.demo import DEMO_VIEWER_UNIT
-from devices.errors import DomainError
-from devices.models import BusinessUnit
 
 
 @dataclass(frozen=True)

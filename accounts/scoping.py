@@ -2,6 +2,12 @@
 
 A unit's subtree is found by its materialised path (``BusinessUnit.path``), so a
 scope filter is one ``path LIKE 'X/%'`` per scoped unit, never a walk of the tree.
+
+Every model whose rows belong to a business unit gets its manager from
+``scoped_manager(path)``, naming its own path to the unit; pages, the API,
+exports, reports and services' look-ups then ask ``Model.objects.visible_to(user)``
+(or ``.within(scope)`` when they hold a scope rather than a user) and never spell
+the path out themselves.
 """
 
 from __future__ import annotations
@@ -39,6 +45,40 @@ class UnitScope:
         if not self.paths:
             return queryset.none()
         return queryset.filter(self.q(field))
+
+
+class ScopedQuerySet(QuerySet):
+    """A queryset that knows its model's path to a business unit.
+
+    ``scope_path`` is the lookup from the model to ``BusinessUnit`` (``""`` for
+    ``BusinessUnit`` itself). A model whose scope is not a single path (a
+    consignment holds several units' devices) overrides ``within``.
+    """
+
+    scope_path: str = "business_unit"
+
+    def within(self, scope: UnitScope) -> QuerySet:
+        """The rows inside ``scope``."""
+        return scope.filter(self, field=self.scope_path)
+
+    def visible_to(self, user) -> QuerySet:
+        """The rows ``user`` may see: their units and sub-units, or all for an unscoped
+        role. Anonymous users and unscoped unit viewers see nothing."""
+        return self.within(unit_scope(user))
+
+    def scope_q(self, scope: UnitScope) -> Q:
+        """The condition ``within`` applies, for use inside aggregates and ``Exists``."""
+        return scope.q(self.scope_path)
+
+
+def scoped_queryset(path: str, base: type[ScopedQuerySet] = ScopedQuerySet) -> type:
+    """A ``ScopedQuerySet`` subclass whose rows reach their business unit through ``path``."""
+    return type(f"{base.__name__}_{path or 'self'}", (base,), {"scope_path": path})
+
+
+def scoped_manager(path: str, base: type[ScopedQuerySet] = ScopedQuerySet):
+    """The default manager of a scoped model: ``objects = scoped_manager("device__business_unit")``."""
+    return scoped_queryset(path, base).as_manager()
 
 
 def unit_scope(user) -> UnitScope:

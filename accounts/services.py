@@ -1,15 +1,52 @@
-"""Provisioning users with a role and a business-unit scope."""
+"""Business units (their tree and paths) and provisioning users with a role and a
+business-unit scope."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Concat, Substr
 
-from accounts.models import UserScope
+from accounts.models import BusinessUnit, UserScope
 from accounts.roles import ROLE_SLUGS, Role
-from devices.errors import DomainError
-from devices.models import BusinessUnit
+from core.errors import DomainError
+
+
+def business_unit_save(*, unit: BusinessUnit) -> BusinessUnit:
+    """Save a unit and keep the materialised ``path`` of it and its subtree right.
+
+    A unit cannot be its own ancestor: moving it under one of its descendants is
+    refused, since the tree would lose its root.
+    """
+    with transaction.atomic():
+        old_path = None
+        if unit.pk:
+            old_path = (
+                BusinessUnit.objects.select_for_update()
+                .filter(pk=unit.pk)
+                .values_list("path", flat=True)
+                .first()
+            )
+        parent_path = ""
+        if unit.parent_id:
+            parent = BusinessUnit.objects.get(pk=unit.parent_id)
+            if old_path and parent.path.startswith(old_path):
+                raise DomainError(
+                    f"{unit.code} cannot sit under {parent.code}, which is inside it.",
+                    field="parent",
+                )
+            parent_path = parent.path
+        unit.path = f"{parent_path}{unit.code}/"
+        unit.full_clean()
+        unit.save()
+        if old_path and old_path != unit.path:
+            # Re-root the subtree in one statement.
+            BusinessUnit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk).update(
+                path=Concat(Value(unit.path), Substr("path", len(old_path) + 1))
+            )
+    return unit
 
 
 def role_groups_ensure() -> dict[Role, Group]:

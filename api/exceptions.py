@@ -1,8 +1,6 @@
-"""One JSON error shape for the whole API.
-
-Every error is ``{"error": {"status": int, "code": str, "message": str,
-"fields": {field: [messages]}}}``; domain errors from services become 400s
-naming the field, and nothing reaches the client as a 500 for bad input.
+"""DRF's exception handler, giving every API error the one JSON shape of
+``core.errors.error_body``; domain errors from services become 400s (or the
+status their code maps to) naming the field.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,13 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from devices.errors import DomainError
-
-# DomainError codes that are not a plain 400.
-DOMAIN_STATUS = {
-    "version_conflict": status.HTTP_412_PRECONDITION_FAILED,
-    "not_found": status.HTTP_404_NOT_FOUND,
-}
+from core.errors import DomainError, domain_error_response_parts, error_body
 
 
 class Conflict(exceptions.APIException):
@@ -55,11 +47,7 @@ def _fields_from(detail) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        fields = {exc.field: [exc.message]} if exc.field else {}
-        code = DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST)
-        body = {
-            "error": {"status": code, "code": exc.code, "message": exc.message, "fields": fields}
-        }
+        code, body = domain_error_response_parts(exc)
         return Response(body, status=code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -87,12 +75,7 @@ def exception_handler(exc, context):
             exc, "default_code", "error"
         )
         fields = {}
-    response.data = {
-        "error": {
-            "status": response.status_code,
-            "code": str(code),
-            "message": message,
-            "fields": fields,
-        }
-    }
+    response.data = error_body(
+        status=response.status_code, code=str(code), message=message, fields=fields
+    )
     return response

@@ -10,7 +10,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from api.models import ApiTokenLabel, IdempotencyRecord
-from devices.errors import DomainError
+from core.errors import DomainError
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 

@@ -90,28 +90,28 @@ def build_estate(n_devices: int) -> None:
         # Business-unit tree with materialised paths.
         d, c, u = UNITS_PER_LEVEL
         cur.execute(
-            "INSERT INTO devices_businessunit (code, name, level, path, cost_centre, "
+            "INSERT INTO accounts_businessunit (code, name, level, path, cost_centre, "
             "stewardship_email, active) SELECT 'D' || i, 'Directorate ' || i, 'directorate', "
             "'D' || i || '/', '', '', true FROM generate_series(1, %s) i",
             [d],
         )
         cur.execute(
-            "INSERT INTO devices_businessunit (code, name, level, path, parent_id, cost_centre, "
+            "INSERT INTO accounts_businessunit (code, name, level, path, parent_id, cost_centre, "
             "stewardship_email, active) SELECT p.code || 'C' || j, 'Command ' || j, 'command', "
             "p.path || p.code || 'C' || j || '/', p.id, '', '', true "
-            "FROM devices_businessunit p, generate_series(1, %s) j WHERE p.level = 'directorate'",
+            "FROM accounts_businessunit p, generate_series(1, %s) j WHERE p.level = 'directorate'",
             [c],
         )
         cur.execute(
-            "INSERT INTO devices_businessunit (code, name, level, path, parent_id, cost_centre, "
+            "INSERT INTO accounts_businessunit (code, name, level, path, parent_id, cost_centre, "
             "stewardship_email, active) SELECT p.code || 'U' || k, 'Unit ' || k, 'unit', "
             "p.path || p.code || 'U' || k || '/', p.id, '', '', true "
-            "FROM devices_businessunit p, generate_series(1, %s) k WHERE p.level = 'command'",
+            "FROM accounts_businessunit p, generate_series(1, %s) k WHERE p.level = 'command'",
             [u],
         )
         cur.execute(
             "CREATE TEMP TABLE leaf AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id "
-            "FROM devices_businessunit WHERE level = 'unit'"
+            "FROM accounts_businessunit WHERE level = 'unit'"
         )
         cur.execute("SELECT count(*) FROM leaf")
         leaves = cur.fetchone()[0]
@@ -395,7 +395,8 @@ def main() -> None:
     from rest_framework.settings import api_settings
 
     api_settings.reload()
-    from devices.models import BusinessUnit, Device
+    from accounts.models import BusinessUnit
+    from devices.models import Device
 
     integration = user(Role.INTEGRATION, "bench-integration")
     viewer = user(Role.UNIT_VIEWER, "bench-viewer", units=[BusinessUnit.objects.get(code="D2")])

@@ -33,9 +33,10 @@ from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from accounts.models import BusinessUnit  # noqa: E402
 from accounts.services import user_create  # noqa: E402
 from devices.demo import estate_seed  # noqa: E402
-from devices.models import BusinessUnit, Device  # noqa: E402
+from devices.models import Device  # noqa: E402
 
 
 def timed(client: Client, url: str, runs: int) -> tuple[float, int, int]:

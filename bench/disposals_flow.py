@@ -36,8 +36,9 @@ from django.core.files.base import ContentFile  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from accounts.models import BusinessUnit  # noqa: E402
 from core.financial_year import current_financial_year  # noqa: E402
-from devices.models import BusinessUnit, Category, Device, DeviceModel, Manufacturer  # noqa: E402
+from devices.models import Category, Device, DeviceModel, Manufacturer  # noqa: E402
 from disposals import selectors, services  # noqa: E402
 from disposals.models import DisposalCase, Partner, Route  # noqa: E402
 
@@ -81,7 +82,7 @@ def build_estate(n_devices: int, n_returned: int) -> None:
     ]
     root = BusinessUnit.objects.filter(code=f"{PREFIX}-ROOT").first()
     if root is None:
-        from devices.services import business_unit_save
+        from accounts.services import business_unit_save
 
         root = business_unit_save(unit=BusinessUnit(code=f"{PREFIX}-ROOT", name="Bench root"))
         for i in range(10):

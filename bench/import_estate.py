@@ -98,7 +98,7 @@ SELECT m.id, s.serial_number, NULLIF(s.asset_tag, ''), dm.id,
 FROM bench_stage s
 JOIN devices_manufacturer m ON m.name = s.manufacturer
 JOIN devices_devicemodel dm ON dm.manufacturer_id = m.id AND dm.name = s.model
-JOIN devices_businessunit bu ON bu.code = s.business_unit
+JOIN accounts_businessunit bu ON bu.code = s.business_unit
 LEFT JOIN devices_person p ON p.staff_number = NULLIF(s.assigned_to, '')
 ON CONFLICT (manufacturer_id, serial_number) DO UPDATE SET
     asset_tag = EXCLUDED.asset_tag, device_model_id = EXCLUDED.device_model_id,
@@ -123,7 +123,7 @@ def reset_estate() -> None:
 
 def seed_reference_data() -> None:
     """Units, people, makers and models (idempotent)."""
-    from devices.services import business_unit_save
+    from accounts.services import business_unit_save
 
     if not BusinessUnit.objects.filter(code="BENCH").exists():
         root = business_unit_save(

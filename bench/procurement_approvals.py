@@ -37,10 +37,11 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 
+from accounts.models import BusinessUnit  # noqa: E402
 from accounts.roles import Role  # noqa: E402
 from accounts.services import user_create  # noqa: E402
-from devices.errors import DomainError  # noqa: E402
-from devices.models import BusinessUnit, DeviceModel, Manufacturer  # noqa: E402
+from core.errors import DomainError  # noqa: E402
+from devices.models import DeviceModel, Manufacturer  # noqa: E402
 from procurement import selectors, services  # noqa: E402
 from procurement.models import (  # noqa: E402
     ApprovalAuthority,

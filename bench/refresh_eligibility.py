@@ -133,7 +133,7 @@ def generate(devices: int, people: int, repairs: int) -> None:
 
 
 def services_unit(code, parent):
-    from devices.services import business_unit_save
+    from accounts.services import business_unit_save
 
     return business_unit_save(unit=BusinessUnit(code=code, name=code, parent=parent))
 

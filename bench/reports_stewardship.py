@@ -59,15 +59,15 @@ def peak_mb() -> float:
 def build_estate(devices: int) -> None:
     from django.db import connection
 
+    from accounts.models import BusinessUnit
+    from accounts.services import business_unit_save
     from devices.models import (
-        BusinessUnit,
         Category,
         DeviceModel,
         Entitlement,
         Manufacturer,
         RoleProfile,
     )
-    from devices.services import business_unit_save
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM devices_device")
@@ -273,7 +273,8 @@ def bench_figures() -> None:
 
 
 def bench_one_unit() -> None:
-    from devices.models import BusinessUnit, Device
+    from accounts.models import BusinessUnit
+    from devices.models import Device
     from reports import documents, selectors
     from reports.writers import csv as csv_writer
     from reports.writers import pdf as pdf_writer

@@ -1,9 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from devices import services
 from devices.models import (
-    BusinessUnit,
     Device,
     DeviceEvent,
     DeviceModel,
@@ -14,18 +12,6 @@ from devices.models import (
     Person,
     RoleProfile,
 )
-
-
-@admin.register(BusinessUnit)
-class BusinessUnitAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "level", "parent", "cost_centre", "active"]
-    list_filter = ["level", "active"]
-    search_fields = ["code", "name", "cost_centre"]
-    raw_id_fields = ["parent"]
-    readonly_fields = ["path"]
-
-    def save_model(self, request, obj, form, change):
-        services.business_unit_save(unit=obj)
 
 
 class EntitlementInline(admin.TabularInline):

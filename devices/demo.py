@@ -43,8 +43,9 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import BusinessUnit
+from accounts.services import business_unit_save
 from devices.models import (
-    BusinessUnit,
     Category,
     Device,
     DeviceEvent,
@@ -53,7 +54,6 @@ from devices.models import (
     RoleProfile,
 )
 from devices.services import (
-    business_unit_save,
     device_model_get_or_create,
     manufacturer_get_or_create,
 )

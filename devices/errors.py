@@ -1,18 +1,11 @@
-"""Domain errors raised by the estate's services. Views and the API turn them
-into clear messages; they never leave anything half-written."""
+"""Errors particular to the estate. The general ``DomainError`` lives in ``core.errors``."""
 
-
-class DomainError(Exception):
-    """A business rule refused the change. ``field`` names what was wrong, if anything."""
-
-    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+from core.errors import DomainError
 
 
 class TransitionNotAllowed(DomainError):
+    """The device status machine has no move from the device's status to the one asked for."""
+
     def __init__(self, *, device, to_status: str):
         label = dict(device.Status.choices)
         super().__init__(

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from accounts.models import BusinessUnit
 from accounts.roles import Role, user_roles
 from devices import selectors
-from devices.models import BusinessUnit, Category, Device, DeviceModel
+from devices.models import Category, Device, DeviceModel
 
 
 class GovukFormMixin:

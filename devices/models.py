@@ -1,5 +1,5 @@
-"""The device estate: business units, people, entitlements, device models, devices
-and their append-only lifecycle log.
+"""The device estate: people, entitlements, device models, devices and their
+append-only lifecycle log. Business units live in ``accounts``.
 
 This app knows nothing of refresh, procurement, disposals or reports.
 """
@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
+
+from accounts.models import BusinessUnit
 
 
 class Category(models.TextChoices):
@@ -18,50 +20,6 @@ class Category(models.TextChoices):
     MONITOR = "monitor", "Monitor"
     SMARTPHONE = "smartphone", "Smartphone"
     TABLET = "tablet", "Tablet (legacy)"
-
-
-class BusinessUnit(models.Model):
-    """A unit of the organisation in a tree: directorate > command > unit.
-
-    ``path`` is the materialised path of codes (``MET/FLP/CE/``) kept by
-    ``devices.services.business_unit_save``; a unit's subtree is every unit whose
-    path starts with its own, which is how scoping and roll-ups find sub-units.
-    """
-
-    class Level(models.TextChoices):
-        DIRECTORATE = "directorate", "Directorate"
-        COMMAND = "command", "Command"
-        UNIT = "unit", "Unit"
-
-    code = models.CharField(max_length=32, unique=True)
-    name = models.CharField(max_length=200)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
-    )
-    level = models.CharField(max_length=16, choices=Level.choices, default=Level.UNIT)
-    path = models.CharField(max_length=500, db_index=True, editable=False)
-    cost_centre = models.CharField(max_length=32, blank=True)
-    stewardship_email = models.EmailField("stewardship contact e-mail", blank=True)
-    active = models.BooleanField(default=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["path"]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(code=""), name="%(app_label)s_%(class)s_code_not_blank"
-            ),
-            models.CheckConstraint(
-                condition=~Q(parent=models.F("pk")), name="%(app_label)s_%(class)s_not_own_parent"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
-
-    @property
-    def depth(self) -> int:
-        return self.path.count("/") - 1
 
 
 class RoleProfile(models.Model):

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 
+from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
 from devices.models import (
-    BusinessUnit,
     Category,
     Device,
     DeviceEvent,

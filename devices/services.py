@@ -1,18 +1,19 @@
-"""Writes to the estate. Every status change goes through ``device_transition``."""
+"""Writes to the estate: makers and models, people, devices, single status moves
+(``device_transition``) and field updates, each with its event."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat, Substr
+from django.db.models import F
 from django.utils import timezone
 
-from devices.errors import DomainError, TransitionNotAllowed
+from accounts.models import BusinessUnit
+from core.errors import DomainError
+from devices.errors import TransitionNotAllowed
 from devices.models import (
     ALLOWED_TRANSITIONS,
-    BusinessUnit,
     Device,
     DeviceEvent,
     DeviceModel,
@@ -30,41 +31,6 @@ EVENT_FOR_STATUS = {
     Device.Status.SANITISED: DeviceEvent.Kind.SANITISATION,
     Device.Status.DISPOSED: DeviceEvent.Kind.DISPOSED,
 }
-
-
-def business_unit_save(*, unit: BusinessUnit) -> BusinessUnit:
-    """Save a unit and keep the materialised ``path`` of it and its subtree right.
-
-    A unit cannot be its own ancestor: moving it under one of its descendants is
-    refused, since the tree would lose its root.
-    """
-    with transaction.atomic():
-        old_path = None
-        if unit.pk:
-            old_path = (
-                BusinessUnit.objects.select_for_update()
-                .filter(pk=unit.pk)
-                .values_list("path", flat=True)
-                .first()
-            )
-        parent_path = ""
-        if unit.parent_id:
-            parent = BusinessUnit.objects.get(pk=unit.parent_id)
-            if old_path and parent.path.startswith(old_path):
-                raise DomainError(
-                    f"{unit.code} cannot sit under {parent.code}, which is inside it.",
-                    field="parent",
-                )
-            parent_path = parent.path
-        unit.path = f"{parent_path}{unit.code}/"
-        unit.full_clean()
-        unit.save()
-        if old_path and old_path != unit.path:
-            # Re-root the subtree in one statement.
-            BusinessUnit.objects.filter(path__startswith=old_path).exclude(pk=unit.pk).update(
-                path=Concat(Value(unit.path), Substr("path", len(old_path) + 1))
-            )
-    return unit
 
 
 def manufacturer_get_or_create(*, name: str) -> Manufacturer:

@@ -6,7 +6,7 @@ shortcut past the sanitisation gate."""
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from disposals import services
 from disposals.models import (
     Consignment,

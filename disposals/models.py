@@ -36,7 +36,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import Category
 
 

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import ALLOWED_TRANSITIONS, Device, DeviceEvent
 from disposals.models import (
     CASE_TRANSITIONS,

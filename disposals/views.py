@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, can_see_commercial, has_role, require_role
+from core.errors import DomainError
 from core.exports import OFFICIAL, classification, csv_bytes
 from core.financial_year import FinancialYear, current_financial_year
-from devices.errors import DomainError
 from devices.models import Device
 from disposals import forms, pdf, selectors, services
 from disposals.models import DisposalCase, ResidualValueRule, Route

@@ -22,8 +22,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+from accounts.models import BusinessUnit
 from accounts.services import user_create
-from devices.models import BusinessUnit, Category, DeviceModel
+from devices.models import Category, DeviceModel
 from procurement import services
 from procurement.models import (
     ApprovalRecord,

@@ -7,7 +7,8 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from devices.models import BusinessUnit, Category, DeviceModel
+from accounts.models import BusinessUnit
+from devices.models import Category, DeviceModel
 from procurement.models import (
     ApprovalRecord,
     BudgetLine,

@@ -337,7 +337,7 @@ class PurchaseOrder(models.Model):
         Contract, null=True, blank=True, on_delete=models.PROTECT, related_name="purchase_orders"
     )
     business_unit = models.ForeignKey(
-        "devices.BusinessUnit",
+        "accounts.BusinessUnit",
         on_delete=models.PROTECT,
         related_name="purchase_orders",
         help_text="The unit the devices are for; received devices go into its stock.",

@@ -20,8 +20,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.roles import Role, has_role, user_roles
+from core.errors import DomainError
 from core.financial_year import LONDON
-from devices.errors import DomainError
 from devices.services import devices_receive_into_stock
 from procurement.models import (
     ALLOWED_TRANSITIONS,

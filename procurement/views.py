@@ -13,11 +13,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.models import BusinessUnit
 from accounts.roles import Role, can_see_commercial, has_role, require_role
 from accounts.scoping import unit_scope
+from core.errors import DomainError
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL, classification
-from devices.errors import DomainError
-from devices.models import BusinessUnit
 from procurement import exports, forms, selectors, services
 from procurement.models import PurchaseOrder
 

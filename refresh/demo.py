@@ -14,8 +14,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Count
 
+from core.errors import DomainError
 from core.financial_year import FinancialYear
-from devices.errors import DomainError
 from devices.models import Category, Device
 from refresh import services
 from refresh.models import (
@@ -150,7 +150,7 @@ def _wave_in_progress(*, rng, manager, stdout) -> None:
     if not busiest:
         stdout.write("  no due laptops: no demo wave.")
         return
-    from devices.models import BusinessUnit
+    from accounts.models import BusinessUnit
 
     unit = BusinessUnit.objects.get(pk=busiest["business_unit_id"])
     wave = services.wave_create(

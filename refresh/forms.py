@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.models import BusinessUnit
 from core.financial_year import FinancialYear
 from devices.forms import GovukFormMixin
-from devices.models import BusinessUnit, Category
+from devices.models import Category
 from refresh.models import RefreshPolicy
 
 CATEGORY_CHOICES = [("", "All categories"), *Category.choices]

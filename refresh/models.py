@@ -9,7 +9,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from devices.models import BusinessUnit, Category, Device, Person
+from accounts.models import BusinessUnit
+from devices.models import Category, Device, Person
 
 
 class RefreshPolicy(models.Model):

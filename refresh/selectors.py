@@ -30,8 +30,9 @@ from django.db.models import (
 from django.db.models.functions import ExtractMonth, ExtractYear, Greatest, TruncMonth
 from django.utils import timezone
 
+from accounts.models import BusinessUnit
 from core.financial_year import FinancialYear, financial_year
-from devices.models import BusinessUnit, Category, Device, DeviceEvent, DeviceModel, Person
+from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 from refresh.models import (
     BaselineRow,
     BaselineSnapshot,
@@ -716,7 +717,7 @@ def failure_rates(*, scope) -> list[dict]:
         # Placeholders only; the paths are bound parameters.
         matches = " OR ".join("substr(path, 1, %s) = %s" for _ in paths)
         scope_sql = (
-            f" AND d.business_unit_id IN (SELECT id FROM devices_businessunit WHERE {matches})"  # noqa: S608
+            f" AND d.business_unit_id IN (SELECT id FROM accounts_businessunit WHERE {matches})"  # noqa: S608
         )
         scope_params = [v for p in paths for v in (len(p), p)]
     today = connection.ops.adapt_datefield_value(timezone.localdate())

@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from core.financial_year import FinancialYear
 from devices import services as device_services
-from devices.errors import DomainError
 from devices.models import Category, Device, DeviceEvent
 from refresh import eligibility_sql
 from refresh.models import (

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import Role, can_see_commercial, has_role, require_role
 from accounts.scoping import unit_scope
+from core.errors import DomainError
 from core.exports import OFFICIAL, classification, csv_cell, neutralise
 from core.financial_year import FinancialYear
-from devices.errors import DomainError
 from devices.models import Category, Device
 from refresh import forms, selectors, services
 from refresh.models import (
@@ -373,8 +373,8 @@ def forecast_export(request):
     (and the OFFICIAL-SENSITIVE [COMMERCIAL] marking) only for finance roles."""
     from django.http import HttpResponse
 
+    from accounts.models import BusinessUnit
     from core.exports import csv_bytes
-    from devices.models import BusinessUnit
 
     _form, scope, _unit = _forecast_scope(request)
     commercial = can_see_commercial(request.user)

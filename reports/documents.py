@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from accounts.models import BusinessUnit
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
-from devices.models import BusinessUnit
 from reports import selectors
 from reports.selectors import CATEGORIES, CATEGORY_LABELS, HEADLINE_LABELS, STATUS_LABELS
 from reports.writers import Chart, ReportDocument, Table

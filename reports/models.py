@@ -43,7 +43,7 @@ class ReportRun(models.Model):
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STEWARDSHIP)
     business_unit = models.ForeignKey(
-        "devices.BusinessUnit",
+        "accounts.BusinessUnit",
         null=True,
         blank=True,
         on_delete=models.PROTECT,

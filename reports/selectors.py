@@ -19,12 +19,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 
+from accounts.models import BusinessUnit
 from accounts.roles import Role, can_see_commercial, has_role
 from accounts.scoping import unit_scope
 from core.exports import neutralise
 from core.financial_year import LONDON, financial_year
 from devices.models import (
-    BusinessUnit,
     Category,
     Device,
     DeviceEvent,

@@ -24,9 +24,9 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
-from devices.errors import DomainError
-from devices.models import BusinessUnit
+from core.errors import DomainError
 from reports import documents, selectors
 from reports.models import ReportRun
 from reports.writers import csv as csv_writer

@@ -14,9 +14,9 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.models import BusinessUnit
+from core.errors import DomainError
 from core.exports import OFFICIAL
-from devices.errors import DomainError
-from devices.models import BusinessUnit
 from reports import selectors, services
 from reports.models import ReportRun
 

@@ -7,10 +7,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from accounts.models import UserScope
-from devices import services
+from accounts import services as accounts_services
+from accounts.models import BusinessUnit, UserScope
 from devices.models import (
-    BusinessUnit,
     Category,
     Device,
     DeviceEvent,
@@ -35,7 +34,7 @@ class BusinessUnitFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         # Through the service, so the materialised path is right.
-        return services.business_unit_save(unit=model_class(*args, **kwargs))
+        return accounts_services.business_unit_save(unit=model_class(*args, **kwargs))
 
 
 class RoleProfileFactory(factory.django.DjangoModelFactory):

@@ -9,7 +9,8 @@ import django_filters as filters
 from django.db import connection
 from django.db.models import Q
 
-from devices.models import BusinessUnit, Category, Device, DeviceEvent, DeviceModel, Person
+from accounts.models import BusinessUnit
+from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 
 
 class DeviceFilter(filters.FilterSet):

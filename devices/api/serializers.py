@@ -13,9 +13,10 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
-from devices.models import BusinessUnit, Category, Device, DeviceEvent, DeviceModel, Person
+from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 
 COMMERCIAL_NOTE = (
     "OFFICIAL-SENSITIVE [COMMERCIAL]: present only for finance and commercial roles; "

@@ -365,7 +365,7 @@ def _record_event(*, device: Device, actor, action: str, assigned_to=None, note=
         )
     elif action == EventAction.FOUND:
         if device.status != S.LOST_STOLEN:
-            from devices.errors import DomainError
+            from core.errors import DomainError
 
             raise DomainError(
                 "Only a device recorded as lost or stolen can be found.",

@@ -19,8 +19,8 @@ from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from core.exports import classification, write_csv
-from devices.errors import DomainError
 from devices.importing import values as v
 from devices.importing.mappings import MAPPINGS
 from devices.importing.reading import FileUnreadable, open_table

@@ -26,11 +26,11 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import BusinessUnit
 from accounts.scoping import unit_scope
 from devices.importing import values as v
 from devices.models import (
     ALLOWED_TRANSITIONS,
-    BusinessUnit,
     Device,
     DeviceEvent,
     DeviceModel,
@@ -540,7 +540,7 @@ SELECT d.id, d.manufacturer_id, d.serial_number, d.asset_tag, d.device_model_id,
 FROM devices_device d
 JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, %s)) AS k(mid, serial)
   ON d.manufacturer_id = k.mid AND d.serial_number = k.serial
-JOIN devices_businessunit bu ON bu.id = d.business_unit_id
+JOIN accounts_businessunit bu ON bu.id = d.business_unit_id
 LEFT JOIN devices_person p ON p.id = d.assigned_to_id
 """
 

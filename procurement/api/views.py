@@ -18,10 +18,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import BusinessUnit
 from accounts.roles import Role, can_see_commercial, has_role
 from accounts.scoping import unit_scope
 from core.exports import OFFICIAL_SENSITIVE_COMMERCIAL
-from devices.models import BusinessUnit, DeviceModel
+from devices.models import DeviceModel
 from procurement import selectors, services
 from procurement.api import serializers as s
 from procurement.models import BudgetLine, Contract, PurchaseOrder, Supplier

@@ -11,12 +11,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
 from api.pagination import IdCursorPagination
 from core.exports import classification
 from core.financial_year import FinancialYear
-from devices.models import BusinessUnit, Category
+from devices.models import Category
 from refresh import selectors
 from refresh.api.serializers import (
     EligibilitySerializer,

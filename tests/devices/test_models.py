@@ -97,7 +97,7 @@ def test_a_business_unit_in_use_cannot_be_deleted():
 
 
 def test_business_unit_paths_follow_the_tree_and_moves_re_root_the_subtree():
-    from devices import services
+    from accounts import services
 
     root = BusinessUnitFactory(code="MET")
     command = BusinessUnitFactory(code="FLP", parent=root)
@@ -113,8 +113,8 @@ def test_business_unit_paths_follow_the_tree_and_moves_re_root_the_subtree():
 
 
 def test_a_unit_cannot_move_under_its_own_descendant():
-    from devices import services
-    from devices.errors import DomainError
+    from accounts import services
+    from core.errors import DomainError
 
     root = BusinessUnitFactory(code="MET")
     child = BusinessUnitFactory(code="FLP", parent=root)

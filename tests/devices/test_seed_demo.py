@@ -10,10 +10,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Count, Q
 
+from accounts.models import BusinessUnit
 from devices.demo import estate_digest
 from devices.management.commands import seed_demo as seed_demo_command
 from devices.models import (
-    BusinessUnit,
     Category,
     Device,
     DeviceEvent,

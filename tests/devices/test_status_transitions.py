@@ -2,8 +2,9 @@
 
 import pytest
 
+from core.errors import DomainError
 from devices import services
-from devices.errors import DomainError, TransitionNotAllowed
+from devices.errors import TransitionNotAllowed
 from devices.models import ALLOWED_TRANSITIONS, Category, Device, DeviceEvent, EntitlementException
 from tests.factories import DeviceFactory, DeviceModelFactory, PersonFactory, RoleProfileFactory
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals import services
 from disposals.models import Consignment, DisposalCase, Partner, Route

@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals import services
 from disposals.models import (

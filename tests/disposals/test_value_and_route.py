@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import DeviceEvent
 from disposals import services
 from disposals.models import DisposalCase, Grade, ResidualValueAssessment, Route, RouteDecision

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.roles import Role
-from devices.errors import DomainError
+from core.errors import DomainError
 from procurement import services
 from procurement.models import BudgetLine, BudgetTransfer, Contract
 from tests.factories import UserFactory

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from accounts.roles import Role
-from devices.errors import DomainError
+from core.errors import DomainError
 from procurement import services
 from procurement.models import CapitalEnvelope, PurchaseOrder
 from tests.factories import BusinessUnitFactory, DeviceModelFactory, UserFactory

@@ -346,7 +346,7 @@ def test_admin_lists_every_procurement_model(client, approved_order, call_off, d
 
 
 def test_receipt_on_a_future_date_is_refused(approved_order, commercial_officer, asset_manager):
-    from devices.errors import DomainError
+    from core.errors import DomainError
 
     services.purchase_order_mark_ordered(purchase_order=approved_order, actor=commercial_officer)
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from procurement import services
 from procurement.models import ALLOWED_TRANSITIONS, PurchaseOrder
 from tests.factories import DeviceModelFactory

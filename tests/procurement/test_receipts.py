@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from procurement import services
 from procurement.models import PurchaseOrder, Receipt, ReceivedDevice

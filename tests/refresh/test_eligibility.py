@@ -198,7 +198,7 @@ def test_new_policy_does_not_rewrite_a_wave_already_selected(policies, recompute
 
 
 def test_policy_with_bad_lifecycle_is_refused_with_the_field_named(policies):
-    from devices.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError) as err:
         services.refresh_policy_create(

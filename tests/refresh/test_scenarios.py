@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
+from core.errors import DomainError
 from core.financial_year import FinancialYear
-from devices.errors import DomainError
 from devices.models import Category
 from refresh import selectors, services
 from tests.factories import BusinessUnitFactory, DeviceFactory, DeviceModelFactory

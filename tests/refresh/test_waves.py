@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from devices.errors import DomainError
+from core.errors import DomainError
 from devices.models import Category, Device, DeviceEvent, EntitlementException
 from refresh import services
 from refresh.models import WaveItem

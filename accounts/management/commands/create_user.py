@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import ROLE_SLUGS
 from accounts.services import user_create
-from devices.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

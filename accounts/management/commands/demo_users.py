@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import demo_users_ensure
-from devices.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from api.services import api_token_create
-from devices.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):
