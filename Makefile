@@ -44,9 +44,10 @@ run: install ## Run the app on http://127.0.0.1:8000 (SQLite and in-process task
 	$(PY) manage.py demo_users
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: install ## Run the whole suite: ruff, manage.py check, makemigrations --check, pytest
+test: install ## Run the whole suite: ruff, the apps' import order, manage.py check, makemigrations --check, pytest
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)

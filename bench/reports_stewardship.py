@@ -263,13 +263,6 @@ def bench_figures() -> None:
         )
     print(f"   identical figures on both paths: {results[True] == results[False]}")
     print(f"   MET headline: {root['headline']}")
-    original = selectors.refresh_due_provider
-    selectors.refresh_due_provider = lambda: None
-    try:
-        runs = [run(True)[0] for _ in range(3)]
-    finally:
-        selectors.refresh_due_provider = original
-    print(f"   without the refresh selector (two connections): best {min(runs):.3f}s")
 
 
 def bench_one_unit() -> None:

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "disposals",
     "reports",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -83,7 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "core.context_processors.navigation",
+                "config.navigation.navigation",
             ],
         },
     },

@@ -7,8 +7,6 @@ the API decide who sees which (accounts.roles.can_see_commercial).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import logging
 from collections import defaultdict
 from decimal import Decimal
 
@@ -29,9 +27,9 @@ from procurement.models import (
     Receipt,
     money,
 )
+from refresh.selectors import forecast_totals, scenario_compare
 
 ZERO = Decimal("0.00")
-logger = logging.getLogger(__name__)
 
 
 def current_envelope() -> CapitalEnvelope | None:
@@ -41,30 +39,19 @@ def current_envelope() -> CapitalEnvelope | None:
 
 def forecast_by_year_category(
     *, financial_years: list[str], scope: UnitScope | None = None
-) -> dict[tuple[str, str], dict] | None:
-    """The refresh engineer's forecast cost and volume per (year, category), or None
-    when the refresh app does not publish ``forecast_totals`` (yet)."""
-    try:
-        module = importlib.import_module("refresh.selectors")
-    except ImportError:
-        return None
-    forecast_totals = getattr(module, "forecast_totals", None)
-    if forecast_totals is None:
-        return None
-    try:
-        rows = forecast_totals(
-            financial_years=[FinancialYear.parse(label) for label in financial_years],
-            unit_scope=scope,
-        )
-    except Exception:  # another app's failure must not take the finance dashboard down
-        logger.exception("refresh.selectors.forecast_totals failed; showing no forecast")
-        return None
+) -> dict[tuple[str, str], dict]:
+    """Refresh's forecast (``refresh.selectors.forecast_totals``) summed to cost and
+    volume per (financial year, category), within ``scope`` (None: whole estate)."""
+    rows = forecast_totals(
+        financial_years=[FinancialYear.parse(label) for label in financial_years],
+        unit_scope=scope,
+    )
     out: dict[tuple[str, str], dict] = {}
     for row in rows:
         key = (row["financial_year"], row["category"])
         slot = out.setdefault(key, {"cost": ZERO, "volume": 0})
-        slot["cost"] += Decimal(row.get("cost") or 0)
-        slot["volume"] += int(row.get("volume") or 0)
+        slot["cost"] += Decimal(row["cost"] or 0)
+        slot["volume"] += int(row["volume"] or 0)
     return out
 
 
@@ -175,6 +162,31 @@ def envelope_position(
         "headroom": envelope.total - total_committed,
         "forecast_available": forecast is not None,
         "rows": rows,
+    }
+
+
+def scenario_against_envelope(*, scenario, envelope: CapitalEnvelope | None = None) -> dict | None:
+    """A refresh scenario against the capital envelope: today's forecast cost and the
+    scenario's over the envelope's financial years (those of its budget lines), the
+    saving, and the envelope left after each. None when no envelope is recorded.
+
+    The forecast counts demand from the current financial year on, so an envelope
+    year already past adds nothing (what was bought then is in the position)."""
+    envelope = envelope or current_envelope()
+    if envelope is None:
+        return None
+    years = sorted(set(envelope.budget_lines.values_list("financial_year", flat=True)))
+    compared = scenario_compare(
+        scenario=scenario, financial_years=[FinancialYear.parse(label) for label in years]
+    )
+    return {
+        "envelope": envelope,
+        "financial_years": years,
+        "base_cost": compared["base_cost"],
+        "scenario_cost": compared["scenario_cost"],
+        "saving": compared["saving"],
+        "base_headroom": envelope.total - compared["base_cost"],
+        "scenario_headroom": envelope.total - compared["scenario_cost"],
     }
 
 

@@ -20,6 +20,7 @@ from core.errors import DomainError
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL, classification
 from procurement import exports, forms, selectors, services
 from procurement.models import PurchaseOrder
+from refresh.models import Scenario
 
 PROCUREMENT_ROLES = (Role.FINANCE, Role.COMMERCIAL, Role.ASSET_MANAGER)
 
@@ -55,6 +56,22 @@ def _as_of(request) -> dt.date | None:
 
 
 # --- the finance dashboard ---------------------------------------------------------
+
+
+@login_required
+def scenario_envelope(request, pk: int):
+    """A refresh scenario against the envelope: inline on the scenario page (htmx asks
+    for the fragment) or as a page of its own (the link without JavaScript)."""
+    _require_commercial(request)
+    scenario = get_object_or_404(Scenario.objects.select_related("created_by"), pk=pk)
+    context = {
+        "scenario": scenario,
+        "comparison": selectors.scenario_against_envelope(scenario=scenario),
+        "classification": OFFICIAL_SENSITIVE_COMMERCIAL,
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "procurement/_scenario_envelope.html", context)
+    return render(request, "procurement/scenario_envelope.html", context)
 
 
 @login_required

@@ -93,6 +93,7 @@ class EligibilityRun(models.Model):
         NIGHTLY = "nightly", "Nightly schedule"
         MANUAL = "manual", "On demand"
         IMPORT = "import", "After an import"
+        API = "api", "After a bulk API upsert"
         SEED = "seed", "Demo data"
 
     trigger = models.CharField(max_length=16, choices=Trigger.choices)

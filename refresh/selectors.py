@@ -47,10 +47,6 @@ from refresh.models import (
 
 CATEGORIES = [c.value for c in Category]
 IN_USE = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
-ENVELOPE_YEARS = (FinancialYear(2025), FinancialYear(2026))
-# Used only when procurement has no CapitalEnvelope yet (business case total).
-ENVELOPE_FALLBACK = Decimal("46763000.00")
-ENVELOPE_FALLBACK_LABEL = "Business case envelope (£46.763m, procurement has none recorded)"
 
 
 def default_financial_years(today: dt.date | None = None, count: int = 5) -> list[FinancialYear]:
@@ -572,32 +568,14 @@ def forecast_with_variance(*, financial_years: list[FinancialYear], scope=None) 
 # --- Scenarios ---------------------------------------------------------------------
 
 
-def capital_envelope() -> tuple[Decimal, str]:
-    """The envelope total and where it came from. Read from procurement's
-    CapitalEnvelope if that app has one (looked up lazily, so refresh never
-    depends on procurement), else the business-case figure, labelled as such."""
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("procurement", "CapitalEnvelope")
-    except LookupError:
-        return ENVELOPE_FALLBACK, ENVELOPE_FALLBACK_LABEL
-    try:
-        envelope = model.objects.order_by("-id").only("total", "name").first()
-    except Exception:  # noqa: BLE001 - table not migrated yet: fall back, labelled
-        envelope = None
-    if envelope is None:
-        return ENVELOPE_FALLBACK, ENVELOPE_FALLBACK_LABEL
-    return envelope.total, str(envelope)
-
-
 def scenario_compare(
     *, scenario: Scenario, financial_years: list[FinancialYear] | None = None
 ) -> dict:
     """Baseline forecast (policies in force) and the scenario side by side per
-    FY and category, with the saving or overspend against the capital envelope
-    over 2025/26 and 2026/27. Organisation-wide: about eight grouped queries
-    whatever the estate's size."""
+    FY and category, with the totals over ``financial_years`` and the saving (or,
+    negative, the overspend) of the scenario. Organisation-wide: about eight
+    grouped queries whatever the estate's size. The comparison with the capital
+    envelope is procurement's (``procurement.selectors.scenario_against_envelope``)."""
     financial_years = financial_years or default_financial_years()
     overrides = Overrides.from_json(scenario.overrides)
     today = timezone.localdate()
@@ -667,20 +645,14 @@ def scenario_compare(
                     "deferred_by_cap": s.get("deferred_by_cap", 0),
                 }
             )
-    envelope, envelope_label = capital_envelope()
-    labels = {fy.label for fy in ENVELOPE_YEARS}
-    base_cost = sum((r["base_cost"] for r in rows if r["financial_year"] in labels), Decimal(0))
-    scen_cost = sum((r["scenario_cost"] for r in rows if r["financial_year"] in labels), Decimal(0))
+    base_cost = sum((r["base_cost"] for r in rows), Decimal(0))
+    scen_cost = sum((r["scenario_cost"] for r in rows), Decimal(0))
     return {
         "rows": rows,
-        "envelope": envelope,
-        "envelope_label": envelope_label,
-        "envelope_years": [fy.label for fy in ENVELOPE_YEARS],
+        "financial_years": [fy.label for fy in financial_years],
         "base_cost": base_cost,
         "scenario_cost": scen_cost,
         "saving": base_cost - scen_cost,
-        "base_headroom": envelope - base_cost,
-        "scenario_headroom": envelope - scen_cost,
     }
 
 

@@ -248,13 +248,6 @@ def _sub_unit_table(figures: dict, max_rows: int) -> Table:
 
 def _refresh_table(refresh: dict) -> Table:
     years = refresh["years"]
-    if not refresh["available"]:
-        return Table(
-            title="Devices due for refresh",
-            note=f"Devices due for refresh in {' and '.join(years)}: {selectors.REFRESH_UNAVAILABLE}.",
-            header=["Category", *years],
-            rows=[],
-        )
     rows = [[CATEGORY_LABELS[c], *[refresh["by_year"][y][c] for y in years]] for c in CATEGORIES]
     return Table(
         title="Devices due for refresh",
@@ -268,14 +261,14 @@ def _refresh_table(refresh: dict) -> Table:
 # --- finance ---------------------------------------------------------------
 
 
-PROCUREMENT_MISSING = (
-    "The procurement module is not installed, so there is no envelope position to report. "
+NO_ENVELOPE = (
+    "No capital envelope is recorded, so there is no envelope position to report. "
     "No figures have been estimated."
 )
 
 
 def finance_document(
-    *, position: dict | None, period_label: str, generated_at: dt.datetime
+    *, position: dict, period_label: str, generated_at: dt.datetime
 ) -> ReportDocument:
     """The envelope position carries commercial figures: OFFICIAL-SENSITIVE [COMMERCIAL].
 
@@ -290,8 +283,8 @@ def finance_document(
         period_label=period_label,
         generated_at=generated_at,
     )
-    if position is None:
-        document.notes = [PROCUREMENT_MISSING]
+    if position["envelope"] is None:
+        document.notes = [NO_ENVELOPE]
         return document
     headline, tables = [], []
     _flatten(position, "", headline, tables)

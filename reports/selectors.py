@@ -11,8 +11,6 @@ with the number of units or devices.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import logging
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -32,6 +30,8 @@ from devices.models import (
     EntitlementException,
     Person,
 )
+from procurement.selectors import envelope_position
+from refresh.selectors import refresh_due_by_unit
 from reports import concurrent
 from reports.models import ReportRun
 
@@ -59,10 +59,6 @@ HEADLINE_LABELS = {
     "refresh_due_this_year": "Due for refresh this financial year",
     "refresh_due_next_year": "Due for refresh next financial year",
 }
-
-logger = logging.getLogger(__name__)
-
-REFRESH_UNAVAILABLE = "refresh figures not available"
 
 
 def default_idle_days() -> int:
@@ -160,7 +156,7 @@ def _empty_figures(unit: dict) -> dict:
         "people_over": [],
         "leavers": [],
         "lost": dict.fromkeys(CATEGORIES, 0),
-        "refresh": {"available": False, "note": REFRESH_UNAVAILABLE, "years": [], "by_year": {}},
+        "refresh": {"years": [], "by_year": {}},
         "headline": dict.fromkeys(HEADLINE_LABELS, 0),
     }
 
@@ -317,28 +313,12 @@ def _lost_in_period(unit_ids, period_start, period_end):
     )
 
 
-def refresh_due_provider():
-    """The refresh engineer's ``refresh.selectors.refresh_due_by_unit`` if it exists now."""
-    try:
-        module = importlib.import_module("refresh.selectors")
-    except ImportError:
-        return None
-    return getattr(module, "refresh_due_by_unit", None)
-
-
 def _refresh_due(period_end):
-    provider = refresh_due_provider()
+    """Refresh's devices due per (unit, year, category) for the period's financial
+    year and the next."""
     this_year = financial_year(period_end)
     years = [this_year, this_year.next()]
-    if provider is None:
-        return None, years
-    try:
-        # A savepoint, so a failure in the other app's queries cannot poison ours.
-        with transaction.atomic():
-            return provider(financial_years=years), years
-    except Exception:  # another app's bug must not cost every unit its report
-        logger.exception("refresh.selectors.refresh_due_by_unit failed; reporting without it")
-        return None, years
+    return refresh_due_by_unit(financial_years=years), years
 
 
 # --- the public selectors -----------------------------------------------------
@@ -555,22 +535,16 @@ def _roll_up(units: list[dict], sections: dict, period_end: dt.date) -> dict[int
 
     due, years = sections["refresh"]
     labels = [fy.label for fy in years]
-    if due is not None:
-        for fig in figures.values():
-            fig["refresh"] = {
-                "available": True,
-                "note": "",
-                "years": labels,
-                "by_year": {label: dict.fromkeys(CATEGORIES, 0) for label in labels},
-            }
-        for (unit_id, label, category), n in due.items():
-            if unit_id not in known or label not in labels or category not in CATEGORIES:
-                continue
-            for fig in up(unit_id):
-                fig["refresh"]["by_year"][label][category] += int(n)
-    else:
-        for fig in figures.values():
-            fig["refresh"]["years"] = labels
+    for fig in figures.values():
+        fig["refresh"] = {
+            "years": labels,
+            "by_year": {label: dict.fromkeys(CATEGORIES, 0) for label in labels},
+        }
+    for (unit_id, label, category), n in due.items():
+        if unit_id not in known or label not in labels or category not in CATEGORIES:
+            continue
+        for fig in up(unit_id):
+            fig["refresh"]["by_year"][label][category] += int(n)
 
     for fig in figures.values():
         _finish(fig)
@@ -609,12 +583,8 @@ def _finish(fig: dict) -> None:
         "leavers_holding": len(fig["leavers"]),
         "leaver_devices": sum(p["devices"] for p in fig["leavers"]),
         "lost_in_period": sum(fig["lost"].values()),
-        "refresh_due_this_year": (
-            sum(by_year[years[0]].values()) if refresh["available"] else None
-        ),
-        "refresh_due_next_year": (
-            sum(by_year[years[1]].values()) if refresh["available"] else None
-        ),
+        "refresh_due_this_year": sum(by_year[years[0]].values()),
+        "refresh_due_next_year": sum(by_year[years[1]].values()),
     }
 
 
@@ -764,21 +734,9 @@ def stewardship_device_rows(
 # --- finance ---------------------------------------------------------------------
 
 
-def envelope_position_provider():
-    """The procurement engineer's ``procurement.selectors.envelope_position`` if it exists now."""
-    try:
-        module = importlib.import_module("procurement.selectors")
-    except ImportError:
-        return None
-    return getattr(module, "envelope_position", None)
-
-
-def finance_position(*, as_of: dt.date) -> dict | None:
-    """The envelope position from procurement, or None when procurement is not installed."""
-    provider = envelope_position_provider()
-    if provider is None:
-        return None
-    return provider(as_of=as_of)
+def finance_position(*, as_of: dt.date) -> dict:
+    """Procurement's envelope position as of a day (the finance report's figures)."""
+    return envelope_position(as_of=as_of)
 
 
 # --- runs a user may see ------------------------------------------------------

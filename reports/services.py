@@ -238,8 +238,8 @@ def stewardship_report_build(
 
 
 def finance_report_build(*, run: ReportRun, figures: dict | None = None, **_options) -> dict:
-    """The envelope position from procurement, if installed, as XLSX, CSV and PDF,
-    marked OFFICIAL-SENSITIVE [COMMERCIAL]. Without procurement the report says so."""
+    """Procurement's envelope position as XLSX, CSV and PDF, marked
+    OFFICIAL-SENSITIVE [COMMERCIAL]."""
     position = selectors.finance_position(as_of=run.period_end)
     _progress(run, 1)
     document = documents.finance_document(
@@ -249,7 +249,7 @@ def finance_report_build(*, run: ReportRun, figures: dict | None = None, **_opti
     return {
         "names": names,
         "summary": {
-            "procurement_available": position is not None,
+            "envelope_recorded": position["envelope"] is not None,
             "headline": {
                 str(k): (v if isinstance(v, int | float | str) or v is None else str(v))
                 for k, v in document.headline

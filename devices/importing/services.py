@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib
-import importlib.util
 import io
 import itertools
 import queue
@@ -45,6 +43,7 @@ from devices.importing.upsert import (
     writer_connection_prepare,
 )
 from devices.models import ImportRun
+from devices.signals import estate_changed_announce
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -66,8 +65,8 @@ def devices_upsert_rows(
 ) -> UpsertOutcome:
     """Create or update devices from rows keyed by the import's column names.
 
-    The estate's one upsert, used by the file importer and the API's bulk
-    endpoint (issue 3: "the same rules as the importer"). Devices match on
+    The API's bulk endpoint's way into the importer's upsert (``upsert_batch``,
+    which file imports call batch by batch), with the importer's rules. Devices match on
     manufacturer (case-insensitive) + exact serial number; the asset tag is
     unique too. Unknown makers/models are created (category from the row); an
     unknown business unit or staff number, a status move the status machine
@@ -88,7 +87,7 @@ def devices_upsert_rows(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    return upsert_batch(
+    outcome = upsert_batch(
         rows=rows,
         indexes=None,
         actor=actor,
@@ -97,6 +96,9 @@ def devices_upsert_rows(
         dry_run=dry_run,
         lookups=Lookups(actor=actor),
     )
+    if outcome.applied and (outcome.created or outcome.updated):
+        estate_changed_announce(trigger=source, actor=actor)
+    return outcome
 
 
 # ---------------------------------------------------------------- import runs
@@ -344,7 +346,7 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
             run, status=ImportRun.Status.SUCCEEDED, counts=counts, sink=sink, applied=applied
         )
         if applied and (counts["created"] or counts["updated"]):
-            _queue_eligibility_recompute(actor=run.created_by)
+            estate_changed_announce(trigger="import", actor=run.created_by)
         return run
     except Exception as error:
         _finish(run, status=ImportRun.Status.FAILED, failure=f"The import stopped: {error}")
@@ -616,18 +618,6 @@ def _finish(
     ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(**fields)
     run.refresh_from_db()
     return run
-
-
-def _queue_eligibility_recompute(*, actor) -> None:
-    """Eligibility depends on the estate; recompute it after an import changed
-    devices, if the refresh app provides the task (it may not be installed)."""
-    if importlib.util.find_spec("refresh.tasks") is None:
-        return
-    task = getattr(importlib.import_module("refresh.tasks"), "eligibility_recompute_task", None)
-    if task is None:
-        return
-    actor_id = getattr(actor, "pk", None)
-    transaction.on_commit(lambda: task.delay(trigger="import", actor_id=actor_id))
 
 
 def import_run_submit(

@@ -22,20 +22,13 @@ from tests.factories import BusinessUnitFactory, DeviceFactory, PersonFactory
 HOST = "http://testserver"
 
 
-@pytest.fixture(autouse=True)
-def _api_urls(settings):
-    settings.ROOT_URLCONF = "tests.api.urls"
-
-
 @lru_cache(maxsize=1)
 def schema_dict() -> dict:
     """The schema drf-spectacular generates for the API's URLs (as /api/schema/ serves it)."""
-    from django.test import override_settings
     from drf_spectacular.generators import SchemaGenerator
     from rest_framework.renderers import JSONRenderer
 
-    with override_settings(ROOT_URLCONF="tests.api.urls"):
-        schema = SchemaGenerator().get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)
     # Through JSON so the dict holds plain types (as a client would see it).
     return json.loads(JSONRenderer().render(schema))
 

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from devices.importing import services
 from devices.models import Device, ImportRun
+from devices.signals import estate_changed
 from devices.tasks import import_estate_task
 from tests.devices.import_files import device_row, text_file
 from tests.factories import BusinessUnitFactory
@@ -47,32 +48,36 @@ def test_progress_is_recorded_batch_by_batch(queued_run, monkeypatch):
     assert (queued_run.rows_processed, queued_run.rows_total, queued_run.percent) == (5, 5, 100)
 
 
-def test_eligibility_is_recomputed_after_an_import_that_changed_devices(
-    queued_run, monkeypatch, django_capture_on_commit_callbacks
+def test_an_import_that_changed_devices_announces_it_after_the_commit(
+    queued_run, django_capture_on_commit_callbacks
 ):
-    import refresh.tasks
-
     calls = []
-    monkeypatch.setattr(
-        refresh.tasks.eligibility_recompute_task, "delay", lambda **kw: calls.append(kw)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        import_estate_task(queued_run.pk)
+
+    def receiver(**kwargs):
+        calls.append({"trigger": kwargs["trigger"], "actor_id": kwargs["actor_id"]})
+
+    estate_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            import_estate_task(queued_run.pk)
+    finally:
+        estate_changed.disconnect(receiver)
     assert calls == [{"trigger": "import", "actor_id": queued_run.created_by_id}]
 
 
-def test_no_recompute_after_a_dry_run(
-    tmp_path, asset_manager, monkeypatch, django_capture_on_commit_callbacks
-):
-    import refresh.tasks
-
+def test_a_dry_run_announces_nothing(tmp_path, asset_manager, django_capture_on_commit_callbacks):
     BusinessUnitFactory(code="CE")
     calls = []
-    monkeypatch.setattr(
-        refresh.tasks.eligibility_recompute_task, "delay", lambda **kw: calls.append(kw)
-    )
+
+    def receiver(**kwargs):
+        calls.append(kwargs)
+
+    estate_changed.connect(receiver)
     path = text_file(tmp_path / "d.csv", [device_row()])
     run = services.import_run_create(file_name="d.csv", path=path, dry_run=True)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.import_run_execute(run=run, path=path)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.import_run_execute(run=run, path=path)
+    finally:
+        estate_changed.disconnect(receiver)
     assert calls == []

@@ -126,3 +126,31 @@ def make_order(laptop_line, supplier, unit, laptop_model, raiser):
         return order
 
     return _make
+
+
+@pytest.fixture
+def refresh_estate(db):
+    """A small estate with refresh's real policies and planning price, for the tests
+    of procurement's seam with refresh: four laptops bought in September 2021 (due
+    2025/26 on a 48-month lifecycle), priced at £1,000, and no people (so no BAU).
+    Eligibility is computed as at today: freeze time before using it."""
+    from devices.models import Category
+    from refresh import services as refresh_services
+    from tests.factories import DeviceFactory
+
+    for category in Category:
+        refresh_services.refresh_policy_create(
+            category=category,
+            effective_from=dt.date(2020, 1, 1),
+            lifecycle_months=48,
+            repair_threshold=3,
+            idle_days=90,
+            os_end_of_support_forces_refresh=True,
+        )
+    unit = BusinessUnitFactory(code="RF")
+    devices = [
+        DeviceFactory(business_unit=unit, purchase_date=dt.date(2021, 9, 1)) for _ in range(4)
+    ]
+    refresh_services.bau_rate_save(category=Category.LAPTOP, planning_unit_price=Decimal("1000.00"))
+    refresh_services.eligibility_recompute()
+    return devices

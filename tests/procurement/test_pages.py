@@ -8,6 +8,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.urls import reverse
+from freezegun import freeze_time
 
 from accounts.roles import Role
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
@@ -47,43 +48,53 @@ def test_finance_dashboard_shows_figures_marked_commercial(client, approved_orde
     assert 'id="burn-down-chart"' in body and 'data-test="burn-down-table"' in body
 
 
-def test_dashboard_shows_the_refresh_forecast_cost_when_published(
-    client, approved_order, monkeypatch
+@freeze_time("2025-06-15 12:00:00")
+def test_dashboard_shows_the_refresh_forecast_cost_of_each_line(
+    client, approved_order, refresh_estate
 ):
-    import refresh.selectors
-
-    def fake_forecast_totals(*, financial_years, unit_scope=None):
-        return [
-            {
-                "financial_year": fy.label,
-                "category": "laptop",
-                "refresh_volume": 10,
-                "bau_volume": 2,
-                "volume": 12,
-                "cost": Decimal("98765.43"),
-            }
-            for fy in financial_years
-        ]
-
-    monkeypatch.setattr(refresh.selectors, "forecast_totals", fake_forecast_totals, raising=False)
+    # Four laptops due 2025/26 at the £1,000 planning price (refresh's real forecast).
     _login(client, Role.FINANCE)
 
-    body = client.get(reverse("procurement:dashboard")).content.decode()
+    response = client.get(reverse("procurement:dashboard"))
 
-    assert "98,765.43" in body
+    row = next(r for r in response.context["position"]["rows"] if r["category"] == "laptop")
+    assert row["forecast"] == Decimal("4000.00")
+    assert "4,000.00" in response.content.decode()
 
 
-def test_dashboard_says_forecast_not_available_without_the_refresh_selector(
-    client, approved_order, monkeypatch
+@freeze_time("2025-06-15 12:00:00")
+def test_scenario_page_fragment_compares_the_scenario_with_the_envelope(
+    client, laptop_line, refresh_estate
 ):
-    import refresh.selectors
+    from refresh import services as refresh_services
 
-    monkeypatch.delattr(refresh.selectors, "forecast_totals", raising=False)
-    _login(client, Role.FINANCE)
+    finance = _login(client, Role.FINANCE)
+    scenario = refresh_services.scenario_save(
+        name="Cheaper laptops", overrides={"unit_prices": {"laptop": "800"}}, actor=finance
+    )
 
-    body = client.get(reverse("procurement:dashboard")).content.decode()
+    page = client.get(reverse("refresh:scenario_compare", args=[scenario.pk]))
+    fragment_url = reverse("procurement:scenario_envelope", args=[scenario.pk])
+    assert f'hx-get="{fragment_url}"' in page.content.decode()
 
-    assert "forecast not available" in body.lower()
+    fragment = client.get(fragment_url, headers={"HX-Request": "true"})
+    body = fragment.content.decode()
+    assert fragment.status_code == 200 and "<html" not in body
+    assert "£4,000.00" in body and "£3,200.00" in body and "Saving" in body
+
+    full_page = client.get(fragment_url)
+    assert OFFICIAL_SENSITIVE_COMMERCIAL in full_page.content.decode()
+
+
+def test_scenario_envelope_comparison_is_refused_to_non_commercial_roles(client, laptop_line):
+    from refresh.models import Scenario
+
+    user = _login(client, Role.ASSET_MANAGER)
+    scenario = Scenario.objects.create(name="S", overrides={}, created_by=user)
+
+    response = client.get(reverse("procurement:scenario_envelope", args=[scenario.pk]))
+
+    assert response.status_code == 403
 
 
 def test_asset_manager_dashboard_shows_volumes_and_no_money(client, approved_order):

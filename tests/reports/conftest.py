@@ -45,14 +45,6 @@ def ago(days: int) -> dt.datetime:
 
 
 @pytest.fixture
-def no_refresh(monkeypatch):
-    """Reports without the refresh engineer's selector."""
-    from reports import selectors
-
-    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: None)
-
-
-@pytest.fixture
 def estate(db):
     models = {
         Category.LAPTOP: DeviceModelFactory(name="Latitude", category=Category.LAPTOP),

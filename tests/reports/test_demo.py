@@ -9,9 +9,7 @@ from reports import demo
 from reports.models import ReportRun
 
 
-def test_demo_leaves_last_months_reports_for_every_unit_with_a_trend(
-    estate, no_refresh, mailoutbox
-):
+def test_demo_leaves_last_months_reports_for_every_unit_with_a_trend(estate, mailoutbox):
     # Given the hand-built estate, when the demo seeds on 25 November 2026
     out = io.StringIO()
     demo.seed(rng=random.Random(7), today=dt.date(2026, 11, 25), stdout=out)

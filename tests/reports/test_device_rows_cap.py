@@ -39,7 +39,7 @@ def _device_sheet_rows(run) -> list[tuple]:
 
 
 def test_a_subtree_at_the_cap_lists_every_device_of_its_sub_units(
-    estate, no_refresh, settings, django_capture_on_commit_callbacks
+    estate, settings, django_capture_on_commit_callbacks
 ):
     # Given a cap equal to A's subtree (17 devices: "at most" the cap is listed whole)
     settings.REPORTS_MAX_DEVICE_ROWS = _held(business_unit__path__startswith=estate.a.path)
@@ -55,7 +55,7 @@ def test_a_subtree_at_the_cap_lists_every_device_of_its_sub_units(
 
 
 def test_a_subtree_over_the_cap_lists_only_the_units_own_devices_with_a_sub_unit_summary(
-    estate, no_refresh, settings, django_capture_on_commit_callbacks
+    estate, settings, django_capture_on_commit_callbacks
 ):
     # Given a cap one below A's subtree
     settings.REPORTS_MAX_DEVICE_ROWS = _held(business_unit__path__startswith=estate.a.path) - 1
@@ -90,9 +90,7 @@ def test_a_subtree_over_the_cap_lists_only_the_units_own_devices_with_a_sub_unit
     assert "own report" in pdf and "includes all sub-units" in pdf
 
 
-def test_the_cap_changes_no_figure(
-    estate, no_refresh, settings, django_capture_on_commit_callbacks
-):
+def test_the_cap_changes_no_figure(estate, settings, django_capture_on_commit_callbacks):
     # Given the figures computed with no cap in play
     figures = selectors.stewardship_figures(
         period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
@@ -113,7 +111,7 @@ def test_the_cap_never_exceeds_excels_row_limit(settings, cap):
 
 
 def test_the_run_page_says_when_the_files_list_only_the_units_own_devices(
-    client, asset_manager, estate, no_refresh, settings, django_capture_on_commit_callbacks
+    client, asset_manager, estate, settings, django_capture_on_commit_callbacks
 ):
     from django.urls import reverse
 
@@ -129,7 +127,7 @@ def test_the_run_page_says_when_the_files_list_only_the_units_own_devices(
     assert "Every figure includes all sub-units" in page
 
 
-def test_the_demo_writes_its_reports_with_the_demo_cap(estate, no_refresh, monkeypatch, mailoutbox):
+def test_the_demo_writes_its_reports_with_the_demo_cap(estate, monkeypatch, mailoutbox):
     import datetime as dt
     import random
 

@@ -1,11 +1,19 @@
 """Each stewardship section's figures, exact, against the hand-built estate in conftest."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
+from freezegun import freeze_time
 
 from devices.models import Category, Device
 from reports import selectors
-from tests.factories import BusinessUnitFactory, DeviceFactory, PersonFactory
+from tests.factories import (
+    BusinessUnitFactory,
+    DeviceFactory,
+    DeviceModelFactory,
+    PersonFactory,
+)
 from tests.reports.conftest import PERIOD_END, PERIOD_START
 
 L, P, DT, M = Category.LAPTOP, Category.SMARTPHONE, Category.DESKTOP, Category.MONITOR
@@ -13,7 +21,7 @@ D = Device.Status
 
 
 @pytest.fixture
-def figures(estate, no_refresh):
+def figures(estate):
     return selectors.stewardship_figures(
         period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
     )
@@ -68,7 +76,7 @@ def test_idle_devices_are_deployed_and_not_seen_for_the_configured_days(figures,
     assert figures[estate.b.pk]["idle"][L]["idle"] == 1
 
 
-def test_idle_threshold_is_configurable(estate, no_refresh):
+def test_idle_threshold_is_configurable(estate):
     # Given a 150-day threshold, only the laptop last seen 200 days before the end is idle in A.
     figures = selectors.stewardship_figures(
         period_start=PERIOD_START, period_end=PERIOD_END, idle_days=150
@@ -92,35 +100,51 @@ def test_lost_and_stolen_counts_only_the_period_in_london_time_once_per_device(f
     assert figures[estate.b.pk]["headline"]["lost_in_period"] == 1
 
 
-def test_refresh_section_says_not_available_without_the_refresh_selector(figures, estate):
-    refresh = figures[estate.a.pk]["refresh"]
-    assert refresh["available"] is False
-    assert refresh["note"] == "refresh figures not available"
-    assert refresh["years"] == ["2026/27", "2027/28"]
-    assert figures[estate.a.pk]["headline"]["refresh_due_this_year"] is None
+@pytest.fixture
+def due_for_refresh(estate):
+    """Refresh's real policies and eligibility, as at 1 November 2026: a ten-year
+    lifecycle leaves the estate's 2021 devices alone; two 2016 laptops in A1 are
+    overdue (due this year, 2026/27) and a January 2018 monitor in B falls due in
+    2027/28."""
+    from refresh import services as refresh_services
+
+    for category in Category:
+        refresh_services.refresh_policy_create(
+            category=category,
+            effective_from=dt.date(2015, 1, 1),
+            lifecycle_months=120,
+            repair_threshold=99,
+            idle_days=90,
+            os_end_of_support_forces_refresh=False,
+        )
+    for _ in range(2):
+        DeviceFactory(business_unit=estate.a1, purchase_date=dt.date(2016, 1, 1))
+    monitor = DeviceModelFactory(name="U2412M", category=M)
+    DeviceFactory(business_unit=estate.b, device_model=monitor, purchase_date=dt.date(2018, 1, 1))
+    refresh_services.eligibility_recompute(today=dt.date(2026, 11, 1))
 
 
-def test_refresh_figures_come_from_the_refresh_selector_and_roll_up(estate, monkeypatch):
-    asked = {}
-
-    def fake(*, financial_years):
-        asked["years"] = [fy.label for fy in financial_years]
-        return {
-            (estate.a1.pk, "2026/27", L): 4,
-            (estate.a.pk, "2027/28", M): 2,
-            (estate.b.pk, "2026/27", L): 7,
-        }
-
-    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: fake)
+@freeze_time("2026-11-01 12:00:00")
+def test_refresh_figures_come_from_refresh_and_roll_up_to_every_ancestor(estate, due_for_refresh):
     figures = selectors.stewardship_figures(
         period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
     )
-    assert asked["years"] == ["2026/27", "2027/28"]
-    a = figures[estate.a.pk]
-    assert a["refresh"]["by_year"]["2026/27"][L] == 4
-    assert a["headline"]["refresh_due_this_year"] == 4
-    assert a["headline"]["refresh_due_next_year"] == 2
-    assert figures[estate.b.pk]["headline"]["refresh_due_this_year"] == 7
+    a, a1, b = figures[estate.a.pk], figures[estate.a1.pk], figures[estate.b.pk]
+    assert a["refresh"]["years"] == ["2026/27", "2027/28"]
+    assert a1["refresh"]["by_year"]["2026/27"][L] == 2
+    assert a["refresh"]["by_year"]["2026/27"][L] == 2
+    assert (a["headline"]["refresh_due_this_year"], a["headline"]["refresh_due_next_year"]) == (
+        2,
+        0,
+    )
+    assert b["refresh"]["by_year"]["2027/28"][M] == 1
+    assert b["headline"]["refresh_due_next_year"] == 1
+
+
+def test_with_nothing_due_the_refresh_section_counts_zero(figures, estate):
+    refresh = figures[estate.a.pk]["refresh"]
+    assert refresh["years"] == ["2026/27", "2027/28"]
+    assert figures[estate.a.pk]["headline"]["refresh_due_this_year"] == 0
 
 
 def test_one_unit_figures_match_the_all_units_figures(figures, estate):
@@ -175,13 +199,14 @@ def _grow(estate, units: int, devices: int):
 
 
 def test_summary_selector_query_count_does_not_grow_with_units_or_devices(
-    estate, no_refresh, django_assert_num_queries
+    estate, django_assert_num_queries
 ):
     # Queries: units, device counts (category x status x idle), the entitlement table,
     # current people by unit and role, devices held by person (over entitlement and
-    # leavers), lost in the period; on PostgreSQL three more: the savepoint, the
+    # leavers), lost in the period, refresh's devices due per unit, year and category;
+    # on PostgreSQL three more: the savepoint, the
     # statement setting work_mem and jit for the transaction, and its release.
-    expected = 6 + 3 * (connection.vendor == "postgresql")
+    expected = 7 + 3 * (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         small = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     _grow(estate, units=5, devices=4)
@@ -189,15 +214,3 @@ def test_summary_selector_query_count_does_not_grow_with_units_or_devices(
         large = selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     assert len(large) == len(small) + 5
     assert large[estate.a.pk]["headline"]["in_use"] == small[estate.a.pk]["headline"]["in_use"] + 20
-
-
-def test_a_failing_refresh_selector_leaves_the_section_not_available(estate, monkeypatch):
-    def broken(*, financial_years):
-        raise RuntimeError("eligibility table not built")
-
-    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: broken)
-    figures = selectors.stewardship_figures(
-        period_start=PERIOD_START, period_end=PERIOD_END, idle_days=90
-    )
-    assert figures[estate.a.pk]["refresh"]["available"] is False
-    assert figures[estate.a.pk]["headline"]["devices_held"] == 17

@@ -60,9 +60,7 @@ def both_paths(settings, **kwargs):
     return together, alone
 
 
-def test_concurrent_figures_equal_the_sequential_figures_for_every_unit(
-    estate, no_refresh, spy, settings
-):
+def test_concurrent_figures_equal_the_sequential_figures_for_every_unit(estate, spy, settings):
     # Given the hand-built estate, committed
     # When the figures are read on two connections and then on one
     together, alone = both_paths(settings)
@@ -96,7 +94,7 @@ def test_concurrent_figures_equal_the_sequential_figures_for_one_subtree_with_re
     assert together[estate.a.pk]["headline"]["refresh_due_this_year"] == 4
 
 
-def test_concurrent_figures_close_the_second_connection(estate, no_refresh, spy, settings):
+def test_concurrent_figures_close_the_second_connection(estate, spy, settings):
     settings.REPORTS_CONCURRENT_FIGURES = True
     selectors.stewardship_figures(period_start=PERIOD_START, period_end=PERIOD_END)
     assert len(spy["second"]) == 1
@@ -104,7 +102,7 @@ def test_concurrent_figures_close_the_second_connection(estate, no_refresh, spy,
 
 
 def test_inside_a_transaction_the_figures_are_read_on_one_connection_and_see_its_rows(
-    estate, no_refresh, spy, settings
+    estate, spy, settings
 ):
     settings.REPORTS_CONCURRENT_FIGURES = True
     with transaction.atomic():

@@ -11,11 +11,12 @@ import zlib
 import openpyxl
 import pytest
 
+from accounts.roles import Role
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
 from devices.models import Category, Device
 from reports import documents, services
 from reports.models import ReportRun
-from tests.factories import DeviceFactory
+from tests.factories import DeviceFactory, UserFactory
 from tests.reports.conftest import PERIOD_START
 
 HOSTILE = {
@@ -27,7 +28,7 @@ HOSTILE = {
 
 
 @pytest.fixture
-def run(estate, no_refresh, django_capture_on_commit_callbacks):
+def run(estate, django_capture_on_commit_callbacks):
     DeviceFactory(
         business_unit=estate.a1,
         device_model=estate.models[Category.LAPTOP],
@@ -154,18 +155,26 @@ def test_stewardship_report_holds_no_commercial_figures_and_is_official(run):
 
 def test_finance_report_is_marked_commercial_in_all_three_formats(db, tmp_path):
     import datetime as dt
+    from decimal import Decimal
 
+    from procurement import services as procurement_services
+    from procurement.selectors import envelope_position
     from reports.writers import csv as csv_writer
     from reports.writers import pdf as pdf_writer
     from reports.writers import xlsx as xlsx_writer
 
-    position = {
-        "total": 46763000,
-        "rows": [
-            {"financial_year": "2025/26", "category": "laptop", "budget": 1000, "committed": 400},
-            {"financial_year": "2026/27", "category": "laptop", "budget": 900, "committed": "=1+1"},
-        ],
-    }
+    # An envelope whose name would run as a formula in a spreadsheet.
+    envelope = procurement_services.capital_envelope_create(
+        name="=1+1",
+        total=Decimal("46763000.00"),
+        decision_reference="DMPC-2025-001",
+        owner=UserFactory(role=Role.FINANCE),
+    )
+    for year, amount in (("2025/26", "1000.00"), ("2026/27", "900.00")):
+        procurement_services.budget_line_create(
+            envelope=envelope, financial_year=year, category="laptop", amount=Decimal(amount)
+        )
+    position = envelope_position()
     document = documents.finance_document(
         position=position,
         period_label="October 2026",
@@ -179,22 +188,29 @@ def test_finance_report_is_marked_commercial_in_all_three_formats(db, tmp_path):
         out[name] = buffer.getvalue()
     book = openpyxl.load_workbook(io.BytesIO(out["xlsx"]))
     assert book["Summary"]["A1"].value == OFFICIAL_SENSITIVE_COMMERCIAL
-    position_sheet = book["Position"]
-    values = [c.value for row in position_sheet.iter_rows() for c in row]
-    assert "'=1+1" in values
+    assert book["Position"].max_row > 2  # the budget lines, one row each
+    values = [c.value for sheet in book for row in sheet.iter_rows() for c in row]
+    assert "'=1+1" in values and "=1+1" not in values
     lines = out["csv"].decode("utf-8-sig").splitlines()
     assert lines[0] == f"Classification: {OFFICIAL_SENSITIVE_COMMERCIAL}"
-    assert "'=1+1" in out["csv"].decode("utf-8-sig")
+    # The CSV carries the position's rows (one per budget line), under the marking.
+    assert any(
+        line.startswith(f"{envelope.budget_lines.get(financial_year='2026/27').pk},2026/27,laptop")
+        for line in lines
+    )
     assert f"({OFFICIAL_SENSITIVE_COMMERCIAL})" in _pdf_text(out["pdf"])
 
 
-def test_finance_report_says_so_when_procurement_is_missing():
+@pytest.mark.django_db
+def test_finance_report_says_so_when_no_envelope_is_recorded():
     import datetime as dt
 
+    from procurement.selectors import envelope_position
+
     document = documents.finance_document(
-        position=None,
+        position=envelope_position(),
         period_label="October 2026",
         generated_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     )
-    assert document.notes == [documents.PROCUREMENT_MISSING]
+    assert document.notes == [documents.NO_ENVELOPE]
     assert document.tables == [] and document.headline == []

@@ -17,7 +17,7 @@ S = ReportRun.Status
 
 
 @pytest.fixture
-def runs(estate, no_refresh, django_capture_on_commit_callbacks):
+def runs(estate, django_capture_on_commit_callbacks):
     """Succeeded October runs for A, A1 and B, and a finance run."""
     with django_capture_on_commit_callbacks(execute=True):
         for unit in (estate.a, estate.a1, estate.b):
@@ -100,7 +100,7 @@ def test_filters_by_unit_and_period(client, asset_manager, runs):
 
 
 def test_generate_now_queues_a_run_for_the_leads_unit_and_shows_its_progress(
-    client, lead_of_a, estate, no_refresh, django_capture_on_commit_callbacks
+    client, lead_of_a, estate, django_capture_on_commit_callbacks
 ):
     client.force_login(lead_of_a)
     with django_capture_on_commit_callbacks(execute=True):
@@ -218,7 +218,7 @@ def test_api_list_query_count_does_not_grow_with_runs(
 
 
 def test_generate_now_without_a_broker_shows_a_failed_build_on_the_run_page(
-    client, asset_manager, estate, no_refresh, monkeypatch, django_capture_on_commit_callbacks
+    client, asset_manager, estate, monkeypatch, django_capture_on_commit_callbacks
 ):
     def broken(*, run):
         raise RuntimeError("storage unavailable")

@@ -31,9 +31,7 @@ def _generate(capture, period="2026-10"):
         tasks.stewardship_reports_generate_task.delay(period)
 
 
-def test_every_active_unit_gets_one_succeeded_run(
-    estate, no_refresh, django_capture_on_commit_callbacks
-):
+def test_every_active_unit_gets_one_succeeded_run(estate, django_capture_on_commit_callbacks):
     _generate(django_capture_on_commit_callbacks)
     runs = ReportRun.objects.filter(period_start=PERIOD_START)
     assert sorted(runs.values_list("business_unit__code", flat=True)) == ["A", "A1", "B"]
@@ -43,7 +41,7 @@ def test_every_active_unit_gets_one_succeeded_run(
 
 
 def test_two_beats_for_the_same_period_leave_one_run_per_unit(
-    estate, no_refresh, django_capture_on_commit_callbacks
+    estate, django_capture_on_commit_callbacks
 ):
     _generate(django_capture_on_commit_callbacks)
     first = dict(ReportRun.objects.values_list("id", "finished_at"))
@@ -55,7 +53,7 @@ def test_two_beats_for_the_same_period_leave_one_run_per_unit(
 
 
 def test_a_retried_unit_task_does_not_rebuild_a_finished_run(
-    estate, no_refresh, django_capture_on_commit_callbacks
+    estate, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         tasks.stewardship_report_unit_task.delay(estate.b.pk, "2026-10-01")
@@ -128,7 +126,7 @@ def test_an_abandoned_running_run_can_be_taken_over(estate):
 
 
 def test_a_failing_unit_is_retried_while_the_others_complete(
-    estate, no_refresh, monkeypatch, django_capture_on_commit_callbacks, worker_like_retries
+    estate, monkeypatch, django_capture_on_commit_callbacks, worker_like_retries
 ):
     real_build = services.stewardship_report_build
     failures = {"left": 1}
@@ -152,7 +150,7 @@ def test_a_failing_unit_is_retried_while_the_others_complete(
 
 
 def test_a_unit_failing_every_attempt_is_recorded_failed_with_its_error_and_others_complete(
-    estate, no_refresh, monkeypatch, django_capture_on_commit_callbacks, worker_like_retries
+    estate, monkeypatch, django_capture_on_commit_callbacks, worker_like_retries
 ):
     real_build = services.stewardship_report_build
 
@@ -188,7 +186,7 @@ def test_beat_with_no_period_reports_on_the_previous_month():
 
 
 def test_the_stewardship_contact_is_emailed_a_link_once(
-    estate, no_refresh, settings, mailoutbox, django_capture_on_commit_callbacks
+    estate, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
     settings.SITE_URL = "https://devices.example.police.uk"
     with django_capture_on_commit_callbacks(execute=True):
@@ -206,7 +204,7 @@ def test_the_stewardship_contact_is_emailed_a_link_once(
 
 
 def test_the_trend_compares_with_the_units_previous_report(
-    estate, no_refresh, django_capture_on_commit_callbacks
+    estate, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         services.stewardship_report_unit_run(unit_id=estate.a.pk, period_start=dt.date(2026, 9, 1))
@@ -221,7 +219,7 @@ def test_the_trend_compares_with_the_units_previous_report(
 
 
 def test_without_a_broker_a_failing_unit_still_does_not_stop_the_others(
-    estate, no_refresh, monkeypatch, django_capture_on_commit_callbacks
+    estate, monkeypatch, django_capture_on_commit_callbacks
 ):
     # Given the project's eager default (failures propagate, no retries run in-process)
     real_build = services.stewardship_report_build
@@ -238,7 +236,7 @@ def test_without_a_broker_a_failing_unit_still_does_not_stop_the_others(
 
 
 def test_the_xlsx_charts_the_trend_once_there_is_a_previous_report(
-    estate, no_refresh, django_capture_on_commit_callbacks
+    estate, django_capture_on_commit_callbacks
 ):
     import io
     import zipfile

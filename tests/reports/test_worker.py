@@ -31,7 +31,7 @@ def real_worker_app(settings):
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_monthly_fan_out_runs_every_unit_through_a_real_worker(estate, no_refresh, real_worker_app):
+def test_monthly_fan_out_runs_every_unit_through_a_real_worker(estate, real_worker_app):
     with start_worker(real_worker_app, pool="solo", concurrency=1, perform_ping_check=False):
         # Two beats fire for the same month.
         tasks.stewardship_reports_generate_task.delay("2026-10")

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import demo_users_ensure
 from core.errors import DomainError
+from demo.users import demo_users_ensure
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from accounts.models import BusinessUnit
+from demo.management.commands import seed_demo as seed_demo_command
 from devices.demo import estate_digest
-from devices.management.commands import seed_demo as seed_demo_command
 from devices.models import (
     Category,
     Device,
@@ -66,21 +66,21 @@ def test_each_apps_demo_hook_runs_in_order_with_its_own_random_stream(monkeypatc
     # Given a demo module for every app that records its call
     calls = []
 
-    class Hook:
-        def __init__(self, app):
-            self.app = app
+    def recorder(app):
+        def seed_app(*, rng, today, stdout):
+            calls.append((app, rng.random(), today, stdout is not None))
 
-        def seed(self, *, rng, today, stdout):
-            calls.append((self.app, rng.random(), today, stdout is not None))
+        return seed_app
 
-    monkeypatch.setattr(seed_demo_command, "demo_hook", Hook)
+    apps = [app for app, _seed in seed_demo_command.DEMO_STEPS]
+    assert apps == ["refresh", "procurement", "disposals", "reports"]
+    monkeypatch.setattr(
+        seed_demo_command, "DEMO_STEPS", tuple((app, recorder(app)) for app in apps)
+    )
     # When seeding
     output = seed(100, "7")
     # Then each hook ran once, in order, with Random("<seed>:<app>") and the demo's today
-    assert calls == [
-        (app, random.Random(f"7:{app}").random(), TODAY, True)
-        for app in seed_demo_command.DEMO_HOOK_APPS
-    ]
+    assert calls == [(app, random.Random(f"7:{app}").random(), TODAY, True) for app in apps]
     assert "Seeding refresh demo data" in output
 
 

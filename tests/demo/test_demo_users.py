@@ -6,11 +6,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from accounts.demo import DEMO_USERS, demo_users_ensure
 from accounts.models import BusinessUnit, UserScope
 from accounts.roles import ROLE_SLUGS, user_roles
 from accounts.scoping import unit_scope
 from core.errors import DomainError
+from demo.users import DEMO_USERS, demo_users_ensure
 from devices.demo import DEMO_VIEWER_UNIT, reference_data_ensure
 
 User = get_user_model()

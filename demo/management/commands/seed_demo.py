@@ -3,15 +3,12 @@
     manage.py seed_demo [--devices N] [--seed S] [--today YYYY-MM-DD] [--if-empty]
                         [--no-progress] [--skip-hooks]
 
-The estate comes from ``devices.demo.estate_seed``; then, for each app in
-``DEMO_HOOK_APPS`` whose ``<app>.demo`` module exists, ``seed(rng=..., today=...,
-stdout=...)`` runs with its own random stream, so one app's demo data never shifts
-another's.
+The estate comes from ``devices.demo.estate_seed``; then each app's
+``<app>.demo.seed(rng=..., today=..., stdout=...)`` runs, in ``DEMO_STEPS`` order,
+with its own random stream, so one app's demo data never shifts another's.
 """
 
 import datetime as dt
-import importlib
-import importlib.util
 import random
 import sys
 import time
@@ -21,15 +18,19 @@ from django.utils import timezone
 
 from devices.demo import DEFAULT_DEVICES, DEFAULT_SEED, EstateExists, estate_seed
 from devices.models import Device
+from disposals import demo as disposals_demo
+from procurement import demo as procurement_demo
+from refresh import demo as refresh_demo
+from reports import demo as reports_demo
 
-DEMO_HOOK_APPS = ("refresh", "procurement", "disposals", "reports")
-
-
-def demo_hook(app: str):
-    """The app's ``demo`` module, or None if it has none (yet)."""
-    if importlib.util.find_spec(f"{app}.demo") is None:
-        return None
-    return importlib.import_module(f"{app}.demo")
+# Each app's demo data, in the order the data flows: refresh reads the estate,
+# procurement prices refresh's demand, disposals takes devices out, reports reads all.
+DEMO_STEPS = (
+    ("refresh", refresh_demo.seed),
+    ("procurement", procurement_demo.seed),
+    ("disposals", disposals_demo.seed),
+    ("reports", reports_demo.seed),
+)
 
 
 def _date(value: str) -> dt.date:
@@ -102,13 +103,10 @@ class Command(BaseCommand):
         )
         if skip_hooks:
             return
-        for app in DEMO_HOOK_APPS:
-            module = demo_hook(app)
-            if module is None:
-                continue
+        for app, seed_app in DEMO_STEPS:
             self.stdout.write(f"Seeding {app} demo data...")
             step = time.monotonic()
-            module.seed(rng=random.Random(f"{seed}:{app}"), today=today, stdout=self.stdout)
+            seed_app(rng=random.Random(f"{seed}:{app}"), today=today, stdout=self.stdout)
             self.stdout.write(f"  {app} done in {time.monotonic() - step:.1f}s.")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
 
