@@ -204,7 +204,7 @@ def get_page(u, query: str):
 def timed(u, query: str, runs: int) -> tuple[float, float, int, float]:
     """Median and p95 wall time, rows, and median CPU time of this process.
 
-    The machine is shared (8 engineers, 2 cores): wall time includes waiting for
+    The machine's 2 cores are shared with other work: wall time includes waiting for
     a core; the process CPU time (time.process_time) is the in-process work
     itself, less the database server's share.
     """
