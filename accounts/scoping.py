@@ -26,6 +26,12 @@ class UnitScope:
     unrestricted: bool
     paths: tuple[str, ...] = ()
 
+    @classmethod
+    def subtree(cls, unit) -> UnitScope:
+        """The scope of one business unit and every unit beneath it (a report's root,
+        a wave's unit, a filter's chosen unit)."""
+        return cls(unrestricted=False, paths=(unit.path,))
+
     @property
     def empty(self) -> bool:
         return not self.unrestricted and not self.paths
@@ -57,8 +63,11 @@ class ScopedQuerySet(QuerySet):
 
     scope_path: str = "business_unit"
 
-    def within(self, scope: UnitScope) -> QuerySet:
-        """The rows inside ``scope``."""
+    def within(self, scope: UnitScope | None) -> QuerySet:
+        """The rows inside ``scope``; ``None`` means the whole estate (callers that
+        compute organisation-wide figures, such as the monthly report run)."""
+        if scope is None:
+            return self
         return scope.filter(self, field=self.scope_path)
 
     def visible_to(self, user) -> QuerySet:

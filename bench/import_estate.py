@@ -254,9 +254,10 @@ def child_million(path: str) -> None:
     )
 
 
-# The eligibility recompute an import queues belongs to the refresh app and runs
-# on a worker; with no Redis it would run inline and be timed as the import's.
-import_services._queue_eligibility_recompute = lambda **kwargs: None
+# An import that changed devices announces it (devices.signals.estate_changed) and
+# the refresh app queues an eligibility recompute for a worker; with no Redis it
+# would run inline and be timed as the import's, so the bench announces nothing.
+import_services.estate_changed_announce = lambda **kwargs: None
 
 
 def main() -> None:

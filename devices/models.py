@@ -1,6 +1,12 @@
 """The device estate: people, entitlements, device models, devices and their
 append-only lifecycle log. Business units live in ``accounts``.
 
+People, devices, events and entitlement exceptions belong to a business unit
+(their own, their device's or their person's): their managers are
+``scoped_manager``s, so reads ask ``Model.objects.visible_to(user)``. Role
+profiles and the catalogue are shared by every unit; import runs are seen by
+who ran them (``devices.importing.selectors``).
+
 This app knows nothing of refresh, procurement, disposals or reports.
 """
 
@@ -10,6 +16,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from accounts.models import BusinessUnit
+from accounts.scoping import scoped_manager
 
 
 class Category(models.TextChoices):
@@ -71,6 +78,8 @@ class Person(models.Model):
     start_date = models.DateField()
     leaver_date = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = scoped_manager("business_unit")
 
     class Meta:
         ordering = ["staff_number"]
@@ -135,9 +144,11 @@ class DeviceModel(models.Model):
 class Device(models.Model):
     """One physical device in the estate.
 
-    Its status changes only through ``devices.services.device_transition``, which
-    checks ``ALLOWED_TRANSITIONS``, writes a ``DeviceEvent`` and saves in one
-    transaction. ``version`` increments on every write and backs the API's ETag.
+    Every status change keeps to ``ALLOWED_TRANSITIONS`` and writes a
+    ``DeviceEvent``: one device at a time through
+    ``devices.services.device_transition``, many at once through the importer's
+    upsert and the disposal services' set-based moves. ``version`` increments on
+    every write and backs the API's ETag.
     """
 
     class Status(models.TextChoices):
@@ -171,6 +182,8 @@ class Device(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["version", "updated_at"])
+
+    objects = scoped_manager("business_unit")
 
     class Meta:
         ordering = ["id"]
@@ -260,6 +273,8 @@ class DeviceEvent(models.Model):
     )
     details = models.JSONField(default=dict, blank=True)
 
+    objects = scoped_manager("device__business_unit")
+
     class Meta:
         ordering = ["device", "occurred_at", "id"]
         indexes = [
@@ -290,6 +305,8 @@ class EntitlementException(models.Model):
     approved_at = models.DateTimeField()
     valid_until = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = scoped_manager("person__business_unit")
 
     class Meta:
         ordering = ["person", "category", "-approved_at"]

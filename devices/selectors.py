@@ -1,4 +1,5 @@
-"""Reads of the estate, always through a user's business-unit scope."""
+"""Reads of the estate through a user's business-unit scope (``Model.objects.visible_to``);
+the device-model catalogue is shared by every unit."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
-from accounts.scoping import unit_scope
+from accounts.scoping import UnitScope, unit_scope
 from devices.models import (
     Category,
     Device,
@@ -24,19 +25,17 @@ DEVICE_PAGE_SIZE = 100
 
 
 def device_list(*, user) -> QuerySet[Device]:
-    return unit_scope(user).filter(
-        Device.objects.select_related(
-            "device_model", "manufacturer", "business_unit", "assigned_to"
-        )
+    return Device.objects.visible_to(user).select_related(
+        "device_model", "manufacturer", "business_unit", "assigned_to"
     )
 
 
 def business_unit_list(*, user) -> QuerySet[BusinessUnit]:
-    return unit_scope(user).filter(BusinessUnit.objects.all(), field="")
+    return BusinessUnit.objects.visible_to(user)
 
 
 def person_list(*, user) -> QuerySet[Person]:
-    return unit_scope(user).filter(Person.objects.select_related("business_unit", "role_profile"))
+    return Person.objects.visible_to(user).select_related("business_unit", "role_profile")
 
 
 def device_events(*, device: Device) -> QuerySet[DeviceEvent]:
@@ -50,8 +49,7 @@ def estate_counts(*, user) -> dict:
     "statuses": [(value, label)], "totals": {status: n}, "total": n}``.
     """
     grouped = (
-        unit_scope(user)
-        .filter(Device.objects.all())
+        Device.objects.visible_to(user)
         .values("device_model__category", "status")
         .annotate(n=Count("id"))
         .order_by()
@@ -146,7 +144,7 @@ def device_search(
     if q:
         qs = qs.filter(_identifier_prefix_q(q))
     if business_unit is not None:
-        qs = qs.filter(business_unit__path__startswith=business_unit.path)
+        qs = qs.within(UnitScope.subtree(business_unit))
     if category:
         qs = qs.filter(device_model__category=category)
     if status:

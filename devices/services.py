@@ -1,12 +1,15 @@
-"""Writes to the estate: makers and models, people, devices, single status moves
-(``device_transition``) and field updates, each with its event."""
+"""Writes to the estate: makers and models, and devices (received into stock,
+registered, deployed and reassigned within entitlement, moved one status at a
+time by ``device_transition``, repaired, updated), each device write with its
+event. Set-based status moves live with their callers (the importer's upsert,
+the disposal services), under the same ``ALLOWED_TRANSITIONS``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import BusinessUnit
@@ -17,7 +20,10 @@ from devices.models import (
     Device,
     DeviceEvent,
     DeviceModel,
+    Entitlement,
+    EntitlementException,
     Manufacturer,
+    Person,
 )
 
 # The event kind written for a plain move into each status.
@@ -160,10 +166,6 @@ HELD_STATUSES = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
 def entitlement_allowance(*, person, category: str, on_date=None) -> int:
     """How many devices of ``category`` a person may hold: role entitlement plus
     approved, unexpired exceptions."""
-    from django.db.models import Q, Sum
-
-    from devices.models import Entitlement, EntitlementException
-
     on_date = on_date or timezone.localdate()
     base = (
         Entitlement.objects.filter(role_profile_id=person.role_profile_id, category=category)
@@ -218,8 +220,6 @@ def device_deploy(
     The person row is locked so two concurrent deployments to the same person
     cannot both pass the entitlement count.
     """
-    from devices.models import Person
-
     with transaction.atomic():
         Person.objects.select_for_update().filter(pk=person.pk).first()
         if device.status == Device.Status.DEPLOYED and device.assigned_to_id == person.pk:
@@ -398,12 +398,10 @@ def device_create(
     """Register one device with an 'imported' event naming the source.
 
     Serial numbers are unique per manufacturer and asset tags unique overall
-    (upsert by manufacturer + serial, issue 3). A device created already deployed
+    (the importer matches devices on the same two keys). A device created already deployed
     to someone passes the same entitlement check as a deployment (strict
     deployment policy, business case).
     """
-    from devices.models import Person
-
     unknown = set(fields) - set(DEVICE_EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Unknown device field(s): {', '.join(sorted(unknown))}.")

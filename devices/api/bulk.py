@@ -68,44 +68,41 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
     other units; an existing device in another unit is refused the same way.
     Units are matched as the importer matches them (its ``Lookups``: code,
     then case-insensitive code, then an unambiguous name). Set-based: the unit
-    and maker tables once, then one query for the people and one for the devices.
+    and maker tables once, then one query for the visible people and one for
+    the devices outside the scope.
     """
     scope = unit_scope(user)
     if scope.unrestricted:
         return {}  # nothing is hidden; the importer's own messages apply
 
-    def visible(path: str | None) -> bool:
-        return path is not None and any(path.startswith(p) for p in scope.paths)
-
     lookups = Lookups(actor=user)
     staff = {_text(r, "assigned_to") for r in rows.values()} - {""}
-    person_path = dict(
-        Person.objects.filter(staff_number__in=staff).values_list(
-            "staff_number", "business_unit__path"
-        )
+    visible_people = set(
+        Person.objects.visible_to(user)
+        .filter(staff_number__in=staff)
+        .values_list("staff_number", flat=True)
     )
     serials = {_text(r, "serial_number") for r in rows.values()} - {""}
-    device_path = {
-        (maker.lower(), serial): path
-        for maker, serial, path in Device.objects.filter(serial_number__in=serials).values_list(
-            "manufacturer__name", "serial_number", "business_unit__path"
-        )
+    hidden_devices = {
+        (maker.lower(), serial)
+        for maker, serial in Device.objects.filter(serial_number__in=serials)
+        .exclude(Device.objects.scope_q(scope))
+        .values_list("manufacturer__name", "serial_number")
     }
     errors: dict[int, dict] = {}
     for index, row in rows.items():
         item_errors = {}
         code = _text(row, "business_unit")
         if code:
-            unit = lookups.unit(code)
-            if unit is None or not visible(unit[1]):
+            unit_id = lookups.unit(code)
+            if unit_id is None or not lookups.in_scope(unit_id):
                 item_errors["business_unit"] = [NOT_FOUND]
-        key = (_text(row, "manufacturer").lower(), _text(row, "serial_number"))
-        if key in device_path and not visible(device_path[key]):
+        if (_text(row, "manufacturer").lower(), _text(row, "serial_number")) in hidden_devices:
             # An existing device in another unit: refused exactly as an unknown
             # unit is, so the caller learns nothing about it.
             item_errors["business_unit"] = [NOT_FOUND]
         person = _text(row, "assigned_to")
-        if person and not visible(person_path.get(person)):
+        if person and person not in visible_people:
             item_errors["assigned_to"] = [NOT_FOUND]
         if item_errors:
             errors[index] = item_errors

@@ -15,7 +15,6 @@ from rest_framework import serializers
 
 from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
-from accounts.scoping import unit_scope
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 
 COMMERCIAL_NOTE = (
@@ -65,7 +64,7 @@ class StrictInputMixin:
 def _scoped_unit(request, code: str) -> BusinessUnit:
     """A business unit by code, if inside the caller's scope. Outside it, the
     answer is the same as for a code that does not exist."""
-    unit = unit_scope(request.user).filter(BusinessUnit.objects.filter(code=code), field="").first()
+    unit = BusinessUnit.objects.visible_to(request.user).filter(code=code).first()
     if unit is None:
         raise serializers.ValidationError(NOT_FOUND)
     return unit
@@ -73,8 +72,8 @@ def _scoped_unit(request, code: str) -> BusinessUnit:
 
 def _scoped_person(request, staff_number: str) -> Person:
     person = (
-        unit_scope(request.user)
-        .filter(Person.objects.filter(staff_number=staff_number))
+        Person.objects.visible_to(request.user)
+        .filter(staff_number=staff_number)
         .select_related("role_profile")
         .first()
     )

@@ -23,7 +23,6 @@ from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from accounts.scoping import unit_scope
 from api.etags import expected_version
 from api.idempotency import idempotent
 from api.permissions import EstatePermission
@@ -398,10 +397,7 @@ class DeviceEventViewSet(EstateViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = DeviceEventFilter
 
     def get_queryset(self):
-        scope = unit_scope(self.request.user)
-        return scope.filter(
-            DeviceEvent.objects.select_related("recorded_by"), field="device__business_unit"
-        )
+        return DeviceEvent.objects.visible_to(self.request.user).select_related("recorded_by")
 
 
 # --- Reference data --------------------------------------------------------

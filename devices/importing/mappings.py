@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from devices.importing.upsert import CANONICAL_COLUMNS
+from devices.importing.rows import CANONICAL_COLUMNS
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.importing.mappings import MAPPINGS, resolve_columns
-from devices.importing.upsert import REQUIRED_COLUMNS
+from devices.importing.rows import REQUIRED_COLUMNS
 from devices.importing.values import CellProblem
 
 SAMPLE_BYTES = 1 << 20

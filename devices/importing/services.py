@@ -1,27 +1,28 @@
-"""Writes of the estate import: the shared upsert and the import runs."""
+"""Writes of the estate import: the shared upsert (``devices_upsert_rows``, the bulk
+API's way in) and the running of an import file through it, batch by batch
+(``import_run_execute``). The run's record (create, queue, progress, errors,
+outcome) is ``devices.importing.runs``; its entry points are re-exported here."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import itertools
 import queue
-import tempfile
 import threading
 from collections import deque
 from contextlib import nullcontext, suppress
-from pathlib import Path
 
-from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from core.errors import DomainError
-from core.exports import classification, write_csv
-from devices.importing import values as v
-from devices.importing.mappings import MAPPINGS
 from devices.importing.reading import FileUnreadable, open_table
+from devices.importing.runs import (
+    ErrorSink,
+    RunProgress,
+    import_run_create,
+    import_run_enqueue,
+    import_run_finish,
+    import_run_submit,
+)
 from devices.importing.upsert import (
     CANONICAL_COLUMNS,
     DUPLICATE_CELLS,
@@ -52,6 +53,10 @@ __all__ = [
     "RowResult",
     "UpsertOutcome",
     "devices_upsert_rows",
+    "import_run_create",
+    "import_run_enqueue",
+    "import_run_execute",
+    "import_run_submit",
 ]
 
 
@@ -101,7 +106,7 @@ def devices_upsert_rows(
     return outcome
 
 
-# ---------------------------------------------------------------- import runs
+# ---------------------------------------------------------------- import files
 
 # Rows per batch: big enough that the per-batch queries and the COPY amortise,
 # small enough that a batch's Python objects stay a few tens of MB. With the
@@ -112,135 +117,6 @@ BATCH_SIZE = 10_000
 # The first and last batch of a pipelined import (see _pipelined_batch_sizes).
 EDGE_BATCH_SIZE = 2_000
 WRITERS = 2  # batches written at once by the pipelined PostgreSQL import
-ERROR_SAMPLE_SIZE = 50
-ERROR_REPORT_HEADER = ["row", "column", "value", "reason"]
-
-
-def import_run_create(
-    *,
-    file_name: str,
-    actor=None,
-    mode: str = ImportRun.Mode.VALID_ROWS,
-    mapping: str = "default",
-    dry_run: bool = False,
-    origin: str = ImportRun.Origin.WEB,
-    upload=None,
-    path=None,
-) -> ImportRun:
-    """Record an import before it runs (queued). Every import is recorded.
-
-    ``upload`` (a Django File, from the browser) is stored under MEDIA_ROOT so
-    the Celery task can read it; ``path`` (the command) is hashed in place.
-    """
-    if mode not in MODES:
-        raise DomainError(f"Mode must be one of {', '.join(MODES)}.", field="mode")
-    if mapping not in MAPPINGS:
-        raise DomainError(
-            f"There is no column mapping called {mapping!r}; use one of {', '.join(MAPPINGS)}.",
-            field="mapping",
-        )
-    digest = hashlib.sha256()
-    if upload is not None:
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
-    else:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    run = ImportRun(
-        created_by=actor,
-        origin=origin,
-        file_name=Path(file_name).name[:255],
-        sha256=digest.hexdigest(),
-        mode=mode,
-        mapping=mapping,
-        dry_run=dry_run,
-    )
-    if upload is not None:
-        run.file.save(Path(file_name).name, upload, save=False)
-    run.full_clean()
-    run.save()
-    return run
-
-
-def import_run_enqueue(*, run: ImportRun) -> None:
-    """Queue the run's Celery task once the run's row is committed."""
-    from devices.tasks import import_estate_task
-
-    transaction.on_commit(lambda: import_estate_task.delay(run.pk))
-
-
-class _ErrorSink:
-    """Row errors streamed to a temporary file (a file may have a million of
-    them), with the first few kept for the summary page."""
-
-    def __init__(self):
-        self.file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        self.writer = csv.writer(self.file)
-        self.sample: list[dict] = []
-        self.commercial = False
-        self.count = 0
-
-    def add(self, *, row: int, column: str, value, reason: str) -> None:
-        shown = v.shown(value)
-        self.writer.writerow([row, column, shown, reason])
-        if column == "purchase_cost":
-            self.commercial = True
-        self.count += 1
-        if len(self.sample) < ERROR_SAMPLE_SIZE:
-            self.sample.append({"row": row, "column": column, "value": shown, "reason": reason})
-
-    def report(self) -> tuple[File, str] | None:
-        """The error report: marked (commercial when a cost is quoted), neutralised."""
-        if not self.count:
-            return None
-        self.file.seek(0)
-        out = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - handed to the storage, closed there
-        text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-        marking = classification(commercial=self.commercial)
-        write_csv(text, header=ERROR_REPORT_HEADER, rows=csv.reader(self.file), marking=marking)
-        text.flush()
-        text.detach()
-        out.seek(0)
-        return File(out), marking
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class _Progress:
-    """Progress writes for the page's progress bar: a compare-and-swap update()
-    on the run (only while it is still running, so a run marked failed by
-    someone else is never revived).
-
-    Inside the one transaction of an all-or-nothing import, an update through
-    the import's own connection would stay invisible until the end, so on
-    PostgreSQL the progress goes through a second, autocommitting connection.
-    """
-
-    def __init__(self, run: ImportRun, *, side_connection: bool):
-        self.run = run
-        self.side = None
-        if side_connection and connection.vendor == "postgresql":
-            self.side = connections.create_connection(DEFAULT_DB_ALIAS)
-
-    def update(self, **fields) -> None:
-        if self.side is None:
-            ImportRun.objects.filter(pk=self.run.pk, status=ImportRun.Status.RUNNING).update(
-                **fields
-            )
-            return
-        assignments = ", ".join(f"{name} = %s" for name in fields)
-        with self.side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE devices_importrun SET {assignments} WHERE id = %s AND status = %s",  # noqa: S608 - names are our own field names
-                [*fields.values(), self.run.pk, ImportRun.Status.RUNNING],
-            )
-
-    def close(self) -> None:
-        if self.side is not None:
-            self.side.close()
 
 
 def _batches(rows, size):
@@ -284,7 +160,7 @@ def _pipelined_batch_sizes(total: int):
 def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
     """Run a queued import to the end: read, validate, upsert, record.
 
-    Issue 3's rules: the file is streamed in batches (bounded memory); a file
+    The file is streamed in batches (bounded memory); a file
     that cannot be read changes nothing (``file_unreadable``); in valid-rows mode
     each batch is one transaction, so a crash keeps whole batches only; in
     all-or-nothing mode the whole import is one transaction, rolled back when
@@ -298,7 +174,7 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
     run.refresh_from_db()
     if not claimed:
         return run
-    sink = _ErrorSink()
+    sink = ErrorSink()
     progress = None
     try:
         if path is None:
@@ -310,7 +186,7 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
             dup_keys, dup_tags, total = find_duplicate_cells(table.cells(DUPLICATE_CELLS))
             duplicates = (dup_keys, dup_tags)
         except FileUnreadable as problem:
-            return _finish(
+            return import_run_finish(
                 run, status=ImportRun.Status.FAILED, failure=problem.message, unreadable=True
             )
         run.warnings = list(table.warnings)
@@ -320,7 +196,9 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
         # A second connection only from autocommit: inside a caller's open
         # transaction the run's row may be locked by this connection, and the
         # side connection would wait on it forever.
-        progress = _Progress(run, side_connection=all_or_nothing and not connection.in_atomic_block)
+        progress = RunProgress(
+            run, side_connection=all_or_nothing and not connection.in_atomic_block
+        )
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         try:
             with transaction.atomic() if all_or_nothing else nullcontext():
@@ -333,7 +211,7 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
         except FileUnreadable as problem:
             # An encoding error deep in the file: whole batches before it stand
             # in valid-rows mode (they were whole and valid), and the run says so.
-            return _finish(
+            return import_run_finish(
                 run,
                 status=ImportRun.Status.FAILED,
                 failure=problem.message,
@@ -342,14 +220,16 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
                 sink=sink,
                 applied=counts["created"] + counts["updated"] > 0,
             )
-        run = _finish(
+        run = import_run_finish(
             run, status=ImportRun.Status.SUCCEEDED, counts=counts, sink=sink, applied=applied
         )
         if applied and (counts["created"] or counts["updated"]):
             estate_changed_announce(trigger="import", actor=run.created_by)
         return run
     except Exception as error:
-        _finish(run, status=ImportRun.Status.FAILED, failure=f"The import stopped: {error}")
+        import_run_finish(
+            run, status=ImportRun.Status.FAILED, failure=f"The import stopped: {error}"
+        )
         raise
     finally:
         sink.close()
@@ -578,67 +458,3 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
     finally:
         for side in sides:
             side.close()
-
-
-def _finish(
-    run: ImportRun,
-    *,
-    status: str,
-    failure: str = "",
-    unreadable: bool = False,
-    counts: dict | None = None,
-    sink: _ErrorSink | None = None,
-    applied: bool = False,
-) -> ImportRun:
-    """Record the outcome; compare-and-swap from running so it happens once."""
-    fields = {
-        "status": status,
-        "finished_at": timezone.now(),
-        "failure_message": failure,
-        "file_unreadable": unreadable,
-        "applied": applied,
-        "warnings": run.warnings,
-    }
-    if counts is not None:
-        fields.update(
-            created_count=counts["created"],
-            updated_count=counts["updated"],
-            unchanged_count=counts["unchanged"],
-            rejected_count=counts["rejected"],
-            rows_processed=run.rows_total,
-        )
-    if sink is not None:
-        fields["error_sample"] = sink.sample
-        report = sink.report()
-        if report is not None:
-            content, _marking = report
-            with content:
-                run.error_report.save(f"import-{run.pk}-errors.csv", content, save=False)
-            fields["error_report"] = run.error_report.name
-    ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(**fields)
-    run.refresh_from_db()
-    return run
-
-
-def import_run_submit(
-    *,
-    upload,
-    actor,
-    mode: str,
-    mapping: str,
-    dry_run: bool,
-) -> ImportRun:
-    """The browser page's import: store the upload, record the run and queue its
-    task after the commit (so the worker never looks for a run not yet saved)."""
-    with transaction.atomic():
-        run = import_run_create(
-            file_name=upload.name,
-            upload=upload,
-            actor=actor,
-            mode=mode,
-            mapping=mapping,
-            dry_run=dry_run,
-            origin=ImportRun.Origin.WEB,
-        )
-        import_run_enqueue(run=run)
-    return run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from devices.importing import services
+from devices.importing import runs, services
 from devices.models import Device, ImportRun
 from devices.signals import estate_changed
 from devices.tasks import import_estate_task
@@ -35,13 +35,13 @@ def test_the_task_runs_a_queued_import_once_even_if_delivered_twice(queued_run):
 def test_progress_is_recorded_batch_by_batch(queued_run, monkeypatch):
     monkeypatch.setattr(services, "BATCH_SIZE", 2)
     seen = []
-    real = services._Progress.update
+    real = runs.RunProgress.update
 
     def spy(self, **fields):
         seen.append(fields["rows_processed"])
         real(self, **fields)
 
-    monkeypatch.setattr(services._Progress, "update", spy)
+    monkeypatch.setattr(runs.RunProgress, "update", spy)
     import_estate_task(queued_run.pk)
     assert seen == [2, 4, 5]
     queued_run.refresh_from_db()

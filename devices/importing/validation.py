@@ -1,0 +1,392 @@
+"""Steps 2 and 3 of the upsert: resolve a batch's rows against the estate (a few
+set-based queries, never one per row) and check each row against what it found.
+
+``Lookups`` holds the reference data an import loads once: business units (and
+which of them the actor may write to), manufacturers and, per maker on first
+use, their models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+
+from accounts.models import BusinessUnit
+from accounts.scoping import unit_scope
+from devices.importing.rows import (
+    BLANK_AS_NONE,
+    IN_USE,
+    PLAIN_FIELDS,
+    STATUS_LABEL,
+    ParsedRow,
+    chunks,
+)
+from devices.models import ALLOWED_TRANSITIONS, Device, DeviceModel, Manufacturer, Person
+
+
+class Lookups:
+    """Reference data loaded once per import and shared by its batches: business
+    units and manufacturers are small tables; models are loaded per maker on
+    first use. New makers/models found by a batch are created in its write.
+
+    ``units_in_scope`` holds the ids of the units the actor may write to, from
+    ``BusinessUnit.objects.visible_to``; it is None when every unit is open (an
+    estate-wide role, or no actor: the management command)."""
+
+    def __init__(self, *, actor):
+        self.units_in_scope: set[int] | None = None
+        if actor is not None and not unit_scope(actor).unrestricted:
+            self.units_in_scope = set(
+                BusinessUnit.objects.visible_to(actor).values_list("pk", flat=True)
+            )
+        self.units_by_code: dict[str, int] = {}
+        self.units_by_code_ci: dict[str, int | None] = {}
+        self.units_by_name_ci: dict[str, int | None] = {}
+        self.unit_code: dict[int, str] = {}
+        for pk, code, name in BusinessUnit.objects.values_list("pk", "code", "name"):
+            self.units_by_code[code] = pk
+            self.unit_code[pk] = code
+            ci = code.lower()
+            self.units_by_code_ci[ci] = None if ci in self.units_by_code_ci else pk
+            ni = name.strip().lower()
+            self.units_by_name_ci[ni] = None if ni in self.units_by_name_ci else pk
+        self.makers: dict[str, int] = {}
+        for pk, name in Manufacturer.objects.values_list("pk", "name"):
+            self.makers.setdefault(name.lower(), pk)
+        self.makers_loaded: set[int] = set()
+        # (manufacturer_id, model name lower) -> (model id, category, name)
+        self.models: dict[tuple[int, str], tuple[int, str, str]] = {}
+        self.model_name: dict[int, str] = {}
+
+    def unit(self, text: str) -> int | None:
+        """A unit's id by its code (exact, then case-insensitive), then by its name
+        when that name is unambiguous (Snipe-IT exports carry company names)."""
+        found = self.units_by_code.get(text)
+        if found is None:
+            key = text.lower()
+            found = self.units_by_code_ci.get(key)
+            if found is None:
+                found = self.units_by_name_ci.get(key)
+        return found
+
+    def in_scope(self, unit_id: int) -> bool:
+        """Whether the actor may write devices of this unit."""
+        return self.units_in_scope is None or unit_id in self.units_in_scope
+
+    def load_models(self, maker_ids) -> None:
+        wanted = [m for m in maker_ids if m not in self.makers_loaded]
+        if not wanted:
+            return
+        for chunk in chunks(wanted):
+            for pk, mid, name, category in DeviceModel.objects.filter(
+                manufacturer_id__in=chunk
+            ).values_list("pk", "manufacturer_id", "name", "category"):
+                self.models.setdefault((mid, name.lower()), (pk, category, name))
+                self.model_name[pk] = name
+        self.makers_loaded.update(wanted)
+
+
+def resolve_and_validate(parsed: list[ParsedRow], lookups: Lookups) -> None:
+    """Steps 2 and 3: a few queries for the whole batch, then checks per row."""
+    validate_batch(parsed, lookups, resolve_batch(parsed, lookups))
+
+
+def resolve_batch(parsed: list[ParsedRow], lookups: Lookups):
+    """Step 2, the queries: makers' models, people, existing devices, tag owners."""
+    live = [row for row in parsed if not row.errors]
+    # Manufacturers and their models.
+    maker_ids = set()
+    for row in live:
+        row.maker_key = row.values["manufacturer"].lower()
+        mid = lookups.makers.get(row.maker_key)
+        if mid is not None:
+            maker_ids.add(mid)
+    lookups.load_models(maker_ids)
+
+    # People named in the batch (rows already in error too, so their report
+    # names every problem at once).
+    staff_numbers = {row.values["assigned_to"] for row in parsed if row.values.get("assigned_to")}
+    # Existing devices, by (manufacturer id, serial).
+    keys = []
+    # Asset tags named in the batch -> the key of the row naming them (None
+    # when the maker is unknown, or when two live rows name the same tag).
+    tags: dict[str, tuple[int, str] | None] = {}
+    for row in live:
+        mid = lookups.makers.get(row.maker_key)
+        key = None
+        if mid is not None:
+            key = (mid, row.values["serial_number"])
+            keys.append(key)
+        tag = row.values.get("asset_tag")
+        if tag:
+            tags[tag] = None if tag in tags else key
+    if connection.vendor == "postgresql":
+        return _lookup_postgres(staff_numbers, keys, tags)
+    return _lookup_orm(staff_numbers, keys, tags)
+
+
+def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
+    """The tags whose owner a query must find. A row whose own device already
+    carries the tag it names needs no query: asset tags are unique, so that
+    device is the owner (on a re-import that is most tagged rows)."""
+    wanted = []
+    for tag, key in tags.items():
+        current = existing.get(key) if key is not None else None
+        if current is not None and current["asset_tag"] == tag:
+            tag_owner[tag] = (current["pk"], current["serial_number"])
+        else:
+            wanted.append(tag)
+    return wanted
+
+
+def validate_batch(parsed: list[ParsedRow], lookups: Lookups, resolved) -> None:
+    """Step 3, pure Python (no query): check each row against what step 2 found."""
+    people, existing, tag_owner = resolved
+    live = [row for row in parsed if not row.errors]
+    live_set = set(map(id, live))
+    new_models: dict[tuple[str, str], str] = {}
+    for row in live:
+        _validate_row(row, lookups, people, existing, tag_owner, new_models)
+    for row in parsed:
+        if id(row) in live_set:
+            continue
+        values = row.values
+        if values.get("business_unit") and lookups.unit(values["business_unit"]) is None:
+            row.error("business_unit", f"no business unit has the code {values['business_unit']!r}")
+        if values.get("assigned_to") and values["assigned_to"] not in people:
+            row.error("assigned_to", f"no person has the staff number {values['assigned_to']!r}")
+
+
+_DEVICE_FIELDS = (
+    "pk",
+    "manufacturer_id",
+    "serial_number",
+    "asset_tag",
+    "device_model_id",
+    "status",
+    "business_unit_id",
+    "assigned_to_id",
+    "assigned_to__staff_number",
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "purchase_cost",
+    "last_seen",
+    "os_version",
+    "version",
+)
+_EXISTING_SQL = """
+SELECT d.id, d.manufacturer_id, d.serial_number, d.asset_tag, d.device_model_id, d.status,
+       d.business_unit_id, d.assigned_to_id, p.staff_number, d.location,
+       d.purchase_date, d.warranty_expires, d.purchase_cost,
+       d.last_seen AT TIME ZONE 'UTC', d.os_version, d.version
+FROM devices_device d
+JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, %s)) AS k(mid, serial)
+  ON d.manufacturer_id = k.mid AND d.serial_number = k.serial
+LEFT JOIN devices_person p ON p.id = d.assigned_to_id
+"""
+
+
+# Lists go to PostgreSQL as one text parameter split server-side: adapting a
+# 20,000-element Python list to an array costs more than the query. The ASCII
+# unit separator cannot appear in a parsed serial, tag or staff number (the
+# parsers refuse control characters).
+_SEP = "\x1f"
+
+
+def _lookup_postgres(staff_numbers, keys, tags):
+    """Three queries with array parameters (one placeholder each, however many
+    rows). No row locks: the upsert's version check guards the write instead,
+    so unchanged rows are never locked."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT staff_number, id FROM devices_person "
+            "WHERE staff_number = ANY(string_to_array(%s, %s))",
+            [_SEP.join(staff_numbers), _SEP],
+        )
+        people = dict(cursor.fetchall())
+        existing = {}
+        if keys:
+            cursor.execute(
+                _EXISTING_SQL,
+                [",".join(str(k[0]) for k in keys), _SEP.join(k[1] for k in keys), _SEP],
+            )
+            # last_seen comes back as naive UTC: psycopg's C loader reads it,
+            # where an aware timestamp goes through Django's slower Python one.
+            for found in cursor.fetchall():
+                current = dict(zip(_DEVICE_FIELDS, found, strict=True))
+                if current["last_seen"] is not None:
+                    current["last_seen"] = current["last_seen"].replace(tzinfo=dt.UTC)
+                existing[(found[1], found[2])] = current
+        tag_owner: dict[str, tuple[int, str]] = {}
+        wanted = _tags_to_look_up(tags, existing, tag_owner)
+        if wanted:
+            cursor.execute(
+                "SELECT asset_tag, id, serial_number FROM devices_device "
+                "WHERE asset_tag = ANY(string_to_array(%s, %s))",
+                [_SEP.join(wanted), _SEP],
+            )
+            tag_owner.update((tag, (pk, serial)) for tag, pk, serial in cursor.fetchall())
+    return people, existing, tag_owner
+
+
+def _lookup_orm(staff_numbers, keys, tags):
+    """The portable lookups: IN lists in chunks, existing rows locked for the
+    write where the database supports it."""
+    people: dict[str, int] = {}
+    for chunk in chunks(staff_numbers):
+        people.update(
+            Person.objects.filter(staff_number__in=chunk).values_list("staff_number", "pk")
+        )
+    serials_by_maker: dict[int, list[str]] = {}
+    for mid, serial in keys:
+        serials_by_maker.setdefault(mid, []).append(serial)
+    existing: dict[tuple[int, str], dict] = {}
+    lock = connection.features.has_select_for_update
+    for mid, serials in serials_by_maker.items():
+        for chunk in chunks(serials):
+            qs = Device.objects.filter(manufacturer_id=mid, serial_number__in=chunk)
+            if lock:
+                qs = qs.select_for_update().order_by("pk")
+            for found in qs.values(*_DEVICE_FIELDS):
+                existing[(mid, found["serial_number"])] = found
+    tag_owner: dict[str, tuple[int, str]] = {}
+    for chunk in chunks(_tags_to_look_up(tags, existing, tag_owner)):
+        for tag, pk, serial in Device.objects.filter(asset_tag__in=chunk).values_list(
+            "asset_tag", "pk", "serial_number"
+        ):
+            tag_owner[tag] = (pk, serial)
+    return people, existing, tag_owner
+
+
+def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_models) -> None:
+    values = row.values
+    unit_id = lookups.unit(values["business_unit"])
+    if unit_id is None:
+        row.error("business_unit", f"no business unit has the code {values['business_unit']!r}")
+    elif not lookups.in_scope(unit_id):
+        row.error("business_unit", f"{values['business_unit']} is outside your business units")
+        unit_id = None
+
+    person_id = None
+    staff_number = values.get("assigned_to")
+    if staff_number:
+        person_id = people.get(staff_number)
+        if person_id is None:
+            row.error("assigned_to", f"no person has the staff number {staff_number!r}")
+
+    mid = lookups.makers.get(row.maker_key)
+    category = values["category"]
+    model_lower = values["model"].lower()
+    model_id = None
+    if mid is not None:
+        known = lookups.models.get((mid, model_lower))
+        if known is not None:
+            model_id, model_category, model_name = known
+            if model_category != category:
+                row.error(
+                    "category",
+                    f"{values['manufacturer']} {model_name} is a {model_category}, not a {category}",
+                )
+    if model_id is None:
+        key = (row.maker_key, model_lower)
+        pending = new_models.setdefault(key, category)
+        if pending != category:
+            row.error(
+                "category",
+                f"{values['manufacturer']} {values['model']} is given as both {pending} and "
+                f"{category} in this input",
+            )
+        row.model_key = key
+
+    current = existing.get((mid, values["serial_number"])) if mid is not None else None
+    row.existing = current
+    if current is not None and not lookups.in_scope(current["business_unit_id"]):
+        row.error("serial_number", "belongs to a device outside your business units")
+        return
+
+    tag = values.get("asset_tag")
+    if tag:
+        owner = tag_owner.get(tag)
+        if owner is not None and (current is None or owner[0] != current["pk"]):
+            row.error("asset_tag", f"{tag} is already on another device (serial {owner[1]})")
+
+    # Status and assignment.
+    status = values.get("status") or ""
+    if current is None:
+        status = status or Device.Status.IN_STOCK.value
+        assigned = person_id
+    else:
+        old_status = current["status"]
+        if (
+            status
+            and status != old_status
+            and status not in ALLOWED_TRANSITIONS.get(old_status, frozenset())
+        ):
+            row.error(
+                "status",
+                f"cannot move from {STATUS_LABEL.get(old_status, old_status)} to "
+                f"{STATUS_LABEL.get(status, status)}",
+            )
+        status = status or old_status
+        if "assigned_to" in values:
+            assigned = person_id
+        elif status in IN_USE:
+            assigned = current["assigned_to_id"]
+        else:
+            # Leaving use clears the holder, as device_transition does.
+            assigned = None
+    if staff_number and status not in IN_USE:
+        row.error(
+            "assigned_to",
+            f"a device can be assigned only when deployed or in repair (status is "
+            f"{STATUS_LABEL.get(status, status)})",
+        )
+    if row.errors:
+        return
+
+    final = {
+        "asset_tag": tag or (current["asset_tag"] if current else None),
+        "device_model_id": model_id,
+        "status": status,
+        "business_unit_id": unit_id,
+        "assigned_to_id": assigned,
+    }
+    for name in PLAIN_FIELDS:
+        if name in values:
+            final[name] = values[name]
+        elif current is not None:
+            final[name] = current[name]
+        else:
+            final[name] = None if name in BLANK_AS_NONE else ""
+    if current is None:
+        row.outcome = "created"
+        row.final = final
+        return
+    row.device_id = current["pk"]
+    changed = {}
+    if final["asset_tag"] != current["asset_tag"]:
+        changed["asset_tag"] = [current["asset_tag"], final["asset_tag"]]
+    if model_id != current["device_model_id"]:
+        changed["model"] = [lookups.model_name.get(current["device_model_id"]), values["model"]]
+    if status != current["status"]:
+        changed["status"] = [current["status"], status]
+    if unit_id != current["business_unit_id"]:
+        changed["business_unit"] = [
+            lookups.unit_code.get(current["business_unit_id"]),
+            lookups.unit_code.get(unit_id),
+        ]
+    if assigned != current["assigned_to_id"]:
+        changed["assigned_to"] = [current["assigned_to__staff_number"], staff_number or None]
+    for name in PLAIN_FIELDS:
+        if final[name] != current[name]:
+            # Raw values: converted when the event is written (on PostgreSQL by
+            # json.dumps's C encoder, which calls back only for dates/Decimals).
+            changed[name] = [current[name], final[name]]
+    if changed:
+        row.outcome = "updated"
+        row.final = final
+        row.changed = changed
+    else:
+        row.outcome = "unchanged"
