@@ -4,7 +4,7 @@ closed consignments on every route, so the board and the summary are populated.
 Everything goes through the services (set-based), as a real asset manager would;
 then closed consignments are back-dated as a block (every timestamp of their
 devices' disposal shifted by the same amount, so custody chains stay in order)
-so the summary spans this financial year and the last.
+so the summary usually has figures in this financial year and the last.
 """
 
 from __future__ import annotations
@@ -227,8 +227,8 @@ def seed(*, rng, today: dt.date, stdout) -> None:
                     consignment=consignment, actor=actor, proceeds=proceeds, source=SOURCE
                 )
                 closed.append((consignment.pk, batch))
-        # Back-date closed consignments: the first of each route into last financial
-        # year's second half, the other a few weeks ago.
+        # Back-date closed consignments: every other one by 200-320 days (usually last
+        # financial year), the rest by 14-60 days.
         for n, (consignment_id, batch) in enumerate(closed):
             days = rng.randint(200, 320) if n % 2 == 0 else rng.randint(14, 60)
             _backdate(consignment_id, batch, dt.timedelta(days=days))

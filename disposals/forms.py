@@ -35,7 +35,8 @@ class BulkSelectionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Any integer id is accepted here; the services check each one exists and is in scope.
+        # Any integer id is accepted here; the view keeps only the ids in the user's
+        # scope, and the services check each one's step.
         self.fields["selected"].valid_value = lambda value: str(value).isdigit()
 
 
@@ -88,6 +89,8 @@ class ConsignForm(forms.Form):
 
     def __init__(self, *args, route: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        # Every open consignment is offered, not only those already visible to the user:
+        # a consignment carries several units' devices, and a new one carries none yet.
         qs = Consignment.objects.filter(status=Consignment.Status.OPEN).select_related("partner")
         self.fields["consignment"].queryset = qs.filter(route=route) if route else qs
 

@@ -8,15 +8,20 @@ whether there is any residual monetary value before deciding to [donate]"):
         -> in consignment -> dispatched -> disposed
     awaiting sanitisation -> sanitisation failed -> route chosen (destruction) -> ...
 
-A device's case status moves only through ``disposals.services.case_transition``,
-which checks ``CASE_TRANSITIONS``. Every step writes a ``devices.DeviceEvent``, so
+A case's status moves only through ``disposals.services.cases_transition`` (or
+``case_transition`` for one case), which checks ``CASE_TRANSITIONS``. Every step writes a ``devices.DeviceEvent``, so
 the device's own timeline is its chain of custody.
 
 Retention: disposal records are never deleted. ``delete()`` on a model or a
 queryset raises, every foreign key is PROTECT, and the admin offers no delete.
 How long they are kept is a policy (``settings.DISPOSALS_RETENTION_YEARS``,
-default 7 years after disposal, read by ``disposals.services.RETENTION_YEARS``),
-applied by an archive process, never by a cascade.
+default 7 years after disposal, read as ``disposals.services.RETENTION_YEARS``),
+for an audited archive process outside this app to apply; never a cascade.
+
+Scope: each record's manager knows its way to the device's business unit, so
+callers ask ``Model.objects.visible_to(user)`` or ``.within(scope)``. A
+consignment is in a scope when any of its cases is. Partners and residual-value
+rules are organisation-wide reference data and have no scope.
 
 Operators and verifiers of a wipe are recorded as the technician's name or staff
 ID *as text*, not as users or Person rows: wipes are often done by contractor
@@ -31,11 +36,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
+from accounts.scoping import ScopedQuerySet, UnitScope, scoped_manager
 from core.errors import DomainError
 from devices.models import Category
 
@@ -55,6 +61,35 @@ class KeptQuerySet(models.QuerySet):
         raise RecordsAreKept(self.model._meta.verbose_name_plural.capitalize())
 
     delete.queryset_only = True
+
+
+class KeptScopedQuerySet(KeptQuerySet, ScopedQuerySet):
+    """A kept record that belongs to a business unit through its device."""
+
+
+class ConsignmentQuerySet(KeptScopedQuerySet):
+    """A consignment carries several units' devices: it is inside a scope when any
+    of its cases is, and a scope-limited user counts only their own devices in it."""
+
+    def within(self, scope: UnitScope | None) -> models.QuerySet:
+        if scope is None or scope.unrestricted:
+            return self
+        if scope.empty:
+            return self.none()
+        return self.filter(self.scope_q(scope))
+
+    def scope_q(self, scope: UnitScope) -> Q:
+        if scope.unrestricted:
+            return Q()
+        if scope.empty:
+            return Q(pk__in=[])
+        return Q(Exists(DisposalCase.objects.filter(consignment=OuterRef("pk")).within(scope)))
+
+    def with_device_count(self, scope: UnitScope | None) -> models.QuerySet:
+        """Annotate ``device_count``: the devices in each consignment inside ``scope``
+        (``None``: all of them), counted in the same query."""
+        in_scope = Q() if scope is None else scope.q(self.scope_path)
+        return self.annotate(device_count=Count("cases", filter=in_scope))
 
 
 class KeptModel(models.Model):
@@ -228,6 +263,8 @@ class Consignment(KeptModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
+    objects = scoped_manager("cases__device__business_unit", base=ConsignmentQuerySet)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -280,6 +317,8 @@ class DisposalCase(KeptModel):
     )
     disposed_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField()
+
+    objects = scoped_manager("device__business_unit", base=KeptScopedQuerySet)
 
     class Meta:
         ordering = ["id"]
@@ -364,6 +403,8 @@ class SanitisationRecord(KeptModel):
     )
     source = models.CharField(max_length=100, blank=True)
 
+    objects = scoped_manager("case__device__business_unit", base=KeptScopedQuerySet)
+
     class Meta:
         ordering = ["case", "performed_at", "id"]
         constraints = [
@@ -406,6 +447,8 @@ class ResidualValueAssessment(KeptModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
 
+    objects = scoped_manager("case__device__business_unit", base=KeptScopedQuerySet)
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -446,6 +489,8 @@ class RouteDecision(KeptModel):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    objects = scoped_manager("case__device__business_unit", base=KeptScopedQuerySet)
 
     class Meta:
         ordering = ["id"]

@@ -1,8 +1,10 @@
 """Reads for disposals, always through the caller's business-unit scope.
 
-A disposal case is in scope when its device's business unit is. A consignment is
-in scope when it carries at least one in-scope device (or none yet, for
-unrestricted users); a scoped user sees only their own devices in it.
+Scope comes from the models' managers (``visible_to`` / ``within``): a disposal
+case is in scope when its device's business unit is; a consignment when it
+carries at least one in-scope device (unrestricted users see every consignment,
+empty ones included); a scope-limited user sees and counts only their own
+devices in it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum
 from django.http import Http404
 
 from accounts.scoping import unit_scope
@@ -39,22 +41,18 @@ QUEUES = [
 QUEUE_KEYS = [key for key, _, _ in QUEUES]
 
 
-def _scope_q(user, prefix: str = "device__business_unit") -> Q:
-    return unit_scope(user).q(prefix)
-
-
 def returned_devices_without_case(*, user) -> QuerySet[Device]:
     # NOT EXISTS rather than a LEFT JOIN ... IS NULL: PostgreSQL plans it as an anti-join
     # and estimates its size well, where the outer-join form was guessed at one row.
-    return unit_scope(user).filter(
-        Device.objects.filter(status=Device.Status.RETURNED).filter(
-            ~Exists(DisposalCase.objects.filter(device_id=OuterRef("pk")))
-        )
+    return (
+        Device.objects.visible_to(user)
+        .filter(status=Device.Status.RETURNED)
+        .filter(~Exists(DisposalCase.objects.filter(device_id=OuterRef("pk"))))
     )
 
 
 def case_list(*, user) -> QuerySet[DisposalCase]:
-    return DisposalCase.objects.filter(_scope_q(user))
+    return DisposalCase.objects.visible_to(user)
 
 
 def board_counts(*, user) -> dict[str, int]:
@@ -111,14 +109,29 @@ def case_for_device(*, user, device_id: int) -> DisposalCase | None:
 def device_in_scope(*, user, device_id: int) -> Device:
     """The device, or 404 if it does not exist or lies outside the caller's scope."""
     device = (
-        unit_scope(user)
-        .filter(Device.objects.select_related("device_model", "manufacturer", "business_unit"))
+        Device.objects.visible_to(user)
+        .select_related("device_model", "manufacturer", "business_unit")
         .filter(pk=device_id)
         .first()
     )
     if device is None:
         raise Http404("No such device")
     return device
+
+
+def device_id_for_tag_or_serial(*, user, q: str) -> int | None:
+    """The id of the device in the caller's scope whose asset tag, or else serial
+    number, is ``q``; ``None`` if there is none."""
+    visible = Device.objects.visible_to(user)
+    return (
+        visible.filter(asset_tag=q).values_list("pk", flat=True).first()
+        or visible.filter(serial_number=q).values_list("pk", flat=True).first()
+    )
+
+
+def cases_by_id(*, user, case_ids: list[int]) -> dict[int, DisposalCase]:
+    """The cases among ``case_ids`` in the caller's scope, by id, with their devices."""
+    return {c.pk: c for c in case_list(user=user).filter(pk__in=case_ids).select_related("device")}
 
 
 def custody_chain(*, user, device_id: int) -> dict:
@@ -139,7 +152,12 @@ def custody_chain(*, user, device_id: int) -> dict:
     )
     consignment = None
     if case and case.consignment_id:
-        consignment = Consignment.objects.select_related("partner").get(pk=case.consignment_id)
+        consignment = (
+            Consignment.objects.visible_to(user)
+            .select_related("partner")
+            .filter(pk=case.consignment_id)
+            .first()
+        )
     return {
         "device": device,
         "events": events,
@@ -154,14 +172,12 @@ def custody_chain(*, user, device_id: int) -> dict:
 def consignment_list(*, user) -> QuerySet[Consignment]:
     """Consignments with their device counts, in scope, newest first (one query)."""
     scope = unit_scope(user)
-    qs = Consignment.objects.select_related("partner").annotate(
-        device_count=Count("cases", filter=_scope_q(user, "cases__device__business_unit"))
+    return (
+        Consignment.objects.within(scope)
+        .with_device_count(scope)
+        .select_related("partner")
+        .order_by("-created_at", "-id")
     )
-    if not scope.unrestricted:
-        qs = qs.filter(
-            Exists(DisposalCase.objects.filter(consignment=OuterRef("pk")).filter(_scope_q(user)))
-        )
-    return qs.order_by("-created_at", "-id")
 
 
 def consignment_get(*, user, pk: int) -> Consignment:

@@ -1,5 +1,6 @@
 """Disposal pages. Thin: each view checks the role, asks a selector or calls a
-service, and renders. Scope is applied by the selectors (out of scope is a 404)."""
+service, and renders. Scope is applied by the selectors, through the models'
+``visible_to`` (out of scope is a 404)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from accounts.roles import Role, can_see_commercial, has_role, require_role
 from core.errors import DomainError
 from core.exports import OFFICIAL, classification, csv_bytes
 from core.financial_year import FinancialYear, current_financial_year
-from devices.models import Device
 from disposals import forms, pdf, selectors, services
-from disposals.models import DisposalCase, ResidualValueRule, Route
+from disposals.models import ResidualValueRule, Route
 
 BOARD_ROLES = (Role.ASSET_MANAGER,)
 READ_ROLES = (Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL)
@@ -130,8 +130,9 @@ def board(request):
     return render(request, "disposals/board.html", context)
 
 
-def _sanitisation_items(ids: list[int], data: dict) -> list[services.SanitisationInput]:
-    cases = {c.pk: c for c in DisposalCase.objects.filter(pk__in=ids).select_related("device")}
+def _sanitisation_items(user, ids: list[int], data: dict) -> list[services.SanitisationInput]:
+    """One input per case the user may see, its device named in the certificate reference."""
+    cases = selectors.cases_by_id(user=user, case_ids=ids)
     items = []
     for case_id in ids:
         case = cases.get(case_id)
@@ -242,7 +243,7 @@ def _run_action(request, action: str, ids: list[int]):
             return [], {}, f"Opened {opened} disposal case(s); devices await sanitisation."
         if action == "sanitise":
             results = services.sanitisation_records_record(
-                items=_sanitisation_items(ids, form.cleaned_data),
+                items=_sanitisation_items(user, ids, form.cleaned_data),
                 actor=user,
                 source="web",
                 all_or_nothing=True,
@@ -483,21 +484,7 @@ def device_lookup(request):
     """Find a device's custody page by asset tag or serial number."""
     q = request.GET.get("q", "").strip()
     if q:
-        from accounts.scoping import unit_scope
-
-        match = (
-            unit_scope(request.user)
-            .filter(Device.objects.all())
-            .filter(asset_tag=q)
-            .values_list("pk", flat=True)
-            .first()
-        ) or (
-            unit_scope(request.user)
-            .filter(Device.objects.all())
-            .filter(serial_number=q)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        match = selectors.device_id_for_tag_or_serial(user=request.user, q=q)
         if match:
             return redirect("disposals:device_custody", device_id=match)
         messages.error(request, f"No device in your scope has asset tag or serial {q}.")

@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role, can_see_commercial, has_role
-from accounts.scoping import unit_scope
 from core.exports import classification
 from devices.models import Device
 from disposals import selectors, services
@@ -54,7 +53,7 @@ class ReadRole(BasePermission):
 def _resolve_devices(user, items: list[dict]) -> dict[int, Device]:
     """Map item index -> device in the caller's scope, in two queries at most
     (asset tags; serial numbers, matched to the maker case-insensitively)."""
-    scoped = unit_scope(user).filter(Device.objects.select_related("manufacturer"))
+    scoped = Device.objects.visible_to(user).select_related("manufacturer")
     tags = {i["asset_tag"].strip() for i in items if i.get("asset_tag")}
     serials = {
         i["serial_number"].strip()
