@@ -49,9 +49,7 @@ def envelope_position_xlsx(position: dict, *, as_of_label: str) -> bytes:
         row_index += 1
         for col, (_title, key) in enumerate(COLUMNS):
             value = row.get(key)
-            if value is None:
-                sheet.write(row_index, col, "forecast not available")
-            elif isinstance(value, str):
+            if isinstance(value, str):
                 sheet.write_string(row_index, col, neutralise(value))
             elif key.endswith("volume"):
                 sheet.write_number(row_index, col, int(value))

@@ -13,6 +13,12 @@ are priced net; VAT is worked out per line and rounded to the penny with
 ROUND_HALF_UP (see ``PurchaseOrderLine.compute_totals``); the envelope, the
 thresholds and every commitment are measured in *gross* (incl. VAT) pounds, as
 the business case states the regulations threshold incl. VAT.
+
+Scope: a purchase order belongs to the business unit its devices are for; its
+lines, approval records, receipts and received devices reach that unit through
+the order (each model's ``objects.visible_to(user)``). The envelope, budget lines,
+transfers, thresholds, approval authorities, contracts and suppliers are the
+organisation's, not any unit's, and are not unit-scoped.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from accounts.roles import Role
+from accounts.scoping import scoped_manager
 from core.financial_year import FinancialYear
 from devices.models import Category
 
@@ -367,6 +374,8 @@ class PurchaseOrder(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
+    objects = scoped_manager("business_unit")
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -428,6 +437,8 @@ class PurchaseOrderLine(models.Model):
     vat_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     gross_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
 
+    objects = scoped_manager("purchase_order__business_unit")
+
     class Meta:
         ordering = ["purchase_order", "id"]
         constraints = [
@@ -480,6 +491,8 @@ class ApprovalRecord(models.Model):
     )
     recorded_at = models.DateTimeField()
 
+    objects = scoped_manager("purchase_order__business_unit")
+
     class Meta:
         ordering = ["purchase_order", "kind"]
         constraints = [
@@ -513,6 +526,8 @@ class Receipt(models.Model):
     )
     recorded_at = models.DateTimeField()
 
+    objects = scoped_manager("line__purchase_order__business_unit")
+
     class Meta:
         ordering = ["line", "id"]
         constraints = [
@@ -535,6 +550,9 @@ class ReceivedDevice(models.Model):
     device = models.OneToOneField(
         "devices.Device", on_delete=models.PROTECT, related_name="procurement_receipt"
     )
+
+    # The order's unit: the device went into its stock on receipt, wherever it is now.
+    objects = scoped_manager("line__purchase_order__business_unit")
 
     class Meta:
         ordering = ["receipt", "id"]

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
-from accounts.scoping import UnitScope, unit_scope
+from accounts.scoping import UnitScope
 from core.financial_year import FinancialYear
 from devices.models import Category
 from procurement.models import (
@@ -25,6 +25,7 @@ from procurement.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
+    ReceivedDevice,
     money,
 )
 from refresh.selectors import forecast_totals, scenario_compare
@@ -68,8 +69,11 @@ def envelope_position(
     ``as_of`` counts only orders approved and receipts made on or before that day
     (budget lines at their current amounts). ``scope`` limits commitments and
     receipts to a user's units; the budget is the organisation's either way.
+    The forecast is refresh's (``forecast_by_year_category``) for the years of the
+    envelope's budget lines, within the same ``scope``; an envelope without lines
+    has no years to forecast (``forecast`` None, ``forecast_available`` False).
     Queries: the envelope, its lines, one aggregate of commitments, one of
-    receipts, one of quantities, and the forecast (its own queries) if present.
+    receipts, one of quantities, and the forecast's own.
 
     Returns ``{"envelope": {...} | None, "total", "allocated", "committed",
     "received", "forecast", "headroom", "forecast_available", "rows": [...]}``.
@@ -95,9 +99,8 @@ def envelope_position(
     if as_of is not None:
         orders = orders.filter(approved_on__lte=as_of)
         receipts = receipts.filter(received_on__lte=as_of)
-    if scope is not None and not scope.unrestricted:
-        orders = scope.filter(orders)
-        receipts = scope.filter(receipts, "line__purchase_order__business_unit")
+    orders = orders.within(scope)
+    receipts = receipts.within(scope)
     # money(): SQLite's SUM hands back long Decimals; pennies are the unit here.
     committed = {
         line_id: money(total)
@@ -121,7 +124,7 @@ def envelope_position(
         .order_by()
     )
     years = sorted({line.financial_year for line in lines})
-    forecast = forecast_by_year_category(financial_years=years, scope=scope) if years else None
+    forecast = forecast_by_year_category(financial_years=years, scope=scope) if years else {}
     rows = []
     for line in lines:
         key = (line.financial_year, line.category)
@@ -135,12 +138,8 @@ def envelope_position(
                 "budget": line.amount,
                 "committed": row_committed,
                 "received": received.get(line.pk) or ZERO,
-                "forecast": (
-                    forecast.get(key, {}).get("cost", ZERO) if forecast is not None else None
-                ),
-                "forecast_volume": (
-                    forecast.get(key, {}).get("volume", 0) if forecast is not None else None
-                ),
+                "forecast": forecast.get(key, {}).get("cost", ZERO),
+                "forecast_volume": forecast.get(key, {}).get("volume", 0),
                 "headroom": line.amount - row_committed,
                 "ordered_volume": (volumes.get(line.pk) or {}).get("ordered") or 0,
                 "received_volume": received_volumes.get(line.pk) or 0,
@@ -158,9 +157,9 @@ def envelope_position(
         "allocated": sum((line.amount for line in lines), ZERO),
         "committed": total_committed,
         "received": sum((r["received"] for r in rows), ZERO),
-        "forecast": (sum((r["forecast"] for r in rows), ZERO) if forecast is not None else None),
+        "forecast": sum((r["forecast"] for r in rows), ZERO) if years else None,
         "headroom": envelope.total - total_committed,
-        "forecast_available": forecast is not None,
+        "forecast_available": bool(years),
         "rows": rows,
     }
 
@@ -201,14 +200,12 @@ def year_totals(position: dict) -> list[dict]:
                 "budget": ZERO,
                 "committed": ZERO,
                 "received": ZERO,
-                "forecast": None,
+                "forecast": ZERO,
                 "headroom": ZERO,
             },
         )
-        for key in ("budget", "committed", "received", "headroom"):
+        for key in ("budget", "committed", "received", "forecast", "headroom"):
             slot[key] += row[key]
-        if row["forecast"] is not None:
-            slot["forecast"] = (slot["forecast"] or ZERO) + row["forecast"]
     return list(out.values())
 
 
@@ -230,8 +227,7 @@ def commitment_burn_down(
     orders = PurchaseOrder.objects.filter(
         budget_line__envelope=envelope, status__in=COMMITTED_STATUSES, approved_on__isnull=False
     )
-    if scope is not None and not scope.unrestricted:
-        orders = scope.filter(orders)
+    orders = orders.within(scope)
     by_month = {
         row["month"]: money(row["total"])
         for row in orders.annotate(month=TruncMonth("approved_on"))
@@ -312,10 +308,10 @@ def contract_list(*, user=None) -> QuerySet[Contract]:
 def purchase_order_list(*, user, filters: dict | None = None) -> QuerySet[PurchaseOrder]:
     """Orders in the user's unit scope, with what a list shows in one query."""
     filters = filters or {}
-    qs = unit_scope(user).filter(
-        PurchaseOrder.objects.select_related(
-            "budget_line", "supplier", "contract", "business_unit", "raised_by"
-        ).annotate(quantity=Sum("lines__quantity"))
+    qs = (
+        PurchaseOrder.objects.visible_to(user)
+        .select_related("budget_line", "supplier", "contract", "business_unit", "raised_by")
+        .annotate(quantity=Sum("lines__quantity"))
     )
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
@@ -335,32 +331,30 @@ def purchase_order_list(*, user, filters: dict | None = None) -> QuerySet[Purcha
 def purchase_order_get(*, user, pk: int) -> PurchaseOrder:
     """One order in the user's scope (PurchaseOrder.DoesNotExist otherwise, a 404)."""
     return (
-        unit_scope(user)
-        .filter(
-            PurchaseOrder.objects.select_related(
-                "budget_line__envelope",
-                "supplier",
-                "contract",
-                "business_unit",
-                "raised_by",
-                "approved_by",
-            ).prefetch_related(
-                Prefetch(
-                    "lines",
-                    queryset=PurchaseOrderLine.objects.select_related(
-                        "device_model__manufacturer"
-                    ).annotate(received=Sum("receipts__quantity")),
-                ),
-                "approval_records__recorded_by",
-            )
+        PurchaseOrder.objects.visible_to(user)
+        .select_related(
+            "budget_line__envelope",
+            "supplier",
+            "contract",
+            "business_unit",
+            "raised_by",
+            "approved_by",
+        )
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=PurchaseOrderLine.objects.select_related(
+                    "device_model__manufacturer"
+                ).annotate(received=Sum("receipts__quantity")),
+            ),
+            "approval_records__recorded_by",
         )
         .get(pk=pk)
     )
 
 
 def received_devices_for(*, purchase_order: PurchaseOrder, limit: int = 500):
-    from procurement.models import ReceivedDevice
-
+    """The devices received against an order (already looked up within the user's scope)."""
     return (
         ReceivedDevice.objects.filter(line__purchase_order=purchase_order)
         .select_related("device", "receipt")
@@ -370,8 +364,7 @@ def received_devices_for(*, purchase_order: PurchaseOrder, limit: int = 500):
 
 def purchase_order_status_counts(*, user) -> dict[str, int]:
     rows = (
-        unit_scope(user)
-        .filter(PurchaseOrder.objects.all())
+        PurchaseOrder.objects.visible_to(user)
         .values_list("status")
         .annotate(n=Count("id"))
         .order_by()

@@ -108,7 +108,7 @@ def dashboard_export(request):
     _require_commercial(request)
     as_of = _as_of(request)
     position = selectors.envelope_position(as_of=as_of, scope=unit_scope(request.user))
-    label = (as_of or services._today()).isoformat()
+    label = (as_of or services.london_today()).isoformat()
     body = exports.envelope_position_xlsx(position, as_of_label=label)
     response = HttpResponse(
         body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -251,7 +251,7 @@ def purchase_order_detail(request, pk: int):
     require_role(request.user, *PROCUREMENT_ROLES)
     order = _get_order(request, pk)
     commercial = can_see_commercial(request.user)
-    approval_day = services._today()
+    approval_day = services.london_today()
     S = PurchaseOrder.Status
     return render(
         request,
@@ -292,7 +292,7 @@ def purchase_order_create(request):
     envelope = selectors.current_envelope()
     if envelope is None:
         raise Http404("No capital envelope has been recorded.")
-    units = unit_scope(request.user).filter(BusinessUnit.objects.filter(active=True), field="")
+    units = BusinessUnit.objects.visible_to(request.user).filter(active=True)
     form = forms.PurchaseOrderForm(request.POST or None, envelope=envelope, units=units)
     formset = forms.PurchaseOrderLineFormSet(request.POST or None, prefix="lines")
     errors: list[str] = []

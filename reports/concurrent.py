@@ -12,7 +12,7 @@ committed rows, so the figures are identical to the sequential path's.
 Used only on PostgreSQL and only outside any transaction: inside an atomic block the
 caller may hold uncommitted rows (a test's data, a request's writes) that a second
 connection cannot see, and its snapshot is not ours to export. There the sequential
-path runs (``reports.selectors.stewardship_figures``).
+path runs (``reports.selectors.figures.stewardship_figures``).
 """
 
 from __future__ import annotations

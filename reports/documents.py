@@ -272,9 +272,11 @@ def finance_document(
 ) -> ReportDocument:
     """The envelope position carries commercial figures: OFFICIAL-SENSITIVE [COMMERCIAL].
 
-    The shape of procurement's ``envelope_position`` is read generically: scalar
-    values become headline figures and each list of records becomes a table, so the
-    report shows what procurement says and invents nothing.
+    ``position`` is procurement's ``envelope_position`` (``selectors.finance_position``),
+    laid out by its shape rather than by named keys: scalar values become headline
+    figures and each list of records becomes a table. A figure procurement adds to
+    the position reaches the report without a change here, and the report shows only
+    what procurement computed.
     """
     document = ReportDocument(
         title=FINANCE_TITLE,

@@ -9,12 +9,35 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.roles import can_see_commercial
+from accounts.scoping import ScopedQuerySet, UnitScope, scoped_manager, unit_scope
 from core.exports import OFFICIAL
 
 
 def report_file_path(run: "ReportRun", filename: str) -> str:
     """Files live under reports/<kind>/<YYYY-MM>/ on the default storage (S3 etc. via STORAGES)."""
     return f"reports/{run.kind}/{run.period_start:%Y-%m}/{filename}"
+
+
+class ReportRunQuerySet(ScopedQuerySet):
+    """A stewardship run belongs to its unit; a finance run covers the organisation and
+    belongs to no unit. So the runs within a scope are the stewardship runs of its
+    units, and the runs a user may see add the finance runs for the roles that may
+    see commercial figures (the finance report is OFFICIAL-SENSITIVE [COMMERCIAL])."""
+
+    def scope_q(self, scope: UnitScope) -> Q:
+        return Q(kind=ReportRun.Kind.STEWARDSHIP) & scope.q(self.scope_path)
+
+    def within(self, scope: UnitScope | None) -> models.QuerySet:
+        if scope is None:
+            return self
+        return self.filter(self.scope_q(scope))
+
+    def visible_to(self, user) -> models.QuerySet:
+        visible = self.scope_q(unit_scope(user))
+        if can_see_commercial(user):
+            visible |= Q(kind=ReportRun.Kind.FINANCE)
+        return self.filter(visible)
 
 
 class ReportRun(models.Model):
@@ -79,6 +102,8 @@ class ReportRun(models.Model):
     pdf_file = models.FileField(upload_to=report_file_path, max_length=300, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
     notified_to = models.CharField(max_length=254, blank=True)
+
+    objects = scoped_manager("business_unit", base=ReportRunQuerySet)
 
     class Meta:
         ordering = ["-period_start", "kind", "business_unit__path"]

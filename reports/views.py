@@ -14,7 +14,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import BusinessUnit
 from core.errors import DomainError
 from core.exports import OFFICIAL
 from reports import selectors, services
@@ -94,7 +93,7 @@ def report_generate(request):
     unit = None
     unit_id = request.POST.get("unit", "")
     if kind == ReportRun.Kind.STEWARDSHIP and unit_id.isdigit():
-        unit = BusinessUnit.objects.filter(pk=int(unit_id)).first()
+        unit = selectors.generatable_units(user=request.user).filter(pk=int(unit_id)).first()
     try:
         if kind not in ReportRun.Kind.values or period is None:
             raise DomainError("Choose a report and a month.", field="period")

@@ -126,11 +126,8 @@ class PurchaseOrderViewSet(
         body = s.PurchaseOrderCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        scope = unit_scope(request.user)
         unit = (
-            scope.filter(BusinessUnit.objects.all(), field="")
-            .filter(pk=data["business_unit"])
-            .first()
+            BusinessUnit.objects.visible_to(request.user).filter(pk=data["business_unit"]).first()
         )
         if unit is None:
             raise ValidationError({"business_unit": ["No such business unit in your scope."]})

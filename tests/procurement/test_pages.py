@@ -366,7 +366,7 @@ def test_receipt_on_a_future_date_is_refused(approved_order, commercial_officer,
             line=approved_order.lines.get(),
             serial_numbers=["F1"],
             received_by=asset_manager,
-            received_on=services._today() + dt.timedelta(days=1),
+            received_on=services.london_today() + dt.timedelta(days=1),
         )
 
 
@@ -382,8 +382,8 @@ def test_refused_approval_on_the_page_says_by_how_much(client, make_order, lapto
         title="New",
         route=Contract.Route.NEW_CONTRACT,
         value_ceiling=Decimal("2000000"),
-        start_date=services._today() - dt.timedelta(days=30),
-        end_date=services._today() + dt.timedelta(days=300),
+        start_date=services.london_today() - dt.timedelta(days=30),
+        end_date=services.london_today() + dt.timedelta(days=300),
     )
     PurchaseOrder.objects.filter(pk=order.pk).update(contract=contract)
     officer = _login(client, Role.COMMERCIAL)

@@ -6,11 +6,18 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.roles import Role
 from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from procurement import services
-from procurement.models import PurchaseOrder, Receipt, ReceivedDevice
-from tests.factories import DeviceFactory
+from procurement.models import (
+    ApprovalRecord,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    ReceivedDevice,
+)
+from tests.factories import BusinessUnitFactory, DeviceFactory, UserFactory
 
 S = PurchaseOrder.Status
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
@@ -139,3 +146,27 @@ def test_serials_read_from_pasted_text_and_uploaded_csv():
     data = "\ufeffSerial number,notes\nX1,boxed\nX2,\n\n".encode()
     assert services.serials_from_upload(data) == ["X1", "X2"]
     assert services.serials_from_upload(b"Y1\nY2\n") == ["Y1", "Y2"]
+
+
+def test_an_orders_rows_are_scoped_through_its_unit(ordered, unit, asset_manager):
+    # Given an ordered PO for ``unit`` with a receipt and its devices, and an approval record
+    services.purchase_order_receive(
+        line=ordered.lines.get(),
+        serial_numbers=["SCOPE1"],
+        received_by=asset_manager,
+        received_on=dt.date(2025, 7, 1),
+    )
+    ApprovalRecord.objects.create(
+        purchase_order=ordered,
+        kind=ApprovalRecord.Kind.DMPC,
+        reference="DMPC-1",
+        recorded_by=asset_manager,
+        recorded_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC),
+    )
+    inside = UserFactory(role=Role.FINANCE, units=[unit])
+    outside = UserFactory(role=Role.FINANCE, units=[BusinessUnitFactory()])
+    models = (PurchaseOrder, PurchaseOrderLine, ApprovalRecord, Receipt, ReceivedDevice)
+    # Then a user scoped to the unit sees each of them, one scoped elsewhere none
+    for model in models:
+        assert model.objects.visible_to(inside).count() == 1, model.__name__
+        assert model.objects.visible_to(outside).count() == 0, model.__name__

@@ -13,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from devices.models import Category, Device
 from reports import concurrent, selectors
+from reports.selectors import figures as figures_module
 from tests.reports.conftest import PERIOD_END, PERIOD_START
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -25,7 +26,7 @@ def spy(monkeypatch):
     """Records each held-by-person read (thread, backend pid) and each use of the
     concurrent path, and the second connection's Django wrapper."""
     seen = {"held": [], "concurrent": 0, "second": []}
-    held = selectors._held_by_person
+    held = figures_module._held_by_person
 
     def held_spy(*args, **kwargs):
         with connection.cursor() as cursor:
@@ -43,7 +44,8 @@ def spy(monkeypatch):
         seen["concurrent"] += 1
         return figures(**kwargs)
 
-    monkeypatch.setattr(selectors, "_held_by_person", held_spy)
+    # Patched where stewardship_figures looks it up: its own module's global.
+    monkeypatch.setattr(figures_module, "_held_by_person", held_spy)
     monkeypatch.setattr(concurrent, "figures", figures_spy)
     return seen
 
@@ -86,7 +88,7 @@ def test_concurrent_figures_equal_the_sequential_figures_for_one_subtree_with_re
     def due(*, financial_years):
         return {(estate.a1.pk, financial_years[0].label, L): 4}
 
-    monkeypatch.setattr(selectors, "refresh_due_provider", lambda: due)
+    monkeypatch.setattr(figures_module, "refresh_due_by_unit", due)
     together, alone = both_paths(settings, root=estate.a)
     assert spy["concurrent"] == 1
     assert together == alone

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import Role
+from accounts.scoping import unit_scope
 from reports import services
 from reports.models import ReportRun
 from tests.factories import BusinessUnitFactory
@@ -44,6 +45,19 @@ def test_unit_lead_lists_only_their_units_reports(client, lead_of_a, runs):
     assert response.status_code == 200
     shown = {r.pk for r in response.context["page"]}
     assert shown == {runs["A"].pk, runs["A1"].pk}
+
+
+def test_runs_within_a_scope_are_its_units_stewardship_runs(lead_of_a, finance_officer, runs):
+    # Finance runs belong to no unit: within any scope only stewardship runs; a user
+    # sees the finance runs by role (finance and commercial), not by scope.
+    assert set(ReportRun.objects.within(unit_scope(lead_of_a))) == {runs["A"], runs["A1"]}
+    assert set(ReportRun.objects.within(unit_scope(finance_officer))) == {
+        runs["A"],
+        runs["A1"],
+        runs["B"],
+    }
+    assert set(ReportRun.objects.visible_to(finance_officer)) == set(runs.values())
+    assert ReportRun.objects.within(None).count() == 4
 
 
 def test_unit_lead_downloads_their_units_report(client, lead_of_a, runs):

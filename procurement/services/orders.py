@@ -1,331 +1,38 @@
-"""Writes for procurement: the envelope and its lines, contracts, purchase orders,
-approvals and receipts.
+"""Purchase orders: raising and changing them, their approval against the
+thresholds, delegated limits and the envelope, and their later status changes.
 
-Lock order, everywhere: the envelope row, then budget lines (in pk order), then
-the contract, then the purchase order, then its lines. Every service that guards the envelope's
-invariant follows it, so two of them can wait on each other but never deadlock.
+Every status change goes through ``_set_status`` (the machine in
+``procurement.models.ALLOWED_TRANSITIONS``), on an order row locked by the caller.
+The lock order is the envelope's (``procurement.services.envelope``).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Iterable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.roles import Role, has_role, user_roles
+from accounts.roles import Role, has_role
 from core.errors import DomainError
-from core.financial_year import LONDON
-from devices.services import devices_receive_into_stock
 from procurement.models import (
     ALLOWED_TRANSITIONS,
     COMMITTED_STATUSES,
-    ApprovalAuthority,
     ApprovalRecord,
     BudgetLine,
-    BudgetTransfer,
     CapitalEnvelope,
     Contract,
     ProcurementThreshold,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
-    ReceivedDevice,
-    money,
 )
-
-ZERO = Decimal("0.00")
-
-
-def _today() -> dt.date:
-    return timezone.now().astimezone(LONDON).date()
-
-
-def gbp(value: Decimal) -> str:
-    return f"£{value:,.2f}"
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    # 29 February plus whole years lands on 28 February.
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-# --- the envelope and its lines -------------------------------------------------
-
-
-def _committed_on(*, budget_line_ids: Iterable[int]) -> Decimal:
-    """What approved-and-later orders hold against these lines, read now."""
-    total = PurchaseOrder.objects.filter(
-        budget_line_id__in=list(budget_line_ids), status__in=COMMITTED_STATUSES
-    ).aggregate(total=Sum("committed_total"))["total"]
-    return total or ZERO
-
-
-def capital_envelope_create(
-    *,
-    name: str,
-    total: Decimal,
-    decision_reference: str,
-    owner=None,
-    owner_role: str = Role.FINANCE.value,
-    description: str = "",
-) -> CapitalEnvelope:
-    """Record the approved capital envelope (the business case's £46.763m)."""
-    envelope = CapitalEnvelope(
-        name=name,
-        total=total,
-        decision_reference=decision_reference,
-        owner=owner,
-        owner_role=owner_role,
-        description=description,
-    )
-    with transaction.atomic():
-        envelope.full_clean()
-        envelope.save()
-    return envelope
-
-
-def budget_line_create(
-    *, envelope: CapitalEnvelope, financial_year: str, category: str, amount: Decimal
-) -> BudgetLine:
-    """Add a line to the envelope. The lines may never add up to more than the total
-    (the business case's "within the overall costs outlined in this paper")."""
-    with transaction.atomic():
-        # Lock the envelope so two lines added at once cannot both fit alone.
-        envelope = CapitalEnvelope.objects.select_for_update().get(pk=envelope.pk)
-        line = BudgetLine(
-            envelope=envelope, financial_year=financial_year, category=category, amount=amount
-        )
-        line.full_clean()
-        allocated = envelope.budget_lines.aggregate(total=Sum("amount"))["total"] or ZERO
-        if allocated + amount > envelope.total:
-            raise DomainError(
-                f"The lines would total {gbp(allocated + amount)}, "
-                f"{gbp(allocated + amount - envelope.total)} more than the envelope's "
-                f"{gbp(envelope.total)}.",
-                field="amount",
-                code="envelope_exceeded",
-            )
-        line.save()
-    return line
-
-
-def may_manage_envelope(*, envelope: CapitalEnvelope, user) -> bool:
-    """The envelope's owner, or a holder of its owner role (the delegated authority
-    to "manage the Capital spend")."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if envelope.owner_id and envelope.owner_id == user.pk:
-        return True
-    return any(role.value == envelope.owner_role for role in user_roles(user))
-
-
-def budget_transfer_make(
-    *, from_line: BudgetLine, to_line: BudgetLine, amount: Decimal, reason: str, made_by
-) -> BudgetTransfer:
-    """Move money between two lines of one envelope, recorded.
-
-    Only the envelope's owner (or its owner role) may do it. The total is
-    unchanged by construction; a line may not give away money already committed
-    against it.
-    """
-    if amount is None or amount <= 0:
-        raise DomainError("Move a positive amount.", field="amount")
-    if from_line.pk == to_line.pk:
-        raise DomainError("Choose two different lines.", field="to_line")
-    if from_line.envelope_id != to_line.envelope_id:
-        raise DomainError("Both lines must belong to the same envelope.", field="to_line")
-    if not (reason or "").strip():
-        raise DomainError("Give a reason for the transfer.", field="reason")
-    with transaction.atomic():
-        envelope = CapitalEnvelope.objects.select_for_update().get(pk=from_line.envelope_id)
-        if not may_manage_envelope(envelope=envelope, user=made_by):
-            raise DomainError(
-                f"Only the envelope owner ({envelope.owner_role}) may move money between lines.",
-                code="permission_denied",
-            )
-        # Both lines in pk order, after the envelope: the house lock order.
-        lines = {
-            line.pk: line
-            for line in BudgetLine.objects.select_for_update()
-            .filter(pk__in=[from_line.pk, to_line.pk])
-            .order_by("pk")
-        }
-        source, target = lines[from_line.pk], lines[to_line.pk]
-        committed = _committed_on(budget_line_ids=[source.pk])
-        if source.amount - amount < committed:
-            raise DomainError(
-                f"The {source.financial_year} {source.category} line has "
-                f"{gbp(source.amount - committed)} uncommitted; moving {gbp(amount)} would "
-                f"leave it {gbp(committed - (source.amount - amount))} short of its commitments.",
-                field="amount",
-                code="line_overcommitted",
-            )
-        source.amount -= amount
-        target.amount += amount
-        source.full_clean()
-        target.full_clean()
-        source.save(update_fields=["amount"])
-        target.save(update_fields=["amount"])
-        transfer = BudgetTransfer(
-            envelope=envelope,
-            from_line=source,
-            to_line=target,
-            amount=amount,
-            reason=reason.strip(),
-            made_by=made_by,
-            made_at=timezone.now(),
-        )
-        transfer.full_clean()
-        transfer.save()
-    from_line.amount, to_line.amount = source.amount, target.amount
-    return transfer
-
-
-# --- thresholds and contracts --------------------------------------------------
-
-
-def threshold_in_force(*, kind: str, on_date: dt.date) -> ProcurementThreshold | None:
-    """The threshold of a kind in force on a day: the latest effective on or before it."""
-    return (
-        ProcurementThreshold.objects.filter(kind=kind, effective_from__lte=on_date)
-        .order_by("-effective_from")
-        .first()
-    )
-
-
-def threshold_create(
-    *, kind: str, amount: Decimal, effective_from: dt.date, source: str = ""
-) -> ProcurementThreshold:
-    threshold = ProcurementThreshold(
-        kind=kind, amount=amount, effective_from=effective_from, source=source
-    )
-    with transaction.atomic():
-        threshold.full_clean()
-        threshold.save()
-    return threshold
-
-
-def approval_authority_set(
-    *, role: str, limit: Decimal | None, effective_from: dt.date
-) -> ApprovalAuthority:
-    authority = ApprovalAuthority(role=role, limit=limit, effective_from=effective_from)
-    with transaction.atomic():
-        authority.full_clean()
-        authority.save()
-    return authority
-
-
-def approval_limit_for(*, user, on_date: dt.date) -> tuple[bool, Decimal | None]:
-    """(may approve at all, the highest limit; None = no limit) for the user's roles
-    on a day, from the ``ApprovalAuthority`` rows in force."""
-    roles = {role.value for role in user_roles(user)}
-    if getattr(user, "is_superuser", False):
-        roles = {role.value for role in Role}
-    best: Decimal | None = ZERO
-    found = False
-    for role in sorted(roles):
-        row = (
-            ApprovalAuthority.objects.filter(role=role, effective_from__lte=on_date)
-            .order_by("-effective_from")
-            .first()
-        )
-        if row is None:
-            continue
-        found = True
-        if row.limit is None:
-            return True, None
-        best = max(best, row.limit)
-    return found, best if found else None
-
-
-def contract_create(
-    *,
-    envelope: CapitalEnvelope,
-    supplier,
-    reference: str,
-    title: str,
-    route: str,
-    value_ceiling: Decimal,
-    start_date: dt.date,
-    end_date: dt.date,
-    framework_name: str = "",
-    framework_reference: str = "",
-    ordering_process_followed: bool = False,
-    created_by=None,
-) -> Contract:
-    """Record a contract. New contracts under this authority may total at most the
-    envelope's ``new_contract_limit`` (£25m) and last at most
-    ``new_contract_max_term_months`` (4 years): the Commercial Director's delegation
-    in the business case. A call-off names its framework."""
-    contract = Contract(
-        envelope=envelope,
-        supplier=supplier,
-        reference=reference.strip(),
-        title=title.strip(),
-        route=route,
-        value_ceiling=value_ceiling,
-        start_date=start_date,
-        end_date=end_date,
-        framework_name=framework_name.strip(),
-        framework_reference=framework_reference.strip(),
-        ordering_process_followed=ordering_process_followed,
-        created_by=created_by,
-    )
-    if route == Contract.Route.CALL_OFF and not contract.framework_name:
-        raise DomainError(
-            "A call-off must name the framework or contract it calls off.",
-            field="framework_name",
-        )
-    with transaction.atomic():
-        # Lock the envelope so two new contracts cannot both fit under £25m alone.
-        envelope = CapitalEnvelope.objects.select_for_update().get(pk=envelope.pk)
-        contract.envelope = envelope
-        contract.full_clean()
-        if route == Contract.Route.NEW_CONTRACT:
-            latest_end = _add_months(start_date, envelope.new_contract_max_term_months)
-            latest_end -= dt.timedelta(days=1)
-            if end_date > latest_end:
-                raise DomainError(
-                    f"A new contract may last at most {envelope.new_contract_max_term_months} "
-                    f"months: it must end by {latest_end:%d %B %Y}, "
-                    f"{(end_date - latest_end).days} days before {end_date:%d %B %Y}.",
-                    field="end_date",
-                    code="term_exceeded",
-                )
-            awarded = (
-                envelope.contracts.filter(route=Contract.Route.NEW_CONTRACT).aggregate(
-                    total=Sum("value_ceiling")
-                )["total"]
-                or ZERO
-            )
-            if awarded + value_ceiling > envelope.new_contract_limit:
-                raise DomainError(
-                    f"New contracts under this authority would total "
-                    f"{gbp(awarded + value_ceiling)}, "
-                    f"{gbp(awarded + value_ceiling - envelope.new_contract_limit)} over the "
-                    f"{gbp(envelope.new_contract_limit)} limit.",
-                    field="value_ceiling",
-                    code="contract_limit_exceeded",
-                )
-        contract.save()
-    return contract
-
-
-# --- purchase orders -----------------------------------------------------------
+from procurement.services.common import ZERO, gbp, london_today
+from procurement.services.contracts import approval_limit_for, threshold_in_force
+from procurement.services.envelope import _committed_on
 
 
 def _set_status(*, order: PurchaseOrder, to_status: str) -> None:
@@ -550,7 +257,7 @@ def purchase_order_approve(
     never exceed the line or the envelope ("Commitments may never exceed it, even
     under concurrent approvals").
     """
-    on_date = on_date or _today()
+    on_date = on_date or london_today()
     with transaction.atomic():
         # The race this guards: two approvals each read "£X committed", each see
         # room for themselves, and together overspend. Locking the envelope row,
@@ -691,119 +398,3 @@ def purchase_order_close(*, purchase_order: PurchaseOrder, actor) -> PurchaseOrd
         order.save(update_fields=["status", "committed_total", "closed_at"])
     purchase_order.status, purchase_order.committed_total = order.status, order.committed_total
     return order
-
-
-# --- receipts ------------------------------------------------------------------
-
-
-def serials_from_text(text: str) -> list[str]:
-    """Serial numbers pasted one per line (blank lines ignored)."""
-    return [s.strip() for s in (text or "").splitlines() if s.strip()]
-
-
-def serials_from_upload(data: bytes) -> list[str]:
-    """Serial numbers from an uploaded CSV or TXT: the first column of each row; a
-    first row reading "serial..." is a header and skipped."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
-    serials = [row[0].strip() for row in rows]
-    if serials and serials[0].lower().startswith("serial"):
-        serials = serials[1:]
-    return serials
-
-
-def purchase_order_receive(
-    *,
-    line: PurchaseOrderLine,
-    serial_numbers: list[str],
-    received_by,
-    received_on: dt.date | None = None,
-    warranty_years: int = 3,
-) -> Receipt:
-    """Receive devices against an order line: each serial becomes a device in the
-    unit's stock, costed at the line's unit price incl. VAT, linked to the line.
-
-    Receiving more than ordered is refused (the line is locked so two receipts at
-    once cannot both fit). The order moves to partly received or received.
-    """
-    received_on = received_on or _today()
-    if received_on > _today():
-        raise DomainError("Goods cannot be received on a future date.", field="received_on")
-    serials = [s.strip() for s in serial_numbers if s and s.strip()]
-    if not serials:
-        raise DomainError("Give at least one serial number.", field="serial_numbers")
-    with transaction.atomic():
-        # Order row then its line, the house lock order (no envelope change here:
-        # receipts spend an existing commitment, they never add to it).
-        order = PurchaseOrder.objects.select_for_update().get(pk=line.purchase_order_id)
-        locked = (
-            PurchaseOrderLine.objects.select_for_update()
-            .select_related("device_model")
-            .get(pk=line.pk)
-        )
-        if order.status not in (PurchaseOrder.Status.ORDERED, PurchaseOrder.Status.PARTLY_RECEIVED):
-            raise DomainError(
-                f"{order} is {order.get_status_display().lower()}: only ordered goods can be "
-                "received.",
-                field="status",
-            )
-        already = locked.receipts.aggregate(n=Sum("quantity"), v=Sum("value"))
-        already_qty, already_value = already["n"] or 0, already["v"] or ZERO
-        outstanding = locked.quantity - already_qty
-        if len(serials) > outstanding:
-            raise DomainError(
-                f"Line {locked.device_model} has {outstanding} of {locked.quantity} still to "
-                f"receive; {len(serials)} serial numbers would receive "
-                f"{len(serials) - outstanding} more than ordered.",
-                field="serial_numbers",
-                code="over_receipt",
-            )
-        completes = len(serials) == outstanding
-        # The receipt completing a line takes the rest of the line's gross, so the
-        # pennies lost to per-unit rounding are not lost from the actuals.
-        value = (
-            locked.gross_total - already_value if completes else locked.unit_gross * len(serials)
-        )
-        devices = devices_receive_into_stock(
-            device_model=locked.device_model,
-            business_unit=order.business_unit,
-            serial_numbers=serials,
-            purchase_cost=locked.unit_gross,
-            purchase_date=received_on,
-            warranty_expires=_add_months(received_on, 12 * warranty_years),
-            actor=received_by,
-            source=f"procurement:{order.reference}",
-            details={"purchase_order": order.reference, "purchase_order_line": locked.pk},
-        )
-        receipt = Receipt(
-            line=locked,
-            quantity=len(serials),
-            value=money(value),
-            received_on=received_on,
-            received_by=received_by,
-            recorded_at=timezone.now(),
-        )
-        receipt.full_clean()
-        receipt.save()
-        ReceivedDevice.objects.bulk_create(
-            ReceivedDevice(receipt=receipt, line=locked, device=device) for device in devices
-        )
-        # Is the whole order in? One aggregate over its lines.
-        totals = order.lines.aggregate(ordered=Sum("quantity"), lines=Count("id", distinct=True))
-        received_qty = (
-            Receipt.objects.filter(line__purchase_order=order).aggregate(n=Sum("quantity"))["n"]
-            or 0
-        )
-        target = (
-            PurchaseOrder.Status.RECEIVED
-            if received_qty >= totals["ordered"]
-            else PurchaseOrder.Status.PARTLY_RECEIVED
-        )
-        if target != order.status:
-            _set_status(order=order, to_status=target)
-            order.save(update_fields=["status"])
-    line.purchase_order.status = order.status
-    return receipt

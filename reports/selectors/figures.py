@@ -1,5 +1,4 @@
-"""Reads for the reports: the stewardship figures for every unit, the device-level
-rows of one unit's subtree, the finance position, and the report runs a user may see.
+"""The stewardship figures of every unit.
 
 Every section is computed for ALL units in one grouped query (never one query per
 unit) and then rolled up each unit's subtree in Python through the materialised
@@ -11,116 +10,19 @@ with the number of units or devices.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
 from accounts.models import BusinessUnit
-from accounts.roles import Role, can_see_commercial, has_role
-from accounts.scoping import unit_scope
-from core.exports import neutralise
-from core.financial_year import LONDON, financial_year
-from devices.models import (
-    Category,
-    Device,
-    DeviceEvent,
-    Entitlement,
-    EntitlementException,
-    Person,
-)
-from procurement.selectors import envelope_position
+from accounts.scoping import UnitScope
+from core.financial_year import financial_year
+from devices.models import Device, DeviceEvent, Entitlement, EntitlementException, Person
 from refresh.selectors import refresh_due_by_unit
 from reports import concurrent
-from reports.models import ReportRun
-
-S = Device.Status
-# Devices a person is holding: deployed to them, or away for repair but still theirs.
-IN_USE = (S.DEPLOYED, S.IN_REPAIR)
-# Disposed devices have left the estate; every other status is still the unit's to account for.
-HELD_STATUSES = [value for value, _ in S.choices if value != S.DISPOSED]
-CATEGORIES = [value for value, _ in Category.choices]
-CATEGORY_LABELS = dict(Category.choices)
-STATUS_LABELS = dict(S.choices)
-
-# The headline figures stored on every run and compared with the previous run.
-HEADLINE_LABELS = {
-    "devices_held": "Devices held",
-    "in_use": "In use (deployed or in repair)",
-    "in_stock": "Unassigned stock",
-    "idle": "Idle devices to reclaim",
-    "never_seen": "In use, never reported in",
-    "people_over_entitlement": "People over entitlement",
-    "devices_over_entitlement": "Devices beyond entitlement",
-    "leavers_holding": "Leavers still holding devices",
-    "leaver_devices": "Devices held by leavers",
-    "lost_in_period": "Lost or stolen in the period",
-    "refresh_due_this_year": "Due for refresh this financial year",
-    "refresh_due_next_year": "Due for refresh next financial year",
-}
-
-
-def default_idle_days() -> int:
-    """Devices not seen for this many days are idle (setting REPORTS_IDLE_DAYS, default 90)."""
-    return int(getattr(settings, "REPORTS_IDLE_DAYS", 90))
-
-
-# Excel's sheet limit is 1,048,576 rows; the device sheet spends three on marking,
-# period and header.
-EXCEL_DEVICE_ROWS = 1_048_576 - 3
-
-
-def max_device_rows() -> int:
-    """The device-rows rule (setting REPORTS_MAX_DEVICE_ROWS, default 100,000).
-
-    A unit's XLSX and CSV list every device in its subtree when the subtree holds at
-    most this many; above it, only the devices the unit holds directly, with a
-    per-sub-unit summary, because each sub-unit's own report lists its devices. A
-    million-row sheet is unusable to a reader and would write each device once per
-    ancestor (3.7 million rows at 1,000,000 devices). Never above Excel's limit.
-    """
-    return min(int(getattr(settings, "REPORTS_MAX_DEVICE_ROWS", 100_000)), EXCEL_DEVICE_ROWS)
-
-
-def lists_whole_subtree(figures: dict, cap: int | None = None) -> bool:
-    """Whether the unit's device rows cover its whole subtree (the rule above; ``cap``
-    overrides the setting, as the demo does). The rows are the held devices, so the
-    count is the headline figure already computed."""
-    return figures["headline"]["devices_held"] <= (max_device_rows() if cap is None else cap)
-
-
-# --- periods ---------------------------------------------------------------
-
-
-def month_period(day: dt.date) -> tuple[dt.date, dt.date]:
-    """The calendar month containing ``day``: (first day, last day)."""
-    start = day.replace(day=1)
-    following = (start + dt.timedelta(days=32)).replace(day=1)
-    return start, following - dt.timedelta(days=1)
-
-
-def previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
-    """The month before the one ``today`` falls in: what the 1st-of-month beat reports on."""
-    return month_period(today.replace(day=1) - dt.timedelta(days=1))
-
-
-def london_today() -> dt.date:
-    from django.utils import timezone
-
-    return timezone.now().astimezone(LONDON).date()
-
-
-def period_bounds(period_start: dt.date, period_end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The period as aware datetimes [start, end) read in Europe/London."""
-    start = dt.datetime.combine(period_start, dt.time.min, tzinfo=LONDON)
-    end = dt.datetime.combine(period_end + dt.timedelta(days=1), dt.time.min, tzinfo=LONDON)
-    return start, end
-
-
-def idle_cutoff(period_end: dt.date, idle_days: int) -> dt.datetime:
-    return period_bounds(period_end, period_end)[1] - dt.timedelta(days=idle_days)
-
+from reports.selectors.labels import CATEGORIES, HEADLINE_LABELS, HELD_STATUSES, IN_USE, S
+from reports.selectors.periods import default_idle_days, idle_cutoff, period_bounds
 
 # --- roll-up ----------------------------------------------------------------
 
@@ -128,7 +30,7 @@ def idle_cutoff(period_end: dt.date, idle_days: int) -> dt.datetime:
 def _units(root: BusinessUnit | None) -> list[dict]:
     qs = BusinessUnit.objects.order_by("path").values("id", "code", "name", "path", "active")
     if root is not None:
-        qs = qs.filter(path__startswith=root.path)
+        qs = qs.within(UnitScope.subtree(root))
     return list(qs)
 
 
@@ -595,212 +497,3 @@ def stewardship_unit_figures(
     return stewardship_figures(
         period_start=period_start, period_end=period_end, idle_days=idle_days, root=unit
     )[unit.pk]
-
-
-def previous_summary(*, run: ReportRun) -> dict | None:
-    """The summary of the same unit's latest earlier succeeded run of the same kind."""
-    previous = (
-        ReportRun.objects.filter(
-            kind=run.kind,
-            business_unit_id=run.business_unit_id,
-            status=ReportRun.Status.SUCCEEDED,
-            period_start__lt=run.period_start,
-        )
-        .order_by("-period_start")
-        .values("period_start", "period_end", "summary")
-        .first()
-    )
-    return previous
-
-
-def trend(*, current: dict, previous: dict | None) -> list[dict]:
-    """Headline figures against the previous report: figure, previous, now, change."""
-    before = (previous or {}).get("summary", {}).get("headline", {}) if previous else {}
-    rows = []
-    for key, label in HEADLINE_LABELS.items():
-        now = current.get(key)
-        then = before.get(key) if previous else None
-        change = now - then if isinstance(now, int) and isinstance(then, int) else None
-        rows.append(
-            {"key": key, "label": label, "previous": then, "current": now, "change": change}
-        )
-    return rows
-
-
-DEVICE_ROW_HEADER = [
-    "Asset tag",
-    "Serial number",
-    "Manufacturer",
-    "Model",
-    "Category",
-    "Status",
-    "Business unit",
-    "Assigned to (staff number)",
-    "Holder's leaver date",
-    "Location",
-    "Purchase date",
-    "Warranty expires",
-    "Last seen",
-    "OS version",
-    "Idle (to reclaim)",
-    "Held by a leaver",
-]
-
-
-# Columns of DEVICE_ROW_HEADER holding dates and date-times: the writers give them a
-# date format (XLSX column formats), everything else is text.
-DEVICE_ROW_DATE_COLUMNS = (8, 10, 11)
-DEVICE_ROW_DATETIME_COLUMNS = (12,)
-
-
-def stewardship_device_rows(
-    *,
-    unit: BusinessUnit,
-    period_end: dt.date,
-    idle_days: int,
-    direct_only: bool = False,
-    chunk_size: int = 5000,
-) -> Iterator[tuple]:
-    """One row per device held in the unit's subtree (``direct_only``: held by the unit
-    itself), in one query streamed through a server-side cursor on PostgreSQL, as
-    tuples of typed values ready for the writers: strings already neutralised
-    (core.exports.neutralise) where a formula trigger can occur, dates as dates, the
-    last-seen time as a naive London date-time. No model instances, no per-row query.
-    """
-    cutoff = idle_cutoff(period_end, idle_days)
-    rows = Device.objects.filter(status__in=HELD_STATUSES)
-    if direct_only:
-        rows = rows.filter(business_unit_id=unit.pk).order_by("id")
-    else:
-        rows = rows.filter(business_unit__path__startswith=unit.path).order_by(
-            "business_unit__path", "id"
-        )
-    rows = rows.values_list(
-        "asset_tag",
-        "serial_number",
-        "manufacturer__name",
-        "device_model__name",
-        "device_model__category",
-        "status",
-        "business_unit__code",
-        "assigned_to__staff_number",
-        "assigned_to__leaver_date",
-        "location",
-        "purchase_date",
-        "warranty_expires",
-        "last_seen",
-        "os_version",
-    )
-    n = neutralise
-    category_label, status_label = CATEGORY_LABELS.get, STATUS_LABELS.get
-    deployed = S.DEPLOYED
-    in_use = frozenset(IN_USE)
-    for (
-        tag,
-        serial,
-        maker,
-        model,
-        category,
-        status,
-        code,
-        staff,
-        leaver,
-        location,
-        purchased,
-        warranty,
-        last_seen,
-        os_version,
-    ) in rows.iterator(chunk_size=chunk_size):
-        yield (
-            n(tag) if tag else "",
-            n(serial),
-            n(maker),
-            n(model),
-            category_label(category, category),
-            status_label(status, status),
-            n(code),
-            n(staff) if staff else "",
-            leaver,
-            n(location),
-            purchased,
-            warranty,
-            last_seen.astimezone(LONDON).replace(tzinfo=None) if last_seen else None,
-            n(os_version),
-            "Yes" if status == deployed and last_seen is not None and last_seen < cutoff else "No",
-            "Yes" if leaver is not None and leaver <= period_end and status in in_use else "No",
-        )
-
-
-# --- finance ---------------------------------------------------------------------
-
-
-def finance_position(*, as_of: dt.date) -> dict:
-    """Procurement's envelope position as of a day (the finance report's figures)."""
-    return envelope_position(as_of=as_of)
-
-
-# --- runs a user may see ------------------------------------------------------
-
-
-def may_see_finance(user) -> bool:
-    """The finance report carries commercial figures: finance and commercial roles only."""
-    return can_see_commercial(user)
-
-
-def may_generate(user) -> bool:
-    return has_role(user, Role.ASSET_MANAGER, Role.FINANCE, Role.UNIT_VIEWER, Role.COMMERCIAL)
-
-
-def report_run_list(
-    *, user, unit_id: int | None = None, period: dt.date | None = None, kind: str | None = None
-) -> QuerySet[ReportRun]:
-    """Runs the user may see: stewardship runs for units in their scope, and the
-    finance runs only for finance and commercial roles."""
-    scope = unit_scope(user)
-    visible = Q(kind=ReportRun.Kind.STEWARDSHIP) & scope.q("business_unit")
-    if may_see_finance(user):
-        visible |= Q(kind=ReportRun.Kind.FINANCE)
-    qs = ReportRun.objects.filter(visible).select_related("business_unit")
-    if unit_id:
-        qs = qs.filter(business_unit_id=unit_id)
-    if period:
-        qs = qs.filter(period_start=period)
-    if kind:
-        qs = qs.filter(kind=kind)
-    return qs.order_by("-period_start", "kind", "business_unit__path", "id")
-
-
-def report_run_get(*, user, pk: int) -> ReportRun:
-    """A run the user may see; anything else is ReportRun.DoesNotExist (a 404)."""
-    return report_run_list(user=user).get(pk=pk)
-
-
-def generatable_units(*, user) -> QuerySet[BusinessUnit]:
-    return unit_scope(user).filter(BusinessUnit.objects.filter(active=True), field="")
-
-
-def summary_status_table(summary: dict) -> dict | None:
-    """A run's devices by category and status, for the detail page's chart and its table."""
-    by_status = (summary or {}).get("by_category_status")
-    if not by_status:
-        return None
-    statuses = [s for s in HELD_STATUSES if any(by_status.get(c, {}).get(s) for c in CATEGORIES)]
-    rows = [
-        {
-            "category": CATEGORY_LABELS[c],
-            "counts": [by_status.get(c, {}).get(s, 0) for s in statuses],
-            "total": sum(by_status.get(c, {}).values()),
-        }
-        for c in CATEGORIES
-    ]
-    return {
-        "statuses": [STATUS_LABELS[s] for s in statuses],
-        "rows": rows,
-        "chart": {
-            "labels": [r["category"] for r in rows],
-            "datasets": [
-                {"label": STATUS_LABELS[s], "data": [r["counts"][i] for r in rows]}
-                for i, s in enumerate(statuses)
-            ],
-        },
-    }
