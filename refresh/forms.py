@@ -14,7 +14,8 @@ CATEGORY_CHOICES = [("", "All categories"), *Category.choices]
 
 
 def scoped_units(scope):
-    return scope.filter(BusinessUnit.objects.filter(active=True), field="").order_by("path")
+    """Active units inside ``scope``, in tree order, for a unit filter's choices."""
+    return BusinessUnit.objects.within(scope).filter(active=True).order_by("path")
 
 
 class EligibilityFilterForm(GovukFormMixin, forms.Form):

@@ -10,6 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from accounts.models import BusinessUnit
+from accounts.scoping import scoped_manager
 from devices.models import Category, Device, Person
 
 
@@ -155,6 +156,8 @@ class DeviceEligibility(models.Model):
     priority = models.IntegerField(help_text="Higher first: older and more repaired devices.")
     computed_at = models.DateTimeField()
 
+    objects = scoped_manager("business_unit")
+
     class Meta:
         ordering = ["-priority", "device_id"]
         verbose_name_plural = "device eligibility"
@@ -275,6 +278,8 @@ class BaselineRow(models.Model):
     refresh_volume = models.PositiveIntegerField(default=0)
     bau_volume = models.PositiveIntegerField(default=0)
 
+    objects = scoped_manager("business_unit")
+
     class Meta:
         ordering = ["snapshot", "financial_year", "category", "business_unit"]
         constraints = [
@@ -316,7 +321,11 @@ class Scenario(models.Model):
 
 
 class RefreshWave(models.Model):
-    """A batch of refresh swaps, selected from eligible devices by priority."""
+    """A batch of refresh swaps, selected from eligible devices by priority.
+
+    ``business_unit`` narrows the selection to that unit's subtree; a wave
+    without one was selected from everything its creator could see.
+    """
 
     name = models.CharField(max_length=200)
     business_unit = models.ForeignKey(
@@ -330,6 +339,10 @@ class RefreshWave(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+
+    # A wave without a unit lies inside no unit's subtree, so only unrestricted
+    # users see it (its swaps, each with its own unit, are scoped as usual).
+    objects = scoped_manager("business_unit")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -377,6 +390,8 @@ class WaveItem(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
+    objects = scoped_manager("business_unit")
+
     class Meta:
         ordering = ["wave", "-priority", "id"]
         constraints = [
@@ -411,6 +426,8 @@ class ATConfirmation(models.Model):
     )
     confirmed_at = models.DateTimeField()
     note = models.CharField(max_length=500)
+
+    objects = scoped_manager("wave_item__business_unit")
 
     class Meta:
         ordering = ["-confirmed_at"]

@@ -5,8 +5,9 @@ from celery import shared_task
 
 @shared_task(name="refresh.tasks.eligibility_recompute_task")
 def eligibility_recompute_task(trigger: str = "nightly", actor_id: int | None = None) -> int:
-    """Recompute eligibility for the whole estate (nightly beat, the on-demand
-    button and the importer queue this). Returns the number of eligible devices."""
+    """Recompute eligibility for the whole estate (queued by the nightly beat, the
+    recompute button, and through ``refresh.receivers`` by imports and bulk
+    upserts). Returns the number of devices with an eligibility row."""
     from django.contrib.auth import get_user_model
 
     from refresh.services import eligibility_recompute

@@ -59,11 +59,7 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
         if params.get("business_unit"):
             if not params["business_unit"].isdigit():
                 raise ValidationError({"business_unit": "Give a business unit id."})
-            unit = (
-                scope.filter(BusinessUnit.objects.all(), field="")
-                .filter(pk=params["business_unit"])
-                .first()
-            )
+            unit = BusinessUnit.objects.within(scope).filter(pk=params["business_unit"]).first()
             if unit is None:
                 raise Http404
         category = params.get("category", "")

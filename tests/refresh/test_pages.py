@@ -73,9 +73,9 @@ def test_eligibility_page_queries_do_not_grow_with_rows(
 def test_eligibility_keyset_pagination_walks_every_row_once(
     client, asset_manager, units, monkeypatch
 ):
-    from refresh import views
+    from refresh.views import eligibility_pages
 
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(eligibility_pages, "PAGE_SIZE", 2)
     devices = add_devices(units[0], 5)
     services.eligibility_recompute()
     client.force_login(asset_manager)
@@ -406,3 +406,69 @@ def test_forecast_filters_to_a_unit_and_exports_by_unit_with_the_marking(client,
     export = client.get(reverse("refresh:forecast_export")).content.decode("utf-8-sig")
     assert export.startswith("Classification: OFFICIAL\r\n")
     assert "SOUTH" not in export and "Cost" not in export
+
+
+def test_a_scoped_asset_manager_cannot_allocate_another_units_device(client, make_user, units):
+    north, south = units
+    add_devices(north, 1)
+    services.eligibility_recompute()
+    manager = make_user(Role.ASSET_MANAGER, units=[north])
+    wave = services.wave_create(name="North", volume=1, actor=manager, business_unit=north)
+    item = wave.items.get()
+    theirs = DeviceFactory(business_unit=south, asset_tag="SOUTH-0001")
+    client.force_login(manager)
+    url = reverse("refresh:wave_item_detail", args=[wave.pk, item.pk])
+    assert "SOUTH-0001" not in client.get(url).content.decode()
+    response = client.post(url, {"action": "allocate", "new_device": theirs.pk})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert services.DEVICE_NOT_FOUND in page
+    assert "SOUTH-0001" not in page
+    item.refresh_from_db()
+    assert (item.status, item.new_device_id) == (WaveItem.Status.PLANNED, None)
+
+
+def test_a_scoped_asset_manager_may_allocate_central_store_stock(client, make_user, units):
+    """Central stores serve every unit's swaps: their stock is allocatable by a
+    manager scoped to one unit, though the store lies outside that unit."""
+    north, _south = units
+    add_devices(north, 1)
+    services.eligibility_recompute()
+    manager = make_user(Role.ASSET_MANAGER, units=[north])
+    wave = services.wave_create(name="North", volume=1, actor=manager, business_unit=north)
+    item = wave.items.get()
+    store = BusinessUnitFactory(code="CENTRAL-STORE")
+    stock = DeviceFactory(
+        business_unit=store,
+        asset_tag="STORE-0001",
+        device_model=item.old_device.device_model,
+    )
+    client.force_login(manager)
+    url = reverse("refresh:wave_item_detail", args=[wave.pk, item.pk])
+    assert "STORE-0001" in client.get(url).content.decode()
+    response = client.post(url, {"action": "allocate", "new_device": stock.pk})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.status, item.new_device_id) == (WaveItem.Status.ALLOCATED, stock.pk)
+
+
+def test_failure_rates_count_only_the_scoped_units_devices(units):
+    from accounts.scoping import UnitScope
+    from refresh import selectors
+
+    north, south = units
+    add_devices(north, 2)
+    add_devices(south, 3)
+    child = BusinessUnitFactory(code="NORTH-EAST", parent=north)
+    add_devices(child, 1)
+
+    def devices_and_repairs(scope):
+        rows = selectors.failure_rates(scope=scope)
+        return (
+            sum(r["devices"] for r in rows if r["band"] == "0–1"),
+            sum(r["repairs"] for r in rows),
+        )
+
+    assert devices_and_repairs(UnitScope(unrestricted=True)) == (6, 6)
+    assert devices_and_repairs(UnitScope(unrestricted=False, paths=(north.path,))) == (3, 3)
+    assert selectors.failure_rates(scope=UnitScope(unrestricted=False)) == []

@@ -118,6 +118,20 @@ def test_allocation_refuses_wrong_category_deployed_or_other_units_stock(swap, a
     assert item.new_device_id == central.pk
 
 
+def test_allocation_looks_the_device_up_within_the_actors_scope(swap, make_user):
+    from accounts.roles import Role
+
+    scoped = make_user(Role.ASSET_MANAGER, units=[swap["person"].business_unit])
+    elsewhere = DeviceFactory(business_unit=BusinessUnitFactory(code="SOUTH"))
+    with pytest.raises(DomainError) as err:
+        services.swap_allocate(item=swap["item"], new_device=elsewhere, actor=scoped)
+    assert (err.value.field, str(err.value)) == ("new_device", services.DEVICE_NOT_FOUND)
+    assert str(elsewhere) not in str(err.value)
+    assert WaveItem.objects.get(pk=swap["item"].pk).new_device_id is None
+    item = services.swap_allocate(item=swap["item"], new_device=swap["new"], actor=scoped)
+    assert item.new_device_id == swap["new"].pk
+
+
 def test_a_stock_device_cannot_be_allocated_to_two_swaps(policies, unit, asset_manager):
     people = [PersonFactory(business_unit=unit) for _ in range(2)]
     for p in people:

@@ -1,0 +1,76 @@
+"""Reads for refresh planning: eligibility lists, the demand forecast, baselines,
+scenario comparisons, failure analytics and waves.
+
+One module per idea; the public names are re-exported here, so callers write
+``from refresh import selectors`` / ``from refresh.selectors import forecast_totals``.
+A ``scope`` argument is an ``accounts.scoping.UnitScope`` applied through the
+models' scoped managers; where it is optional, None means the whole estate.
+"""
+
+from refresh.selectors.eligibility import (
+    eligibility_for_device,
+    eligibility_list,
+    eligibility_summary,
+    last_eligibility_run,
+)
+from refresh.selectors.failures import AGE_BANDS, failure_rates
+from refresh.selectors.forecast import (
+    baseline_totals,
+    forecast_lines,
+    forecast_totals,
+    forecast_with_variance,
+    plan_snapshot,
+    refresh_due_by_unit,
+)
+from refresh.selectors.forecast_engine import (
+    CATEGORIES,
+    IN_USE,
+    Overrides,
+    bau_rates,
+    bau_volume,
+    category_prices,
+    default_financial_years,
+)
+from refresh.selectors.policies import policies_current, policies_in_force
+from refresh.selectors.scenarios import scenario_compare
+from refresh.selectors.waves import (
+    CENTRAL_STORE_MARKERS,
+    allocatable_devices,
+    central_store_q,
+    is_central_store,
+    stock_for_item,
+    wave_items,
+    wave_list,
+)
+
+__all__ = [
+    "AGE_BANDS",
+    "CATEGORIES",
+    "CENTRAL_STORE_MARKERS",
+    "IN_USE",
+    "Overrides",
+    "baseline_totals",
+    "bau_rates",
+    "bau_volume",
+    "category_prices",
+    "default_financial_years",
+    "eligibility_for_device",
+    "eligibility_list",
+    "eligibility_summary",
+    "failure_rates",
+    "forecast_lines",
+    "forecast_totals",
+    "forecast_with_variance",
+    "allocatable_devices",
+    "central_store_q",
+    "is_central_store",
+    "last_eligibility_run",
+    "plan_snapshot",
+    "policies_current",
+    "policies_in_force",
+    "refresh_due_by_unit",
+    "scenario_compare",
+    "stock_for_item",
+    "wave_items",
+    "wave_list",
+]

@@ -1,0 +1,365 @@
+"""The forecast engine: the estate folded into groups, and the arithmetic on them.
+
+The forecast works on groups, never on devices: one grouped query turns the
+estate into (unit, category, purchase month, due month, flags) -> count rows
+(a few thousand even at 1,000,000 devices), and the financial-year arithmetic,
+BAU rates and scenario overrides are applied to those groups in Python.
+``refresh.selectors.forecast`` and ``refresh.selectors.scenarios`` build their
+reads from these functions. A ``scope`` of None means the whole estate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import ExtractMonth, ExtractYear, Greatest, TruncMonth
+from django.utils import timezone
+
+from core.financial_year import FinancialYear, financial_year
+from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
+from refresh.models import BauRate, DeviceEligibility, RefreshPolicy
+from refresh.selectors.policies import policies_in_force
+
+CATEGORIES = [c.value for c in Category]
+IN_USE = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
+
+
+def default_financial_years(today: dt.date | None = None, count: int = 5) -> list[FinancialYear]:
+    start = financial_year(today or timezone.localdate())
+    return [FinancialYear(start.start_year + i) for i in range(count)]
+
+
+def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def _fy_start(year: int, month: int) -> int:
+    return year if month >= 4 else year - 1
+
+
+def _round(value: Decimal) -> int:
+    return int(value.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class Overrides:
+    """Scenario overrides, already validated (see ``refresh.services.scenario_overrides_clean``)."""
+
+    lifecycle_months: dict[str, int] = field(default_factory=dict)
+    defer_years: dict[str, int] = field(default_factory=dict)
+    volume_caps: dict[str, dict[str, int]] = field(default_factory=dict)
+    unit_prices: dict[str, Decimal] = field(default_factory=dict)
+    bau: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> Overrides:
+        data = data or {}
+        return cls(
+            lifecycle_months={k: int(v) for k, v in (data.get("lifecycle_months") or {}).items()},
+            defer_years={k: int(v) for k, v in (data.get("defer_years") or {}).items()},
+            volume_caps=data.get("volume_caps") or {},
+            unit_prices={k: Decimal(str(v)) for k, v in (data.get("unit_prices") or {}).items()},
+            bau=data.get("bau") or {},
+        )
+
+
+def groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
+    """(unit, category, purchase y, m, due y, m, forced, reclaim, in_use, count)
+    from the eligibility table: one grouped query. ``forced`` means due now for a
+    reason other than age, which no lifecycle change undoes.
+
+    Grouped on the purchase month and the policy, not on the due date: the due
+    month is the purchase month plus the policy's lifecycle (day clamping never
+    changes the month), so one date_trunc per row is all the database computes.
+    """
+    qs = DeviceEligibility.objects.within(scope)
+    keys = ["category", "policy_id", "pmonth", "forced", "reclaim", "in_use"]
+    if by_unit:
+        keys.insert(0, "business_unit_id")
+    rows = (
+        qs.annotate(pmonth=TruncMonth("purchase_date"))
+        .values(*keys)
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list(*keys, "n")
+    )
+    if not by_unit:
+        rows = [(None, *r) for r in rows]
+    lifecycles = dict(RefreshPolicy.objects.values_list("pk", "lifecycle_months"))
+    out = []
+    for unit, cat, policy_id, pmonth, forced, reclaim, in_use, n in rows:
+        if pmonth is None:
+            py = pm = dy = dm = None
+        else:
+            py, pm = pmonth.year, pmonth.month
+            dy, dm = _add_months(py, pm, lifecycles[policy_id])
+        out.append((unit, cat, py, pm, dy, dm, forced, reclaim, in_use, n))
+    return out
+
+
+def unit_year_groups(*, current: FinancialYear, scope=None):
+    """Refresh volume per (unit, category, FY start) and devices in use per
+    (unit, category), from ONE grouped query over the eligibility table with the
+    financial year computed in the database (the forecast's only estate scan).
+
+    Reclaimed devices and devices without a due date are not refresh demand
+    (year -1); devices due for other reasons than age, and overdue ones, count
+    in the current year.
+    """
+    qs = DeviceEligibility.objects.within(scope)
+    # Overdue devices count in the current year: clamp in the database so the
+    # years before it collapse into one group per unit and category.
+    fy_of_due = Greatest(
+        F("due_financial_year"), Value(current.start_year), output_field=IntegerField()
+    )
+    rows = (
+        qs.annotate(
+            fy=Case(
+                When(reclaim=True, then=Value(-1)),
+                When(forced=True, then=Value(current.start_year)),
+                When(due_financial_year__isnull=True, then=Value(-1)),
+                default=fy_of_due,
+                output_field=IntegerField(),
+            )
+        )
+        .values("business_unit_id", "category", "fy", "in_use")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("business_unit_id", "category", "fy", "in_use", "n")
+    )
+    refresh: dict[tuple, int] = defaultdict(int)
+    in_use: dict[tuple, int] = defaultdict(int)
+    for unit, cat, fy, using, n in rows:
+        if using:
+            in_use[(unit, cat)] += n
+        if fy is not None and fy >= 0:
+            refresh[(unit, cat, max(fy, current.start_year))] += n
+    return refresh, in_use
+
+
+def _estate_at(as_of: dt.date):
+    """Devices in the estate on ``as_of``: bought by then, in an eligible status
+    now or gone later (no disposal or loss event on or before the date)."""
+    gone_by_then = DeviceEvent.objects.filter(
+        device_id=OuterRef("pk"),
+        kind__in=[DeviceEvent.Kind.DISPOSED, DeviceEvent.Kind.LOST],
+        occurred_at__date__lte=as_of,
+    )
+    return Device.objects.filter(purchase_date__lte=as_of).exclude(Exists(gone_by_then))
+
+
+def groups_as_of(*, as_of: dt.date, scope=None, by_unit: bool = True) -> list[tuple]:
+    """The same groups for a past date, from the estate's purchase dates with the
+    policies in force on that date (age only: repair and OS history then is not
+    reconstructed)."""
+    policies = policies_in_force(on_date=as_of)
+    qs = _estate_at(as_of).within(scope)
+    keys = ["device_model__category", "py", "pm"]
+    if by_unit:
+        keys.insert(0, "business_unit_id")
+    rows = (
+        qs.annotate(py=ExtractYear("purchase_date"), pm=ExtractMonth("purchase_date"))
+        .values(*keys)
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list(*keys, "n")
+    )
+    out = []
+    for row in rows:
+        if not by_unit:
+            row = (None, *row)
+        unit, cat, py, pm, n = row
+        policy = policies.get(cat)
+        if policy is None:
+            continue
+        dy, dm = _add_months(py, pm, policy.lifecycle_months)
+        out.append((unit, cat, py, pm, dy, dm, False, False, False, n))
+    return out
+
+
+def headcount(*, day: dt.date, scope=None, by_unit: bool = True):
+    """In-scope people per unit on ``day`` and the whole organisation's headcount
+    (new starters are shared by headcount, so the total is never scoped)."""
+    people = Person.objects.filter(start_date__lte=day).filter(
+        Q(leaver_date__isnull=True) | Q(leaver_date__gt=day)
+    )
+    total_people = people.count()
+    if not by_unit:
+        in_scope = total_people if scope is None else people.within(scope).count()
+        return {None: in_scope}, total_people
+    people = people.within(scope)
+    heads = dict(
+        people.values("business_unit_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("business_unit_id", "n")
+    )
+    return heads, total_people
+
+
+def devices_in_use_at(*, as_of: dt.date, scope=None) -> dict[tuple, int]:
+    """Devices in use per (unit, category) on a past date (approximated: in use
+    now, or gone since, and bought by then)."""
+    devices = _estate_at(as_of).filter(status__in=(*IN_USE, *_GONE_STATUSES)).within(scope)
+    return {
+        (unit, cat): n
+        for unit, cat, n in devices.values("business_unit_id", "device_model__category")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("business_unit_id", "device_model__category", "n")
+    }
+
+
+# Devices that have left use since a past date still counted as in use then.
+_GONE_STATUSES = (
+    Device.Status.RETURNED,
+    Device.Status.AWAITING_SANITISATION,
+    Device.Status.SANITISED,
+    Device.Status.DISPOSED,
+    Device.Status.LOST_STOLEN,
+)
+
+
+def bau_rates(overrides: Overrides | None = None) -> dict[str, dict[str, Decimal]]:
+    rates = {
+        r.category: {
+            "new_starters_per_year": Decimal(r.new_starters_per_year),
+            "breakage_rate_pct": r.breakage_rate_pct,
+            "growth_pct": r.growth_pct,
+        }
+        for r in BauRate.objects.all()
+    }
+    for cat, changed in (overrides.bau if overrides else {}).items():
+        base = rates.setdefault(
+            cat,
+            {
+                "new_starters_per_year": Decimal(0),
+                "breakage_rate_pct": Decimal(0),
+                "growth_pct": Decimal(0),
+            },
+        )
+        for key, value in changed.items():
+            base[key] = Decimal(str(value))
+    return rates
+
+
+def bau_volume(
+    *, rate: dict[str, Decimal], devices_in_use: int, people: int, total_people: int
+) -> int:
+    """BAU demand for one unit and category in one year (business case: BAU is
+    new starters, breakages and growth): new starters shared by the unit's share
+    of headcount, plus breakage % and growth % of the devices in use, rounded
+    half up. Negative growth can take it to zero, never below."""
+    starters = (
+        rate["new_starters_per_year"] * Decimal(people) / Decimal(total_people)
+        if total_people
+        else Decimal(0)
+    )
+    rest = (rate["breakage_rate_pct"] + rate["growth_pct"]) * Decimal(devices_in_use) / 100
+    return max(0, _round(starters + rest))
+
+
+def category_prices(overrides: Overrides | None = None) -> dict[str, Decimal]:
+    """The price of one replacement per category: a scenario's price, else
+    finance's planning price, else the average catalogue unit price."""
+    prices = {
+        row["category"]: Decimal(row["avg"]).quantize(Decimal("0.01"))
+        for row in DeviceModel.objects.filter(unit_price__isnull=False)
+        .values("category")
+        .annotate(avg=Avg("unit_price"))
+        .order_by()
+        if row["avg"] is not None
+    }
+    for rate in BauRate.objects.filter(planning_unit_price__isnull=False):
+        prices[rate.category] = rate.planning_unit_price
+    if overrides:
+        prices.update(overrides.unit_prices)
+    return prices
+
+
+def refresh_by_fy(
+    groups: list[tuple],
+    *,
+    current: FinancialYear,
+    overrides: Overrides | None,
+) -> dict[tuple, int]:
+    """Fold groups into (unit, category, FY start) -> refresh volume. Overdue
+    devices land in the current year; idle ones are reclaimed, not refreshed."""
+    out: dict[tuple, int] = defaultdict(int)
+    life = overrides.lifecycle_months if overrides else {}
+    defer = overrides.defer_years if overrides else {}
+    for unit, cat, py, pm, dy, dm, forced, reclaim, _in_use, n in groups:
+        if reclaim:
+            continue
+        if forced:
+            fy = current.start_year
+        elif cat in life and py is not None:
+            fy = max(_fy_start(*_add_months(py, pm, life[cat])), current.start_year)
+        elif dy is not None:
+            fy = max(_fy_start(dy, dm), current.start_year)
+        else:
+            continue  # no purchase date and no other reason: cannot be placed in a year
+        fy += defer.get(cat, 0)
+        out[(unit, cat, fy)] += n
+    return out
+
+
+def priced_totals(lines: list[dict], *, financial_years, prices, caps=None) -> list[dict]:
+    """Sum lines per (FY, category), apply volume caps (excess carries to the
+    next year, so a cap defers demand rather than deleting it) and price them."""
+    sums: dict[tuple[int, str], list[int]] = {}
+    for fy in financial_years:
+        for cat in CATEGORIES:
+            sums[(fy.start_year, cat)] = [0, 0]
+    for line in lines:
+        key = (line["fy"].start_year, line["category"])
+        if key in sums:
+            sums[key][0] += line["refresh_volume"]
+            sums[key][1] += line["bau_volume"]
+    carry: dict[str, int] = defaultdict(int)
+    out = []
+    for fy in financial_years:
+        for cat in CATEGORIES:
+            refresh_volume, bau = sums[(fy.start_year, cat)]
+            refresh_volume += carry.pop(cat, 0)
+            cap = (caps or {}).get(fy.label, {}).get(cat)
+            capped = 0
+            if cap is not None and refresh_volume + bau > cap:
+                capped = refresh_volume + bau - cap
+                moved = min(capped, refresh_volume)  # BAU is need, refresh can wait
+                refresh_volume -= moved
+                bau -= capped - moved
+                carry[cat] += capped
+            if not (refresh_volume or bau or capped):
+                continue
+            volume = refresh_volume + bau
+            price = prices.get(cat, Decimal("0.00"))
+            out.append(
+                {
+                    "financial_year": fy.label,
+                    "category": cat,
+                    "refresh_volume": refresh_volume,
+                    "bau_volume": bau,
+                    "volume": volume,
+                    "unit_price": price,
+                    "cost": (price * volume).quantize(Decimal("0.01")),
+                    "deferred_by_cap": capped,
+                }
+            )
+    return out

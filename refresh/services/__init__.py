@@ -1,0 +1,53 @@
+"""Writes for refresh planning: policies, eligibility, rates, baselines,
+scenarios, waves and swaps.
+
+One module per idea; the public names are re-exported here, so callers write
+``from refresh import services`` and ``services.wave_create(...)``.
+"""
+
+from refresh.selectors.waves import CENTRAL_STORE_MARKERS, is_central_store
+from refresh.services.baselines import baseline_snapshot_create
+from refresh.services.eligibility import (
+    ELIGIBILITY_LOCK_KEY,
+    eligibility_recompute,
+    eligibility_recompute_request,
+)
+from refresh.services.policies import bau_rate_save, os_end_of_support_save, refresh_policy_create
+from refresh.services.scenarios import BAU_KEYS, scenario_overrides_clean, scenario_save
+from refresh.services.waves import (
+    DEVICE_NOT_FOUND,
+    SWAP_ACTIONS,
+    SWAP_TRANSITIONS,
+    swap_allocate,
+    swap_cancel,
+    swap_complete,
+    swap_confirm_at,
+    swap_hand_over,
+    swap_record_return,
+    wave_create,
+)
+
+__all__ = [
+    "BAU_KEYS",
+    "CENTRAL_STORE_MARKERS",
+    "DEVICE_NOT_FOUND",
+    "ELIGIBILITY_LOCK_KEY",
+    "SWAP_ACTIONS",
+    "SWAP_TRANSITIONS",
+    "baseline_snapshot_create",
+    "bau_rate_save",
+    "eligibility_recompute",
+    "eligibility_recompute_request",
+    "is_central_store",
+    "os_end_of_support_save",
+    "refresh_policy_create",
+    "scenario_overrides_clean",
+    "scenario_save",
+    "swap_allocate",
+    "swap_cancel",
+    "swap_complete",
+    "swap_confirm_at",
+    "swap_hand_over",
+    "swap_record_return",
+    "wave_create",
+]
