@@ -21,8 +21,10 @@ FUNCTION = "core_refuse_change"
 CREATE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION '% on %: these records are append-only', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'integrity_constraint_violation',
+    -- No percent signs anywhere here: the driver would read them as placeholders.
+    RAISE EXCEPTION USING
+        MESSAGE = TG_OP || ' on ' || TG_TABLE_NAME || ': these records are append-only',
+        ERRCODE = 'integrity_constraint_violation',
               HINT = 'Record a new row (a correction, a reversal) instead of changing this one.';
 END;
 $$;
