@@ -14,7 +14,9 @@ COPY requirements.lock ./
 RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY . .
 COPY --from=assets /src/static/vendor ./static/vendor
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput
+# collectstatic reads settings, which fail closed: a build-time key and host, never served.
+RUN DJANGO_SECRET_KEY=build-only-key-never-served-0123456789-abcdefghijklmnopqrstuvwxyz \
+    DJANGO_ALLOWED_HOSTS=build.invalid python manage.py collectstatic --noinput
 RUN useradd --create-home app && mkdir -p /app/media && chown app /app/media
 USER app
 EXPOSE 8000

@@ -7,6 +7,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 PORT ?= 8000
+# With DEBUG off the settings refuse to start without DJANGO_SECRET_KEY and
+# DJANGO_ALLOWED_HOSTS (config/settings.py). Local targets run with DEBUG on unless the
+# environment says otherwise; production sets its own variables and never uses these.
+DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-1}
+# Benchmarks measure the production code path: DEBUG off (no query log), a local key,
+# plain HTTP on this machine.
+BENCH_ENV := DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-bench-only-key-never-used-to-serve-anything-0123456789} \
+	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost,testserver} \
+	DJANGO_SECURE_SSL_REDIRECT=$${DJANGO_SECURE_SSL_REDIRECT:-0}
+# What `check --deploy` sees: production as README "Security" lists it (DEBUG unset, a
+# fresh 50+ character key, a host name), whatever the calling shell has set.
+DEPLOY_ENV := env -u DJANGO_DEBUG -u DJANGO_SECURE_SSL_REDIRECT -u DJANGO_SECURE_HSTS_SECONDS \
+	DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	DJANGO_ALLOWED_HOSTS=devices.example.police.uk
 
 .PHONY: help install run test lint format check lock worker beat bench clean-static
 
@@ -35,21 +49,24 @@ $(VENDOR)/.built: package.json package-lock.json
 
 # Production serves STATIC_ROOT; development and tests also read the finders directly.
 static_build/.collected: $(VENV)/.installed $(VENDOR)/.built
-	$(PY) manage.py collectstatic --noinput -v0
+	$(DEV_ENV) $(PY) manage.py collectstatic --noinput -v0
 	@touch $@
 
 run: install ## Run the app on http://127.0.0.1:8000 (SQLite and in-process tasks unless DATABASE_URL/REDIS_URL are set), with demo data and printed logins
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py demo_users
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py seed_demo --if-empty
+	$(DEV_ENV) $(PY) manage.py demo_users
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: install ## Run the whole suite: ruff, the apps' import order, manage.py check, makemigrations --check, pytest
+test: install ## Run the whole suite: ruff, bandit, pip-audit, the apps' import order, manage.py check (and --deploy), makemigrations --check, pytest
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -c pyproject.toml -r .
+	$(PY) -m tests.security.pip_audit_gate
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) manage.py check --fail-level WARNING
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEV_ENV) $(PY) manage.py check --fail-level WARNING
+	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff lint only
@@ -64,10 +81,10 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs uv) and package
 	npm install --package-lock-only --no-audit --no-fund
 
 worker: install ## Run a Celery worker (needs REDIS_URL)
-	$(VENV)/bin/celery -A config worker -l info
+	$(DEV_ENV) $(VENV)/bin/celery -A config worker -l info
 
 beat: install ## Run Celery beat with the database scheduler (needs REDIS_URL)
-	$(VENV)/bin/celery -A config beat -l info
+	$(DEV_ENV) $(VENV)/bin/celery -A config beat -l info
 
 bench: install ## Run every benchmark in bench/, each in a fresh PostgreSQL database (PGHOST, PGPORT, PGUSER)
-	$(PY) bench/run_all.py
+	$(BENCH_ENV) $(PY) bench/run_all.py

@@ -11,6 +11,7 @@ from knox.models import AuthToken
 
 from api.models import ApiTokenLabel, IdempotencyRecord
 from core.errors import DomainError
+from core.security_log import security_event
 
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 
@@ -31,6 +32,16 @@ def api_token_create(*, user, expires_in_days: int | None = None, description: s
             label = ApiTokenLabel(token=token, description=description)
             label.full_clean()
             label.save()
+    security_event(
+        "api_token_created",
+        user=user,
+        outcome="allowed",
+        detail={
+            "token": token.token_key,
+            "expiry": token.expiry.isoformat() if token.expiry else "never",
+            "description": description,
+        },
+    )
     return token, key
 
 
@@ -48,7 +59,14 @@ def api_token_revoke(*, user, token_prefix: str | None = None, all_tokens: bool 
                 f"Prefix {token_prefix!r} matches {count} tokens; give more characters.",
                 field="token_prefix",
             )
+        prefixes = sorted(tokens.values_list("token_key", flat=True))
         tokens.delete()
+    security_event(
+        "api_token_revoked",
+        user=user,
+        outcome="allowed",
+        detail={"tokens": ", ".join(prefixes), "count": count},
+    )
     return count
 
 

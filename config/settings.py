@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,10 +26,41 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from exc
+
+
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
-# The development key is only ever used when none is configured; production sets one.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")  # noqa: S105
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+# Fail closed: with DEBUG off (production, the default) the app refuses to start without
+# its own secret key and host names. Only DJANGO_DEBUG=1 (``make run``) falls back to
+# development values that must never serve real traffic.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Production needs its own random key of 50 or more "
+            "characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'; "
+            "for local development set DJANGO_DEBUG=1 instead."
+        )
+    # Reached only with DEBUG on (bandit B105 / ruff S105 reviewed: a development value).
+    SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off"  # noqa: S105  # nosec B105
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS is not set. Give the host names this service answers to, "
+            "comma-separated (e.g. devices.example.police.uk); for local development set "
+            "DJANGO_DEBUG=1 instead."
+        )
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+# Rotation: the previous key(s), comma-separated, still verify existing sessions and
+# signed links until they expire (README "Security").
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -47,6 +80,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "axes",
+    "csp",
     "core",
     "accounts",
     "devices",
@@ -61,10 +95,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response; request.csp_nonce for inline scripts.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so they see who is signed in (and, for the API, the
+    # token's user DRF sets on the request while the view runs).
+    "core.middleware.NoStoreForSignedInMiddleware",
+    "core.middleware.SecurityEventMiddleware",
+    "api.middleware.ApiErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -146,8 +187,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "device-refresh@localhost")
+# Mail (stewardship reports to unit leads, schedules): SMTP from the environment. The
+# console backend (mail printed, never sent) only ever with DEBUG on.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not os.environ.get("DJANGO_EMAIL_HOST")
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587 if env_bool("DJANGO_EMAIL_USE_TLS", True) else 25)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+# STARTTLS by default; DJANGO_EMAIL_USE_SSL for implicit TLS (port 465) instead.
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True) and not EMAIL_USE_SSL
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DJANGO_DEFAULT_FROM_EMAIL", os.environ.get("DEFAULT_FROM_EMAIL", "device-refresh@localhost")
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # Celery: Redis when REDIS_URL is set, otherwise tasks run eagerly in-process.
@@ -181,17 +239,27 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # JSON bounded in depth, with no lone surrogates or NULs (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_RATE_LIMIT", "600/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
+# Tokens expire only when created with --expires-in; a token is revoked by deleting it.
+# bandit B105 takes the key TOKEN_TTL for a password; it is knox's expiry setting.
+REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}  # nosec B105
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Device refresh tracker API",
     "DESCRIPTION": "Integration API for ITSM and device-management tools.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema names every endpoint and field: signed-in users (session or token) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from the installed sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -202,6 +270,8 @@ SPECTACULAR_SETTINGS = {
         "PurchaseOrderStatusEnum": "procurement.models.PurchaseOrder.Status",
         "ApprovalRecordKindEnum": "procurement.models.ApprovalRecord.Kind",
         "DeviceStatusEnum": "devices.models.Device.Status",
+        "ReportRunKindEnum": "reports.models.ReportRun.Kind",
+        "ReportRunStatusEnum": "reports.models.ReportRun.Status",
     },
 }
 
@@ -220,13 +290,95 @@ REPORTS_MAX_DEVICE_ROWS = int(os.environ.get("REPORTS_MAX_DEVICE_ROWS", "100000"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        # One JSON object per line: time, event, user, ip, path, outcome, detail.
+        "security_json": {"()": "core.security_log.JsonLineFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "security": {"class": "logging.StreamHandler", "formatter": "security_json"}
+        if not os.environ.get("SECURITY_LOG_FILE")
+        else {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": os.environ["SECURITY_LOG_FILE"],
+            "formatter": "security_json",
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Security events (core/security_log.py) go to their own handler only, so a log
+        # shipper can take them whole and they are not mixed into the application log.
+        "security": {"handlers": ["security"], "level": "INFO", "propagate": False},
+    },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    CSRF_COOKIE_HTTPONLY = False
-    X_FRAME_OPTIONS = "DENY"
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# --- Transport and browser security --------------------------------------------------
+# Production (DEBUG off) is HTTPS only. Behind a proxy that terminates TLS, set
+# DJANGO_SECURE_PROXY_SSL_HEADER (e.g. "HTTP_X_FORWARDED_PROTO=https") so Django knows
+# the request was secure; only if the proxy itself redirects plain HTTP may
+# DJANGO_SECURE_SSL_REDIRECT=0 switch Django's own redirect off.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+_proxy_ssl_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    _header, _sep, _value = _proxy_ssl_header.partition("=")
+    if not (_sep and _header.strip().startswith("HTTP_") and _value.strip()):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must read HEADER=value with a WSGI header name, "
+            f"e.g. HTTP_X_FORWARDED_PROTO=https, not {_proxy_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip())
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading binds the whole domain to HTTPS in every browser for good: only on request.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+# Forms post the token from the page; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# A working day; a shared or unattended machine is signed out overnight.
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 8 * 3600)
+# The preload warning (security.W021) is the deploy check asking for something we leave
+# off on purpose (above); silence exactly that one, and only while preload is off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Content-Security-Policy (django-csp 4): no inline script runs unless it carries this
+# response's nonce (templates: nonce="{{ request.csp_nonce }}"), no eval, no plug-ins,
+# nothing from other origins (GOV.UK Frontend, MOJ Frontend, Chart.js, htmx and Swagger
+# UI are served from our static files). No 'unsafe-inline' anywhere.
+CSP_INLINE_STYLE_HASHES = [
+    # templates/disposals/device_custody.html: <style> hiding the chrome when printed.
+    "'sha256-d3opQokLqkSZQ4vhYuoeRbanzD91XznhFXgm4h9VA0s='",
+    # templates/disposals/summary.html: style="max-width:40rem"
+    "'sha256-W54ClakuEfM/d1QaJdK/5eqe9fujcKbWYcoJAARXt8U='",
+    # templates/reports/reportrun_detail.html: style="position: relative; height: 320px;"
+    "'sha256-q25CCc63qXxH03KCHMMW/va6lrMUjh107yMHR2kcO7s='",
+    # templates/devices/import_progress.html: style="width:100%;height:1.5rem"
+    "'sha256-WkfnIbiZOWEeTInT8cF/7/C5VZZbZBjS8Lm/Wv+BJGU='",
+    # drf-spectacular's swagger_ui.html: its <style> block (box-sizing, background).
+    "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='",
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        # Style attributes need 'unsafe-hashes' to be matched by hash (CSP level 3); only
+        # the exact styles listed above are allowed, nothing else inline.
+        "style-src": [SELF, UNSAFE_HASHES, *CSP_INLINE_STYLE_HASHES],
+        # data: for the empty favicon and the images Swagger UI and GOV.UK CSS inline.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}

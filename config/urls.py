@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views import defaults
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api.middleware import API_PREFIX, api_not_found, api_server_error
 from devices import views as device_views
 from devices.forms import SignInForm
 
@@ -34,11 +37,32 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # The schema and its Swagger UI describe every endpoint: signed-in users only
+    # (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]; the page sends others to sign in).
+    # The split view serves Swagger UI's start-up script as a file, not inline (CSP).
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
     # GOV.UK Frontend's precompiled CSS asks for its images and fonts at /assets/.
     re_path(
         r"^assets/(?P<path>[\w./-]+)$",
         RedirectView.as_view(url=static("vendor/govuk/assets/") + "%(path)s", permanent=True),
     ),
 ]
+
+
+def handler404(request, exception):
+    """Under /api/ a 404 is the API's JSON error shape; pages keep the HTML one."""
+    if request.path.startswith(API_PREFIX):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    """Under /api/ a 500 is the API's JSON error shape, never an HTML page."""
+    if request.path.startswith(API_PREFIX):
+        return api_server_error(request)
+    return defaults.server_error(request)

@@ -9,7 +9,9 @@ from tests.api.conftest import schema_dict
 pytestmark = pytest.mark.django_db
 
 
-def test_schema_is_served_as_openapi_3(client):
+def test_schema_is_served_as_openapi_3(client, asset_manager):
+    # Signed in: the schema is for signed-in users only (tests/security).
+    client.force_login(asset_manager)
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     assert response.status_code == 200
@@ -43,7 +45,8 @@ def test_commercial_fields_are_marked_and_optional_in_the_schema():
     assert "purchase_cost" not in schemas["Device"]["required"]
 
 
-def test_docs_page_uses_bundled_assets_not_a_cdn(client):
+def test_docs_page_uses_bundled_assets_not_a_cdn(client, asset_manager):
+    client.force_login(asset_manager)
     response = client.get("/api/docs/")
 
     assert response.status_code == 200
