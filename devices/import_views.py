@@ -39,6 +39,11 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         label="Dry run: check the file and report, without changing anything", required=False
     )
+    record_exceptions = forms.BooleanField(
+        label="First migration of an existing estate: record each entitlement exceedance "
+        "as an exception awaiting review instead of rejecting the row",
+        required=False,
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -72,6 +77,7 @@ def import_list(request):
                 mode=form.cleaned_data["mode"],
                 mapping=form.cleaned_data["mapping"],
                 dry_run=form.cleaned_data["dry_run"],
+                record_exceptions=form.cleaned_data["record_exceptions"],
             )
             return redirect("devices:import_detail", pk=run.pk)
     else:

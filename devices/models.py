@@ -13,6 +13,7 @@ This app knows nothing of refresh, procurement, disposals or reports.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from accounts.models import BusinessUnit
@@ -178,6 +179,10 @@ class Device(models.Model):
     purchase_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     os_version = models.CharField(max_length=100, blank=True)
+    historical = models.BooleanField(
+        default=False,
+        help_text="Recorded as disposed on import; no custody record.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -203,6 +208,17 @@ class Device(models.Model):
                 condition=Q(assigned_to__isnull=True) | Q(status__in=["deployed", "in_repair"]),
                 name="%(app_label)s_%(class)s_assigned_only_when_in_use",
             ),
+            # The status machine's other half: deployed means deployed to someone.
+            models.CheckConstraint(
+                condition=~Q(status="deployed") | Q(assigned_to__isnull=False),
+                name="%(app_label)s_%(class)s_deployed_has_holder",
+            ),
+            # Only a device disposed of before records began is historical; a live
+            # device reaches a disposal status through a disposal case, never this flag.
+            models.CheckConstraint(
+                condition=Q(historical=False) | Q(status="disposed"),
+                name="%(app_label)s_%(class)s_historical_only_disposed",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "business_unit"], name="devices_device_status_unit"),
@@ -216,6 +232,10 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.asset_tag or f"{self.manufacturer_id}:{self.serial_number}"
+
+    @property
+    def historical_label(self) -> str:
+        return "Historical (disposed before records began)" if self.historical else ""
 
     @property
     def etag(self) -> str:
@@ -290,8 +310,15 @@ class EntitlementException(models.Model):
     """Permission for a person to hold more of a category than their role allows.
 
     The business case's deployment policy is strict: anything beyond the role's
-    entitlement needs a recorded reason and an approver.
+    entitlement needs a recorded reason and an approver. An exception is
+    requested, then approved (or refused) by someone other than the requester;
+    only approved exceptions that are still in date count in entitlement checks.
     """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
 
     person = models.ForeignKey(
         Person, on_delete=models.PROTECT, related_name="entitlement_exceptions"
@@ -299,17 +326,27 @@ class EntitlementException(models.Model):
     category = models.CharField(max_length=16, choices=Category.choices)
     extra_quantity = models.PositiveSmallIntegerField(default=1)
     reason = models.CharField(max_length=500)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty only for an exception recorded by a command-line import.",
     )
-    approved_at = models.DateTimeField()
+    requested_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
 
     objects = scoped_manager("person__business_unit")
 
     class Meta:
-        ordering = ["person", "category", "-approved_at"]
+        ordering = ["person", "category", "-requested_at"]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(reason=""), name="%(app_label)s_%(class)s_reason_not_blank"
@@ -318,10 +355,79 @@ class EntitlementException(models.Model):
                 condition=Q(extra_quantity__gte=1),
                 name="%(app_label)s_%(class)s_extra_at_least_one",
             ),
+            # An approved exception names its approver and when; any other has neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="approved", approved_by__isnull=False, approved_at__isnull=False)
+                    | (
+                        ~Q(status="approved")
+                        & Q(approved_by__isnull=True, approved_at__isnull=True)
+                    )
+                ),
+                name="%(app_label)s_%(class)s_approval_recorded",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.person}: +{self.extra_quantity} {self.category}"
+
+    def save(self, *args, **kwargs):
+        # A row created with its approver already named (the way exceptions were
+        # recorded before the approval step: fixtures, the admin) is an approved
+        # one requested by that approver, exactly as migration 0005 records old rows.
+        if self._state.adding and self.approved_by_id and self.status == self.Status.REQUESTED:
+            self.status = self.Status.APPROVED
+            if self.requested_by_id is None:
+                self.requested_by_id = self.approved_by_id
+            if self.approved_at is not None:
+                self.requested_at = min(self.requested_at, self.approved_at)
+        super().save(*args, **kwargs)
+
+
+class ATCheck(models.Model):
+    """A deployment to a person with assistive-technology needs, awaiting (or
+    having had) confirmation that their AT and accessibility tools work.
+
+    Business case: a refresh for someone with AT needs is not complete until
+    their AT is confirmed working. Every door that deploys a device opens one
+    (``devices.services.at_checks_open``); ``at_check_confirm`` closes it, by
+    someone other than the deployer, with a note of what was checked.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="at_checks")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="at_checks")
+    deployed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deployed_at = models.DateTimeField()
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    objects = scoped_manager("device__business_unit")
+
+    class Meta:
+        ordering = ["deployed_at", "id"]
+        verbose_name = "AT check"
+        indexes = [
+            models.Index(fields=["confirmed_at", "device"], name="devices_atcheck_pending_device"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True, confirmed_by__isnull=True)
+                | (Q(confirmed_at__isnull=False, confirmed_by__isnull=False) & ~Q(note="")),
+                name="%(app_label)s_%(class)s_confirmation_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"AT check {self.device_id} for {self.person_id}"
+
+    @property
+    def pending(self) -> bool:
+        return self.confirmed_at is None
 
 
 class ImportRun(models.Model):
@@ -363,6 +469,11 @@ class ImportRun(models.Model):
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.VALID_ROWS)
     mapping = models.CharField(max_length=32, default="default")
     dry_run = models.BooleanField(default=False)
+    record_exceptions = models.BooleanField(
+        default=False,
+        help_text="First migration of an existing estate: record each entitlement "
+        "exceedance as an exception awaiting review instead of rejecting the row.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(default=0)
     rows_processed = models.PositiveIntegerField(default=0)
@@ -370,6 +481,11 @@ class ImportRun(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    field_changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Updated rows\' changed fields counted per field, e.g. {"location": 40}.',
+    )
     warnings = models.JSONField(default=list, blank=True)
     error_sample = models.JSONField(
         default=list, blank=True, help_text="The first row errors, for the summary page."

@@ -11,10 +11,12 @@ from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
 from accounts.scoping import UnitScope, unit_scope
 from devices.models import (
+    ATCheck,
     Category,
     Device,
     DeviceEvent,
     DeviceModel,
+    EntitlementException,
     Manufacturer,
     Person,
 )
@@ -273,3 +275,36 @@ def device_change_history(*, user, device: Device) -> list[dict]:
                 change["new"] = lookup.get(change["new"], change["new"])
     entries.reverse()
     return entries
+
+
+def at_checks_pending(user) -> QuerySet[ATCheck]:
+    """Deployments to people with AT needs whose AT is not yet confirmed working,
+    within the user's units (oldest first)."""
+    return (
+        ATCheck.objects.visible_to(user)
+        .filter(confirmed_at__isnull=True)
+        .select_related("device", "person", "deployed_by")
+        .order_by("deployed_at", "id")
+    )
+
+
+def device_at_checks(*, device: Device) -> QuerySet[ATCheck]:
+    """A device's AT checks, pending first (for the device page)."""
+    return device.at_checks.select_related("person", "deployed_by", "confirmed_by").order_by(
+        "-confirmed_at", "deployed_at", "id"
+    )
+
+
+def entitlement_exceptions_open_by_unit(*, scope: UnitScope | None = None) -> dict[int, int]:
+    """Entitlement exceptions awaiting review (requested, neither approved nor
+    refused), counted by the person's business unit: ``{unit_id: n}``, one grouped
+    query. ``scope`` limits it (``None``: the whole estate). For the stewardship
+    report's "open exceptions awaiting review" figure."""
+    return dict(
+        EntitlementException.objects.within(scope)
+        .filter(status=EntitlementException.Status.REQUESTED)
+        .values("person__business_unit_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("person__business_unit_id", "n")
+    )

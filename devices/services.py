@@ -17,6 +17,8 @@ from core.errors import DomainError
 from devices.errors import TransitionNotAllowed
 from devices.models import (
     ALLOWED_TRANSITIONS,
+    ATCheck,
+    Category,
     Device,
     DeviceEvent,
     DeviceModel,
@@ -93,6 +95,181 @@ def device_event_record(
     return event
 
 
+# Statuses that belong to the disposal journey: a device enters them only with a
+# disposal case (business case: retired devices are sanitised "before anything
+# else", every step on the chain of custody), i.e. only through the disposals app.
+DISPOSAL_STATUSES = frozenset(
+    {Device.Status.AWAITING_SANITISATION, Device.Status.SANITISED, Device.Status.DISPOSED}
+)
+# Statuses in which a device has a holder (and, for deployed, must have one).
+IN_USE_STATUSES = frozenset({Device.Status.DEPLOYED, Device.Status.IN_REPAIR})
+
+
+def device_status_move_refusal(
+    *, from_status: str, to_status: str, disposal: bool = False
+) -> DomainError | None:
+    """The one statement of the status rule every door applies: the error refusing a
+    move ``from_status`` -> ``to_status``, or ``None`` if it is allowed.
+
+    A move must be in ``ALLOWED_TRANSITIONS``; a move INTO a disposal status needs a
+    disposal case, so only the disposals app (``disposal=True``) may make it. The
+    mover calls it, and so does the importer's PostgreSQL COPY path, which moves
+    rows in SQL and must refuse exactly what the mover refuses.
+    """
+    labels = dict(Device.Status.choices)
+    if to_status not in ALLOWED_TRANSITIONS.get(from_status, frozenset()):
+        return DomainError(
+            f"A device cannot move from {labels.get(from_status, from_status)} "
+            f"to {labels.get(to_status, to_status)}.",
+            field="status",
+            code="transition_not_allowed",
+        )
+    if to_status in DISPOSAL_STATUSES and not disposal:
+        return DomainError(
+            f"A device moves to {labels.get(to_status, to_status)} only through a disposal "
+            "case: open a disposal case in Disposals.",
+            field="status",
+            code="disposal_needs_case",
+        )
+    return None
+
+
+def devices_status_move(
+    *,
+    moves: list[tuple[int, str]],
+    to_status: str,
+    kind: str,
+    actor,
+    source: str,
+    details: dict[int, dict] | None = None,
+    now=None,
+    disposal: bool = False,
+    fields: dict | None = None,
+) -> int:
+    """The one device status mover every door calls (DESIGN "Rules at every door":
+    status moves go through one set-based mover in ``devices``).
+
+    ``moves`` are ``(device_id, expected from_status)`` pairs. Each from-status
+    is checked by ``device_status_move_refusal`` (``ALLOWED_TRANSITIONS``, and no
+    move into a disposal status without ``disposal=True``, which only the
+    disposals app passes). The write is a compare-and-swap ``update()`` per
+    from-status whose count is checked, so a device someone else moved meanwhile
+    fails the whole call with code ``conflict`` (the caller's transaction rolls
+    back; rows are never locked while a person thinks). ``fields`` (``assigned_to``,
+    ``business_unit``, ``location``...) are set in the same update; leaving use
+    clears the holder unless ``fields`` says otherwise, as ``device_transition``
+    always has. One ``DeviceEvent`` per device and the simple-history rows are
+    written in bulk; a deployment to a person with AT needs opens an ``ATCheck``.
+    Returns the number of devices moved.
+    """
+    if not moves:
+        return 0
+    now = now or timezone.now()
+    details = details or {}
+    fields = dict(fields or {})
+    forbidden = {"status", "version", "updated_at", "historical"} & set(fields)
+    if forbidden:
+        raise DomainError(
+            f"The mover sets {', '.join(sorted(forbidden))} itself.", field=sorted(forbidden)[0]
+        )
+    if to_status not in IN_USE_STATUSES and "assigned_to" not in fields:
+        fields["assigned_to"] = None
+    by_from: dict[str, list[int]] = {}
+    for device_id, from_status in moves:
+        by_from.setdefault(from_status, []).append(device_id)
+    ids = [device_id for device_id, _ in moves]
+    if len(set(ids)) != len(ids):
+        raise DomainError("A device appears twice in one move.", field="moves")
+    for from_status, group in sorted(by_from.items()):
+        refusal = device_status_move_refusal(
+            from_status=from_status, to_status=to_status, disposal=disposal
+        )
+        if refusal is not None:
+            raise DomainError(
+                f"{len(group)} device(s): {refusal.message}", field="status", code=refusal.code
+            )
+    with transaction.atomic():
+        # Deployed implies a holder (and a CHECK constraint says so): moving
+        # without naming one keeps the holder, so every device must have one.
+        if (
+            to_status == Device.Status.DEPLOYED
+            and fields.get("assigned_to") is None
+            and Device.objects.filter(pk__in=ids, assigned_to__isnull=True).exists()
+        ):
+            raise DomainError(
+                "A deployed device must be assigned to a person.", field="assigned_to"
+            )
+        for from_status, group in sorted(by_from.items()):
+            moved = Device.objects.filter(pk__in=group, status=from_status).update(
+                status=to_status, version=F("version") + 1, updated_at=now, **fields
+            )
+            if moved != len(group):
+                raise DomainError(
+                    "Some devices changed status while you were working; reload and try again.",
+                    field="status",
+                    code="conflict",
+                )
+        moved_devices = list(
+            Device.objects.filter(pk__in=ids).select_related("assigned_to").order_by("pk")
+        )
+        holder_of = {d.pk: d.assigned_to.staff_number for d in moved_devices if d.assigned_to_id}
+        DeviceEvent.objects.bulk_create(
+            DeviceEvent(
+                device_id=device_id,
+                kind=kind,
+                occurred_at=now,
+                recorded_by=actor,
+                source=source,
+                from_status=from_status,
+                to_status=to_status,
+                details=(
+                    {"assigned_to": holder_of[device_id], **details.get(device_id, {})}
+                    if device_id in holder_of
+                    else dict(details.get(device_id, {}))
+                ),
+            )
+            for device_id, from_status in moves
+        )
+        # A queryset update() skips simple-history's signal: add the history rows in bulk.
+        Device.history.bulk_history_create(
+            moved_devices,
+            update=True,
+            default_user=actor,
+            default_change_reason=source or "status move",
+            default_date=now,
+        )
+        if to_status == Device.Status.DEPLOYED:
+            at_checks_open(
+                deployments=[(d.pk, d.assigned_to_id) for d in moved_devices],
+                deployed_by=actor,
+                now=now,
+            )
+    return len(ids)
+
+
+def at_checks_open(*, deployments: list[tuple[int, int]], deployed_by=None, now=None) -> int:
+    """Open a pending ``ATCheck`` for each (device_id, person_id) deployment whose
+    person has assistive-technology needs (business case: a refresh for someone with
+    AT needs is not complete until their AT is confirmed working). One read of the
+    people, one insert. Returns how many were opened."""
+    deployments = [(d, p) for d, p in deployments if p]
+    if not deployments:
+        return 0
+    with_needs = set(
+        Person.objects.filter(pk__in={p for _, p in deployments}, at_needs=True).values_list(
+            "pk", flat=True
+        )
+    )
+    now = now or timezone.now()
+    checks = [
+        ATCheck(device_id=d, person_id=p, deployed_by=deployed_by, deployed_at=now)
+        for d, p in deployments
+        if p in with_needs
+    ]
+    ATCheck.objects.bulk_create(checks)
+    return len(checks)
+
+
 def device_transition(
     *,
     device: Device,
@@ -102,47 +279,37 @@ def device_transition(
     source: str = "",
     details: dict[str, Any] | None = None,
     assigned_to=None,
-    keep_assignment: bool = False,
+    disposal: bool = False,
 ) -> Device:
-    """Move a device to ``to_status`` if the status machine allows it.
+    """Move one device to ``to_status`` through ``devices_status_move`` (the one
+    mover, with its status machine and disposal-case rule).
 
-    The row is locked for the change so two concurrent moves cannot both read
-    the old status; the event and the new status are written in one transaction.
-    Leaving use (anything but deployed or in repair) clears the assignment.
+    The row is locked first so the caller's view of the status is the current
+    one and two concurrent moves serialise; the event and the new status are
+    written in one transaction. Leaving use (anything but deployed or in repair)
+    clears the holder.
     """
     with transaction.atomic():
         locked = Device.objects.select_for_update().get(pk=device.pk)
-        if to_status not in ALLOWED_TRANSITIONS.get(locked.status, frozenset()):
-            raise TransitionNotAllowed(device=locked, to_status=to_status)
-        from_status = locked.status
-        locked.status = to_status
-        if assigned_to is not None:
-            locked.assigned_to = assigned_to
-        elif not keep_assignment and to_status not in (
-            Device.Status.DEPLOYED,
-            Device.Status.IN_REPAIR,
-        ):
-            locked.assigned_to = None
-        if to_status == Device.Status.DEPLOYED and locked.assigned_to is None:
-            raise DomainError(
-                "A deployed device must be assigned to a person.", field="assigned_to"
-            )
-        locked.version = F("version") + 1
-        locked.full_clean(exclude=["version"])
-        locked.save()
-        locked.refresh_from_db()
-        event_details = dict(details or {})
-        if locked.assigned_to_id:
-            event_details.setdefault("assigned_to", locked.assigned_to.staff_number)
-        device_event_record(
-            device=locked,
+        refusal = device_status_move_refusal(
+            from_status=locked.status, to_status=to_status, disposal=disposal
+        )
+        if refusal is not None:
+            if refusal.code == "transition_not_allowed":
+                raise TransitionNotAllowed(device=locked, to_status=to_status)
+            raise refusal
+        fields = {"assigned_to": assigned_to} if assigned_to is not None else {}
+        devices_status_move(
+            moves=[(locked.pk, locked.status)],
+            to_status=to_status,
             kind=kind or EVENT_FOR_STATUS.get(to_status, DeviceEvent.Kind.NOTE),
             actor=actor,
             source=source,
-            details=event_details,
-            from_status=from_status,
-            to_status=to_status,
+            details={locked.pk: dict(details or {})},
+            disposal=disposal,
+            fields=fields,
         )
+        locked.refresh_from_db()
     # Keep the caller's object current.
     device.status = locked.status
     device.assigned_to = locked.assigned_to
@@ -163,9 +330,16 @@ def device_record_repair(
 HELD_STATUSES = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
 
 
+def _in_date_approved(on_date):
+    """The exceptions that count in an entitlement check: approved and in date."""
+    return Q(status=EntitlementException.Status.APPROVED) & (
+        Q(valid_until__isnull=True) | Q(valid_until__gte=on_date)
+    )
+
+
 def entitlement_allowance(*, person, category: str, on_date=None) -> int:
     """How many devices of ``category`` a person may hold: role entitlement plus
-    approved, unexpired exceptions."""
+    approved, in-date exceptions (a requested or refused one counts for nothing)."""
     on_date = on_date or timezone.localdate()
     base = (
         Entitlement.objects.filter(role_profile_id=person.role_profile_id, category=category)
@@ -175,12 +349,173 @@ def entitlement_allowance(*, person, category: str, on_date=None) -> int:
     extra = (
         (
             EntitlementException.objects.filter(person=person, category=category)
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on_date))
+            .filter(_in_date_approved(on_date))
             .aggregate(n=Sum("extra_quantity"))["n"]
         )
         or 0
     )
     return base + extra
+
+
+_CHUNK = 5_000  # keeps IN lists under SQLite's variable limit
+
+
+def _chunked(items):
+    items = sorted(items)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def entitlement_allowances(*, person_ids, on_date=None) -> dict[tuple[int, str], int]:
+    """``entitlement_allowance`` for many people at once: ``{(person_id, category):
+    allowed}`` for every category, in three queries per 5,000 people (the importer
+    and the bulk API check a whole batch with it, never a query per row)."""
+    on_date = on_date or timezone.localdate()
+    roles: dict[int, int] = {}
+    extra: dict[tuple[int, str], int] = {}
+    for chunk in _chunked(set(person_ids)):
+        roles.update(Person.objects.filter(pk__in=chunk).values_list("pk", "role_profile_id"))
+        for pid, category, n in (
+            EntitlementException.objects.filter(person_id__in=chunk)
+            .filter(_in_date_approved(on_date))
+            .values("person_id", "category")
+            .annotate(n=Sum("extra_quantity"))
+            .values_list("person_id", "category", "n")
+        ):
+            extra[(pid, category)] = n
+    base = {
+        (role, category): quantity
+        for role, category, quantity in Entitlement.objects.filter(
+            role_profile_id__in=set(roles.values())
+        ).values_list("role_profile_id", "category", "quantity")
+    }
+    return {
+        (pid, category): base.get((role, category), 0) + extra.get((pid, category), 0)
+        for pid, role in roles.items()
+        for category in Category.values
+    }
+
+
+def entitlement_holdings(*, person_ids) -> dict[tuple[int, str], set[tuple[int, str]]]:
+    """The devices each person holds now (deployed or in repair), by category:
+    ``{(person_id, category): {(manufacturer_id, serial_number), ...}}`` (the
+    importer's device key, so a batch can take out the rows it moves). One query
+    per 5,000 people."""
+    held: dict[tuple[int, str], set[tuple[int, str]]] = {}
+    for chunk in _chunked(set(person_ids)):
+        for pid, category, mid, serial in Device.objects.filter(
+            assigned_to_id__in=chunk, status__in=HELD_STATUSES
+        ).values_list(
+            "assigned_to_id", "device_model__category", "manufacturer_id", "serial_number"
+        ):
+            held.setdefault((pid, category), set()).add((mid, serial))
+    return held
+
+
+def entitlement_exceeded_message(
+    *, staff_number: str, category: str, held: int, allowed: int
+) -> str:
+    """The one wording of an entitlement refusal (service, import row, bulk item)."""
+    return (
+        f"{staff_number} would hold {held} {category}(s) and the role allows {allowed}; "
+        "record an approved entitlement exception with a reason first."
+    )
+
+
+def entitlement_exception_request(
+    *,
+    person,
+    category: str,
+    reason: str,
+    requested_by,
+    extra_quantity: int = 1,
+    valid_until=None,
+    now=None,
+) -> EntitlementException:
+    """Ask for a person to hold more of a category than their role allows. It counts
+    for nothing until someone else approves it (business case: "anything beyond
+    [the entitlement] is an exception with a reason and an approver")."""
+    with transaction.atomic():
+        exception = EntitlementException(
+            person=person,
+            category=category,
+            reason=(reason or "").strip(),
+            extra_quantity=extra_quantity,
+            valid_until=valid_until,
+            status=EntitlementException.Status.REQUESTED,
+            requested_by=requested_by,
+            requested_at=now or timezone.now(),
+        )
+        exception.full_clean()
+        exception.save()
+    return exception
+
+
+def _exception_decide(*, exception, actor, to_status: str) -> EntitlementException:
+    with transaction.atomic():
+        locked = EntitlementException.objects.select_for_update().get(pk=exception.pk)
+        if locked.status != EntitlementException.Status.REQUESTED:
+            raise DomainError(
+                f"This exception is already {locked.get_status_display().lower()}.",
+                field="status",
+                code="conflict",
+            )
+        if to_status == EntitlementException.Status.APPROVED:
+            if locked.requested_by_id is not None and locked.requested_by_id == actor.pk:
+                raise DomainError(
+                    "An entitlement exception is approved by someone other than who asked for it.",
+                    field="approved_by",
+                    code="same_person",
+                )
+            locked.approved_by = actor
+            locked.approved_at = timezone.now()
+        locked.status = to_status
+        locked.full_clean()
+        locked.save()
+    exception.refresh_from_db()
+    return locked
+
+
+def entitlement_exception_approve(*, exception, approver) -> EntitlementException:
+    """Approve a requested exception: it then counts in entitlement checks while in
+    date. The requester may not approve their own request (code ``same_person``)."""
+    return _exception_decide(
+        exception=exception, actor=approver, to_status=EntitlementException.Status.APPROVED
+    )
+
+
+def entitlement_exception_refuse(*, exception, refuser) -> EntitlementException:
+    """Refuse a requested exception; it never counts."""
+    return _exception_decide(
+        exception=exception, actor=refuser, to_status=EntitlementException.Status.REFUSED
+    )
+
+
+def at_check_confirm(*, check, actor, note: str):
+    """Confirm a person's AT and accessibility tools work on a deployed device
+    (business case: a refresh for someone with AT needs is not complete until
+    then). Someone other than the deployer confirms (code ``same_person``), with a
+    note of what was checked."""
+    note = (note or "").strip()
+    if not note:
+        raise DomainError("Say what was checked.", field="note", code="required")
+    with transaction.atomic():
+        locked = ATCheck.objects.select_for_update().get(pk=check.pk)
+        if locked.confirmed_at is not None:
+            raise DomainError("This AT check is already confirmed.", code="conflict")
+        if locked.deployed_by_id is not None and locked.deployed_by_id == actor.pk:
+            raise DomainError(
+                "The AT check is confirmed by someone other than who deployed the device.",
+                field="confirmed_by",
+                code="same_person",
+            )
+        locked.confirmed_by = actor
+        locked.confirmed_at = timezone.now()
+        locked.note = note
+        locked.full_clean()
+        locked.save()
+    check.refresh_from_db()
+    return locked
 
 
 def entitlement_check(*, person, category: str, replacing: Device | None = None) -> None:
@@ -198,8 +533,12 @@ def entitlement_check(*, person, category: str, replacing: Device | None = None)
     allowance = entitlement_allowance(person=person, category=category)
     if count + 1 > allowance:
         raise DomainError(
-            f"{person} already holds {count} {category}(s) and the role allows {allowance}; "
-            "record an entitlement exception with a reason and an approver first.",
+            entitlement_exceeded_message(
+                staff_number=person.staff_number,
+                category=category,
+                held=count + 1,
+                allowed=allowance,
+            ),
             field="assigned_to",
             code="entitlement_exceeded",
         )
@@ -263,6 +602,8 @@ def device_reassign(*, device: Device, person, actor=None, source: str = "") -> 
             from_status=locked.status,
             to_status=locked.status,
         )
+        # A new holder is a deployment to them: their AT must be confirmed too.
+        at_checks_open(deployments=[(locked.pk, person.pk)], deployed_by=actor)
     return locked
 
 
@@ -405,6 +746,15 @@ def device_create(
     unknown = set(fields) - set(DEVICE_EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Unknown device field(s): {', '.join(sorted(unknown))}.")
+    if status in DISPOSAL_STATUSES:
+        # A live device reaches a disposal status through a disposal case; a device
+        # disposed before records began is recorded by an import or bulk row.
+        raise DomainError(
+            f"A device is registered as {dict(Device.Status.choices)[status]} only through a "
+            "disposal case: open a disposal case in Disposals.",
+            field="status",
+            code="disposal_needs_case",
+        )
     with transaction.atomic():
         if assigned_to is not None:
             # Same lock as device_deploy: concurrent deployments to one person serialise here.
@@ -441,6 +791,8 @@ def device_create(
             to_status=device.status,
             details={"assigned_to": assigned_to.staff_number} if assigned_to else {},
         )
+        if device.status == Device.Status.DEPLOYED:
+            at_checks_open(deployments=[(device.pk, device.assigned_to_id)], deployed_by=actor)
     return device
 
 

@@ -190,6 +190,7 @@ def device_detail(request, pk: int):
             "device": device,
             "events": events,
             "changes": selectors.device_change_history(user=request.user, device=device),
+            "at_checks": list(selectors.device_at_checks(device=device)),
             "show_commercial": commercial,
             "classification": exports.classification(commercial=commercial),
         },

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from accounts.scoping import unit_scope
 from api.exceptions import RequestValidationError
+from devices.importing.rows import CLEAR_MARKER
 from devices.importing.services import devices_upsert_rows
 from devices.importing.upsert import Lookups
 from devices.models import Device, Person
@@ -52,12 +53,17 @@ def _row_from(item) -> tuple[dict | None, dict]:
         for key, value in item.items()
         if isinstance(value, dict | list)
     }
-    return (None, errors) if errors else (dict(item), {})
+    if errors:
+        return None, errors
+    # JSON null clears a stored value; "" and an absent key leave it as it is
+    # (DESIGN: a blank never erases). The importer reads null as its clear marker.
+    return {key: CLEAR_MARKER if value is None else value for key, value in item.items()}, {}
 
 
 def _text(row: dict, column: str) -> str:
     value = row.get(column)
-    return "" if value is None else str(value).strip()
+    text = "" if value is None else str(value).strip()
+    return "" if text == CLEAR_MARKER else text
 
 
 def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
@@ -121,11 +127,18 @@ def bulk_upsert(*, request, data) -> dict:
                 "outcome": "error",
                 "device_id": None,
                 "errors": errors,
+                "codes": {},
             }
         else:
             rows[index] = row
     for index, errors in _out_of_scope(user=request.user, rows=rows).items():
-        results[index] = {"index": index, "outcome": "error", "device_id": None, "errors": errors}
+        results[index] = {
+            "index": index,
+            "outcome": "error",
+            "device_id": None,
+            "errors": errors,
+            "codes": dict.fromkeys(errors, "not_found"),
+        }
         del rows[index]
     order = sorted(rows)
     if order:
@@ -139,6 +152,7 @@ def bulk_upsert(*, request, data) -> dict:
                 "outcome": "error" if result.errors else str(result.outcome),
                 "device_id": result.device_id,
                 "errors": {k: [str(m) for m in v] for k, v in (result.errors or {}).items()},
+                "codes": dict(result.codes),
             }
     ordered = [results[i] for i in sorted(results)]
     counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}

@@ -383,26 +383,37 @@ class DeviceModelSerializer(CommercialFieldsMixin, serializers.ModelSerializer):
 
 
 class BulkDeviceItemSerializer(serializers.Serializer):
-    """One device in a bulk upsert: the import columns, values as the importer reads them."""
+    """One device in a bulk upsert: the import columns, values as the importer reads them.
+
+    An absent key or "" leaves the stored value as it is; JSON null clears it
+    (the required columns and status cannot be cleared)."""
 
     serial_number = serializers.CharField()
     manufacturer = serializers.CharField()
     model = serializers.CharField()
     category = serializers.ChoiceField(choices=Category.choices)
     business_unit = serializers.CharField(help_text="Business unit code.")
-    asset_tag = serializers.CharField(required=False, allow_blank=True)
-    assigned_to = serializers.CharField(required=False, allow_blank=True, help_text="Staff number.")
+    asset_tag = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    assigned_to = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text="Staff number."
+    )
     status = serializers.ChoiceField(choices=Device.Status.choices, required=False)
     purchase_date = serializers.CharField(
-        required=False, allow_blank=True, help_text="ISO 8601 or UK day/month/year."
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="ISO 8601 or UK day/month/year.",
     )
-    warranty_expires = serializers.CharField(required=False, allow_blank=True)
+    warranty_expires = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     purchase_cost = serializers.CharField(
-        required=False, allow_blank=True, help_text="1234.56, 1,234.56 or £1,234.56."
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="1234.56, 1,234.56 or £1,234.56.",
     )
-    location = serializers.CharField(required=False, allow_blank=True)
-    last_seen = serializers.CharField(required=False, allow_blank=True)
-    os_version = serializers.CharField(required=False, allow_blank=True)
+    location = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    last_seen = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    os_version = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
 class BulkRequestSerializer(serializers.Serializer):
@@ -416,6 +427,12 @@ class BulkItemResultSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field name to messages; empty unless outcome is error.",
+    )
+    codes = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Field name to a machine-readable reason (disposal_needs_case, "
+        "entitlement_exceeded, in_use, not_found, required, not_clearable...), where "
+        "the refusal has one.",
     )
 
 

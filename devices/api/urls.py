@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
+from api.routers import ApiRouter
 from devices.api import views
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("devices", views.DeviceViewSet, basename="device")
 router.register("events", views.DeviceEventViewSet, basename="device-event")
 router.register("business-units", views.BusinessUnitViewSet, basename="business-unit")

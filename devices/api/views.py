@@ -20,11 +20,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from api.etags import expected_version
 from api.idempotency import idempotent
+from api.parsers import JSONParser
 from api.permissions import EstatePermission
 from devices import selectors, services
 from devices.api import bulk

@@ -324,6 +324,7 @@ class Generator:
         # The chain of custody: received, deployed, repairs, then how it left use.
         received_at = self._at(purchased)
         self._event(device_id, K.RECEIVED, received_at, "", S.IN_STOCK)
+        after_received = len(self.events)
         last_seen = None
         managed = category != M
         if status == S.IN_STOCK:
@@ -376,10 +377,31 @@ class Generator:
                 else:
                     seen_day = max(out_day - dt.timedelta(days=_ri(rnd, 0, 5)), deployed_day)
                 last_seen = self._at(seen_day)
+        # The estate's rules (devices.services.devices_status_move): no live device
+        # enters a disposal status without a disposal case. The draws above stay as
+        # they were (every later figure depends on the random stream); only what is
+        # written changes.
+        historical = False
+        if status in (S.AWAITING_SANITISATION, S.SANITISED):
+            # Came back for disposal: returned, awaiting a case.
+            status = S.RETURNED
+            location = RETURNS_LOCATION
+            for i in range(after_received, len(self.events)):
+                event = self.events[i]
+                if event[1] == device_id and event[2] == K.RETURNED:
+                    self.events[i] = (*event[:6], S.RETURNED, *event[7:])
+                    del self.events[i + 1 :]
+                    break
+        elif status == S.DISPOSED:
+            # Disposed of before records began: no custody record, recorded once.
+            historical = True
+            del self.events[after_received:]
+            self._event(device_id, K.IMPORTED, self._at(today), "", S.DISPOSED,
+                        '{"historical": true}')  # fmt: skip
         self.devices.append(
             (device_id, f"MPS{index + 1:07d}", serial_for(entry.manufacturer, index), maker_id,
              model_id, str(status), business_unit, assigned, location, purchased, warranty, cost,
-             last_seen, os_version, 1, t.now, t.now)
+             last_seen, os_version, 1, t.now, t.now, historical)
         )  # fmt: skip
 
     def _repairs(self, device_id, category, purchased, start, end) -> None:

@@ -343,6 +343,12 @@ IDLE_RATE = 0.035  # held devices not seen by device management for more than 90
 
 # Devices nobody holds: their categories and statuses.
 UNASSIGNED_CATEGORY = {L: 80, D: 6, M: 6, P: 7, T: 1}
+# The statuses devices nobody holds were drawn in (the random stream, hence every
+# figure of the demo, depends on them). No live device is left in a disposal status
+# though: one drawn "awaiting sanitisation" or "sanitised" is written as returned
+# (the disposals demo opens cases for those it takes on) and one drawn "disposed" as
+# disposed before records began (historical, no custody record), see
+# ``generator.Generator.device``.
 UNASSIGNED_STATUS = {"in_stock": 30, "returned": 12, "awaiting_sanitisation": 17,
                      "sanitised": 7, "disposed": 28, "lost_stolen": 6}  # fmt: skip
 STORES_LOCATION = "DDaT Central Stores, Hendon"
@@ -353,7 +359,7 @@ PERSON_COLUMNS = ("id", "staff_number", "business_unit", "role_profile", "at_nee
 DEVICE_COLUMNS = ("id", "asset_tag", "serial_number", "manufacturer", "device_model", "status",
                   "business_unit", "assigned_to", "location", "purchase_date", "warranty_expires",
                   "purchase_cost", "last_seen", "os_version", "version", "created_at",
-                  "updated_at")  # fmt: skip
+                  "updated_at", "historical")  # fmt: skip
 EVENT_COLUMNS = ("id", "device", "kind", "occurred_at", "recorded_by", "from_status",
                  "to_status", "source", "details")  # fmt: skip
 

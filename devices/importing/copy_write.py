@@ -11,7 +11,7 @@ import json
 from django.db import connection
 from django.utils import timezone
 
-from devices.importing.rows import ParsedRow, event_details, jsonable
+from devices.importing.rows import ParsedRow, event_details, jsonable, opens_at_check
 from devices.importing.validation import Lookups
 from devices.models import DeviceEvent
 
@@ -34,6 +34,8 @@ _STAGE_COLUMNS = (
     "kind",
     "from_status",
     "details",
+    "historical",
+    "at_check",
 )
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
@@ -54,7 +56,9 @@ CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
     version integer NOT NULL,
     kind varchar(32) NOT NULL,
     from_status varchar(32) NOT NULL,
-    details jsonb NOT NULL
+    details jsonb NOT NULL,
+    historical boolean NOT NULL,
+    at_check boolean NOT NULL
 ) ON COMMIT {on_commit}
 """
 _DEVICE_COLUMNS = (
@@ -72,8 +76,13 @@ _DEVICE_COLUMNS = (
     "last_seen",
     "os_version",
     "version",
+    "historical",
 )
-_UPDATED_COLUMNS = [c for c in _DEVICE_COLUMNS if c not in ("manufacturer_id", "serial_number")]
+# ``historical`` is set only when a row creates a device (disposed before records
+# began); an update never changes it.
+_UPDATED_COLUMNS = [
+    c for c in _DEVICE_COLUMNS if c not in ("manufacturer_id", "serial_number", "historical")
+]
 # One statement: upsert the staged rows, write their events, return the ids.
 # The ON CONFLICT branch only fires when the stored version is still the one
 # validation read (the staged version is that plus one): a device someone
@@ -90,13 +99,20 @@ WITH up AS (
     WHERE devices_device.version = EXCLUDED.version - 1
     RETURNING id, manufacturer_id, serial_number
 ), matched AS (
-    SELECT up.id, s.idx, s.kind, s.from_status, s.status, s.details
+    SELECT up.id, s.idx, s.kind, s.from_status, s.status, s.details, s.assigned_to_id, s.at_check
     FROM up JOIN devices_import_stage s
       ON s.manufacturer_id = up.manufacturer_id AND s.serial_number = up.serial_number
 ), ev AS (
     INSERT INTO devices_deviceevent
         (device_id, kind, occurred_at, recorded_by_id, from_status, to_status, source, details)
     SELECT id, kind, %(now)s, %(actor)s, from_status, status, %(source)s, details FROM matched
+), atc AS (
+    -- A deployment to someone with AT needs opens an AT check (as
+    -- devices.services.at_checks_open does for every other door).
+    INSERT INTO devices_atcheck (device_id, person_id, deployed_by_id, deployed_at, note)
+    SELECT m.id, m.assigned_to_id, %(actor)s, %(now)s, ''
+    FROM matched m JOIN devices_person p ON p.id = m.assigned_to_id
+    WHERE m.at_check AND p.at_needs
 )
 SELECT idx, id FROM matched
 """  # noqa: S608 - the interpolated names are the constants above, never input
@@ -191,7 +207,8 @@ def stage_rows(writes: list[ParsedRow], *, lookups: Lookups) -> tuple[list[str],
             f"{null if bought is None else bought.isoformat()}\t"
             f"{null if warranty is None else warranty.isoformat()}\t"
             f"{null if cost is None else cost}\t{null if seen is None else seen.isoformat()}\t"
-            f"{os_version}\t{tail}{details}\n"
+            f"{os_version}\t{tail}{details}\t"
+            f"{'t' if final.get('historical') else 'f'}\t{'t' if opens_at_check(row) else 'f'}\n"
         )
         if len(lines) >= _COPY_CHUNK:
             chunks.append("".join(lines))

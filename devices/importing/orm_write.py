@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from devices.importing.rows import PLAIN_FIELDS, ParsedRow, chunks, event_details
+from devices.importing.rows import (
+    PLAIN_FIELDS,
+    ParsedRow,
+    chunks,
+    deployments_of,
+    event_details,
+)
 from devices.importing.validation import Lookups
 from devices.models import Device, DeviceEvent
+from devices.services import at_checks_open
 
 
 def write_orm(writes: list[ParsedRow], *, lookups: Lookups, actor, source: str) -> None:
@@ -91,3 +98,4 @@ def write_orm(writes: list[ParsedRow], *, lookups: Lookups, actor, source: str) 
             )
         )
     DeviceEvent.objects.bulk_create(events, batch_size=1000)
+    at_checks_open(deployments=deployments_of(writes), deployed_by=actor, now=now)

@@ -74,8 +74,16 @@ PARSERS = {
     "purchase_cost": v.parse_money,
     "last_seen": v.parse_datetime,
 }
-# Blank values that mean "no value" for a nullable column.
+# Nullable columns: cleared to NULL (the rest clear to "").
 BLANK_AS_NONE = {"purchase_date", "warranty_expires", "purchase_cost", "last_seen"}
+# A blank cell (or an absent JSON key, or "") leaves the stored value as it is; a
+# value is cleared only by this marker in a file cell (any case) or JSON null in
+# the bulk API (which the API turns into this marker). DESIGN: "A blank cell or an
+# absent key never erases a stored value."
+CLEAR_MARKER = "[clear]"
+# What cannot be cleared: a device's identity and the columns every row needs,
+# and its status (a status moves through the status machine, never to nothing).
+NOT_CLEARABLE = frozenset(REQUIRED_COLUMNS) | {"status"}
 
 
 @dataclass
@@ -87,6 +95,9 @@ class RowResult:
     outcome: str  # created | updated | unchanged | error
     device_id: int | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # Machine-readable reasons for rule refusals, column -> code
+    # ("disposal_needs_case", "entitlement_exceeded", ...).
+    codes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +111,9 @@ class UpsertOutcome:
     unchanged: int = 0
     rejected: int = 0
     applied: bool = False
+    # Updated rows' changed fields, counted per field ({"location": 40, ...}): what
+    # a dry run would change, what a run changed.
+    field_changes: dict[str, int] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -183,6 +197,8 @@ class ParsedRow:
         "outcome",
         "device_id",
         "model_key",
+        "codes",
+        "exceedance",
     )
 
     def __init__(self, index: int, raw: dict):
@@ -197,15 +213,23 @@ class ParsedRow:
         self.outcome = ""
         self.device_id = None
         self.model_key = None
+        self.codes: dict[str, str] = {}
+        # (person_id, category, held, allowed) when an entitlement is exceeded and
+        # the import records exceptions instead of refusing.
+        self.exceedance = None
 
-    def error(self, column: str, message: str) -> None:
+    def error(self, column: str, message: str, code: str | None = None) -> None:
         self.errors.setdefault(column, []).append(message)
+        if code:
+            self.codes.setdefault(column, code)
 
     def reset(self, errors: dict[str, list[str]]) -> None:
         """Back to parsed-only (its parse errors), to be validated again."""
         self.errors = errors
         self.maker_key = ""
         self.existing = self.final = self.changed = self.model_key = self.device_id = None
+        self.exceedance = None
+        self.codes = {}
         self.outcome = ""
 
 
@@ -238,12 +262,22 @@ def _parse(index: int, raw: dict) -> ParsedRow:
     row = ParsedRow(index, raw)
     values = row.values
     for column, value in raw.items():
+        if value is None or (value.__class__ is str and (not value or value.isspace())):
+            # Blank means unchanged: the column is left out, as if absent.
+            if column not in PARSERS:
+                row.error(column, "is not a column the import knows")
+            continue
+        if value.__class__ is str and value[0] in "[ " and value.strip().lower() == CLEAR_MARKER:
+            if column not in PARSERS:
+                row.error(column, "is not a column the import knows")
+            elif column in NOT_CLEARABLE:
+                row.error(column, "cannot be cleared", code="not_clearable")
+            else:
+                values[column] = None if column in BLANK_AS_NONE or column == "asset_tag" else ""
+            continue
         if column in _IDENTIFIERS and value.__class__ is str:
             # The common case of a plain identifier, without the general parser.
             text = value.strip()
-            if not text:  # blank (most rows name no holder): what the parser gives
-                values[column] = ""
-                continue
             if _PLAIN_ID.match(text) and len(text) <= _ID_LIMIT[column]:
                 if text[-1].isdigit() and _LOOKS_SCIENTIFIC.match(text):
                     hit = _parse_cell(column, value)
@@ -264,12 +298,14 @@ def _parse(index: int, raw: dict) -> ParsedRow:
             row.error(column, "is not a column the import knows")
             continue
         if hit[1] is None:
+            if hit[0] is None or hit[0] == "":
+                continue  # nothing left after parsing: blank, so unchanged
             values[column] = hit[0]
         else:
             row.error(column, hit[1])
     for column in REQUIRED_COLUMNS:
         if column not in row.errors and not values.get(column):
-            row.error(column, "is required")
+            row.error(column, "is required", code="required")
     return row
 
 
@@ -318,3 +354,27 @@ def event_details(row: ParsedRow, *, convert: bool = True) -> dict:
         else:
             details["changed"] = row.changed
     return details
+
+
+def opens_at_check(row: ParsedRow) -> bool:
+    """Whether a written row deploys its device to someone (new, or a new holder, or
+    back into deployed): the deployments that open an AT check for people with AT
+    needs (``devices.services.at_checks_open``)."""
+    final = row.final
+    if final is None or final["status"] != Device.Status.DEPLOYED.value:
+        return False
+    current = row.existing
+    return (
+        current is None
+        or current["status"] != final["status"]
+        or current["assigned_to_id"] != final["assigned_to_id"]
+    )
+
+
+def deployments_of(writes) -> list[tuple[int, int]]:
+    """(device_id, person_id) of the written rows that deploy a device."""
+    return [
+        (row.device_id, row.final["assigned_to_id"])
+        for row in writes
+        if row.device_id is not None and opens_at_check(row)
+    ]

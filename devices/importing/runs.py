@@ -36,6 +36,7 @@ def import_run_create(
     origin: str = ImportRun.Origin.WEB,
     upload=None,
     path=None,
+    record_exceptions: bool = False,
 ) -> ImportRun:
     """Record an import before it runs (queued). Every import is recorded.
 
@@ -66,6 +67,7 @@ def import_run_create(
         mode=mode,
         mapping=mapping,
         dry_run=dry_run,
+        record_exceptions=record_exceptions,
     )
     if upload is not None:
         run.file.save(Path(file_name).name, upload, save=False)
@@ -92,14 +94,17 @@ class ErrorSink:
         self.commercial = False
         self.count = 0
 
-    def add(self, *, row: int, column: str, value, reason: str) -> None:
+    def add(self, *, row: int, column: str, value, reason: str, code: str = "") -> None:
         shown = v.shown(value)
         self.writer.writerow([row, column, shown, reason])
         if column == "purchase_cost":
             self.commercial = True
         self.count += 1
         if len(self.sample) < ERROR_SAMPLE_SIZE:
-            self.sample.append({"row": row, "column": column, "value": shown, "reason": reason})
+            entry = {"row": row, "column": column, "value": shown, "reason": reason}
+            if code:
+                entry["code"] = code
+            self.sample.append(entry)
 
     def report(self) -> tuple[File, str] | None:
         """The error report: marked (commercial when a cost is quoted), neutralised."""
@@ -162,6 +167,7 @@ def import_run_finish(
     counts: dict | None = None,
     sink: ErrorSink | None = None,
     applied: bool = False,
+    field_changes: dict | None = None,
 ) -> ImportRun:
     """Record the outcome; compare-and-swap from running so it happens once."""
     fields = {
@@ -180,6 +186,8 @@ def import_run_finish(
             rejected_count=counts["rejected"],
             rows_processed=run.rows_total,
         )
+    if field_changes is not None:
+        fields["field_changes"] = dict(sorted(field_changes.items()))
     if sink is not None:
         fields["error_sample"] = sink.sample
         report = sink.report()
@@ -200,6 +208,7 @@ def import_run_submit(
     mode: str,
     mapping: str,
     dry_run: bool,
+    record_exceptions: bool = False,
 ) -> ImportRun:
     """The browser page's import: store the upload, record the run and queue its
     task after the commit (so the worker never looks for a run not yet saved)."""
@@ -212,6 +221,7 @@ def import_run_submit(
             mapping=mapping,
             dry_run=dry_run,
             origin=ImportRun.Origin.WEB,
+            record_exceptions=record_exceptions,
         )
         import_run_enqueue(run=run)
     return run

@@ -67,6 +67,7 @@ def devices_upsert_rows(
     source: str,
     mode: str = "valid-rows",
     dry_run: bool = False,
+    record_exceptions: bool = False,
 ) -> UpsertOutcome:
     """Create or update devices from rows keyed by the import's column names.
 
@@ -99,7 +100,7 @@ def devices_upsert_rows(
         source=source,
         mode=mode,
         dry_run=dry_run,
-        lookups=Lookups(actor=actor),
+        lookups=Lookups(actor=actor, record_exceptions=record_exceptions),
     )
     if outcome.applied and (outcome.created or outcome.updated):
         estate_changed_announce(trigger=source, actor=actor)
@@ -200,9 +201,12 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
             run, side_connection=all_or_nothing and not connection.in_atomic_block
         )
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        field_changes: dict[str, int] = {}
         try:
             with transaction.atomic() if all_or_nothing else nullcontext():
-                _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothing)
+                _import_batches(
+                    run, table, duplicates, counts, sink, progress, all_or_nothing, field_changes
+                )
                 applied = not run.dry_run and not (all_or_nothing and counts["rejected"])
                 if all_or_nothing and counts["rejected"]:
                     raise _Rollback
@@ -219,9 +223,15 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
                 counts=counts,
                 sink=sink,
                 applied=counts["created"] + counts["updated"] > 0,
+                field_changes=field_changes,
             )
         run = import_run_finish(
-            run, status=ImportRun.Status.SUCCEEDED, counts=counts, sink=sink, applied=applied
+            run,
+            status=ImportRun.Status.SUCCEEDED,
+            counts=counts,
+            sink=sink,
+            applied=applied,
+            field_changes=field_changes,
         )
         if applied and (counts["created"] or counts["updated"]):
             estate_changed_announce(trigger="import", actor=run.created_by)
@@ -286,8 +296,10 @@ def _prefetched(items, *, depth: int = 1):
         worker.join(timeout=5)
 
 
-def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothing) -> None:
-    lookups = Lookups(actor=run.created_by)
+def _import_batches(
+    run, table, duplicates, counts, sink, progress, all_or_nothing, field_changes
+) -> None:
+    lookups = Lookups(actor=run.created_by, record_exceptions=run.record_exceptions)
     state = {"processed": 0}
 
     def parsed_batches(sizes=BATCH_SIZE):
@@ -297,6 +309,8 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
     def record(numbers, rows, outcome) -> None:
         for key in counts:
             counts[key] += getattr(outcome, key)
+        for name, n in outcome.field_changes.items():
+            field_changes[name] = field_changes.get(name, 0) + n
         if outcome.rejected:
             by_number = dict(zip(numbers, rows, strict=True))
             for result in outcome.results:
@@ -307,6 +321,7 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
                             column=column,
                             value=by_number[result.index].get(column),
                             reason=message,
+                            code=result.codes.get(column, ""),
                         )
         state["processed"] += len(rows)
         # One cheap UPDATE of the run per batch, for the progress bar.
@@ -323,6 +338,8 @@ def _import_batches(run, table, duplicates, counts, sink, progress, all_or_nothi
         and run.mode == ImportRun.Mode.VALID_ROWS
         and not run.dry_run
         and not connection.in_atomic_block
+        # Recorded exceptions are written with their batch on the main connection.
+        and not run.record_exceptions
     ):
         sizes = _pipelined_batch_sizes(run.rows_total)
         _import_batches_pipelined(run, parsed_batches(sizes), lookups, record)

@@ -23,6 +23,7 @@ makers and models both writes need. The names callers use are re-exported here.
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from devices.importing.copy_write import (
     stage_rows,
@@ -50,7 +51,7 @@ from devices.importing.validation import (
     resolve_batch,
     validate_batch,
 )
-from devices.models import DeviceModel, Manufacturer
+from devices.models import DeviceModel, EntitlementException, Manufacturer
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -131,12 +132,16 @@ def batch_outcome(parsed: list, *, applied: bool, errors_only: bool = False) -> 
     outcome = UpsertOutcome(results=[], applied=applied)
     results = outcome.results
     counts = {"created": 0, "updated": 0, "unchanged": 0}
+    field_changes = outcome.field_changes
     for row in parsed:
         if row.errors:
-            results.append(RowResult(row.index, "error", None, row.errors))
+            results.append(RowResult(row.index, "error", None, row.errors, dict(row.codes)))
             continue
         kind = row.outcome if row.outcome in ("created", "updated") else "unchanged"
         counts[kind] += 1
+        if kind == "updated" and row.changed:
+            for name in row.changed:
+                field_changes[name] = field_changes.get(name, 0) + 1
         if not errors_only:
             results.append(RowResult(row.index, kind, row.device_id, {}))
     outcome.created, outcome.updated = counts["created"], counts["updated"]
@@ -162,6 +167,41 @@ def _write(parsed: list[ParsedRow], *, lookups: Lookups, actor, source: str) -> 
         write_postgres(writes, lookups=lookups, actor=actor, source=source)
     else:
         write_orm(writes, lookups=lookups, actor=actor, source=source)
+    exceptions_record(writes, actor=actor, source=source)
+
+
+def exceptions_record(writes: list[ParsedRow], *, actor, source: str) -> int:
+    """With ``record_exceptions`` (a first migration of an existing estate), each
+    person a batch put past their entitlement gets one exception per category,
+    requested and awaiting review, for the devices beyond it (it counts for nothing
+    until someone approves it). One insert per batch."""
+    worst: dict[tuple[int, str], tuple[int, int]] = {}
+    for row in writes:
+        if row.exceedance is None or row.device_id is None:
+            continue
+        person_id, category, held, allowed = row.exceedance
+        before = worst.get((person_id, category))
+        if before is None or held > before[0]:
+            worst[(person_id, category)] = (held, allowed)
+    if not worst:
+        return 0
+    now = timezone.now()
+    EntitlementException.objects.bulk_create(
+        EntitlementException(
+            person_id=person_id,
+            category=category,
+            extra_quantity=held - allowed,
+            reason=(
+                f"Recorded by {source}: holds {held} {category}(s), the role allows {allowed}. "
+                "Review before approving."
+            ),
+            status=EntitlementException.Status.REQUESTED,
+            requested_by=actor,
+            requested_at=now,
+        )
+        for (person_id, category), (held, allowed) in sorted(worst.items())
+    )
+    return len(worst)
 
 
 def _create_makers_and_models(writes: list[ParsedRow], lookups: Lookups) -> None:

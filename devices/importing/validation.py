@@ -22,7 +22,14 @@ from devices.importing.rows import (
     ParsedRow,
     chunks,
 )
-from devices.models import ALLOWED_TRANSITIONS, Device, DeviceModel, Manufacturer, Person
+from devices.models import Category, Device, DeviceModel, Manufacturer, Person
+from devices.services import (
+    DISPOSAL_STATUSES,
+    device_status_move_refusal,
+    entitlement_allowances,
+    entitlement_exceeded_message,
+    entitlement_holdings,
+)
 
 
 class Lookups:
@@ -34,7 +41,14 @@ class Lookups:
     ``BusinessUnit.objects.visible_to``; it is None when every unit is open (an
     estate-wide role, or no actor: the management command)."""
 
-    def __init__(self, *, actor):
+    def __init__(self, *, actor, record_exceptions: bool = False):
+        # A first migration of an existing estate may record each entitlement
+        # exceedance as an exception awaiting review instead of refusing the row.
+        self.record_exceptions = record_exceptions
+        # Entitlement across the batches of one import: the device keys earlier
+        # batches' accepted rows moved, and where they now count ((person, category)).
+        self.import_touched: set = set()
+        self.import_held_by: dict[tuple[int, str], set] = {}
         self.units_in_scope: set[int] | None = None
         if actor is not None and not unit_scope(actor).unrestricted:
             self.units_in_scope = set(
@@ -122,8 +136,29 @@ def resolve_batch(parsed: list[ParsedRow], lookups: Lookups):
         if tag:
             tags[tag] = None if tag in tags else key
     if connection.vendor == "postgresql":
-        return _lookup_postgres(staff_numbers, keys, tags)
-    return _lookup_orm(staff_numbers, keys, tags)
+        people, existing, tag_owner = _lookup_postgres(staff_numbers, keys, tags)
+    else:
+        people, existing, tag_owner = _lookup_orm(staff_numbers, keys, tags)
+    return people, existing, tag_owner, _lookup_people(people, lookups)
+
+
+def _lookup_people(people: dict[str, int], lookups: Lookups) -> dict:
+    """What the entitlement and scope checks need of the people a batch names: their
+    unit (scoped actors only), their allowance per category and what they hold now.
+    A handful of queries per batch (``devices.services``'s set-based reads)."""
+    ids = set(people.values())
+    unit_of: dict[int, int] = {}
+    if ids and lookups.units_in_scope is not None:
+        for chunk in chunks(ids):
+            unit_of.update(
+                Person.objects.filter(pk__in=chunk).values_list("pk", "business_unit_id")
+            )
+    return {
+        "unit_of": unit_of,
+        "allowances": entitlement_allowances(person_ids=ids) if ids else {},
+        "holdings": entitlement_holdings(person_ids=ids) if ids else {},
+        "staff_of": {pk: number for number, pk in people.items()},
+    }
 
 
 def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
@@ -134,7 +169,7 @@ def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
     for tag, key in tags.items():
         current = existing.get(key) if key is not None else None
         if current is not None and current["asset_tag"] == tag:
-            tag_owner[tag] = (current["pk"], current["serial_number"])
+            tag_owner[tag] = (current["pk"], current["serial_number"], current["business_unit_id"])
         else:
             wanted.append(tag)
     return wanted
@@ -142,12 +177,13 @@ def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
 
 def validate_batch(parsed: list[ParsedRow], lookups: Lookups, resolved) -> None:
     """Step 3, pure Python (no query): check each row against what step 2 found."""
-    people, existing, tag_owner = resolved
+    people, existing, tag_owner, about_people = resolved
     live = [row for row in parsed if not row.errors]
     live_set = set(map(id, live))
     new_models: dict[tuple[str, str], str] = {}
     for row in live:
-        _validate_row(row, lookups, people, existing, tag_owner, new_models)
+        _validate_row(row, lookups, people, existing, tag_owner, new_models, about_people)
+    _check_entitlements([row for row in live if not row.errors], lookups, about_people)
     for row in parsed:
         if id(row) in live_set:
             continue
@@ -223,11 +259,13 @@ def _lookup_postgres(staff_numbers, keys, tags):
         wanted = _tags_to_look_up(tags, existing, tag_owner)
         if wanted:
             cursor.execute(
-                "SELECT asset_tag, id, serial_number FROM devices_device "
+                "SELECT asset_tag, id, serial_number, business_unit_id FROM devices_device "
                 "WHERE asset_tag = ANY(string_to_array(%s, %s))",
                 [_SEP.join(wanted), _SEP],
             )
-            tag_owner.update((tag, (pk, serial)) for tag, pk, serial in cursor.fetchall())
+            tag_owner.update(
+                (tag, (pk, serial, unit)) for tag, pk, serial, unit in cursor.fetchall()
+            )
     return people, existing, tag_owner
 
 
@@ -253,28 +291,42 @@ def _lookup_orm(staff_numbers, keys, tags):
                 existing[(mid, found["serial_number"])] = found
     tag_owner: dict[str, tuple[int, str]] = {}
     for chunk in chunks(_tags_to_look_up(tags, existing, tag_owner)):
-        for tag, pk, serial in Device.objects.filter(asset_tag__in=chunk).values_list(
-            "asset_tag", "pk", "serial_number"
+        for tag, pk, serial, unit in Device.objects.filter(asset_tag__in=chunk).values_list(
+            "asset_tag", "pk", "serial_number", "business_unit_id"
         ):
-            tag_owner[tag] = (pk, serial)
+            tag_owner[tag] = (pk, serial, unit)
     return people, existing, tag_owner
 
 
-def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_models) -> None:
+def _validate_row(
+    row: ParsedRow, lookups, people, existing, tag_owner, new_models, about_people
+) -> None:
     values = row.values
     unit_id = lookups.unit(values["business_unit"])
-    if unit_id is None:
-        row.error("business_unit", f"no business unit has the code {values['business_unit']!r}")
-    elif not lookups.in_scope(unit_id):
-        row.error("business_unit", f"{values['business_unit']} is outside your business units")
+    if unit_id is None or not lookups.in_scope(unit_id):
+        # A unit outside the actor's scope gets the unknown unit's words: the
+        # message must not confirm that it exists.
+        row.error(
+            "business_unit",
+            f"no business unit has the code {values['business_unit']!r}",
+            code="not_found",
+        )
         unit_id = None
 
     person_id = None
     staff_number = values.get("assigned_to")
     if staff_number:
         person_id = people.get(staff_number)
+        if (
+            person_id is not None
+            and about_people["unit_of"]
+            and not lookups.in_scope(about_people["unit_of"].get(person_id, -1))
+        ):
+            person_id = None  # outside the actor's units: as unknown
         if person_id is None:
-            row.error("assigned_to", f"no person has the staff number {staff_number!r}")
+            row.error(
+                "assigned_to", f"no person has the staff number {staff_number!r}", code="not_found"
+            )
 
     mid = lookups.makers.get(row.maker_key)
     category = values["category"]
@@ -303,32 +355,43 @@ def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_mode
     current = existing.get((mid, values["serial_number"])) if mid is not None else None
     row.existing = current
     if current is not None and not lookups.in_scope(current["business_unit_id"]):
-        row.error("serial_number", "belongs to a device outside your business units")
+        # The same words as any clash: nothing about the other device or its unit.
+        row.error("serial_number", "is already in use", code="in_use")
         return
 
     tag = values.get("asset_tag")
     if tag:
         owner = tag_owner.get(tag)
         if owner is not None and (current is None or owner[0] != current["pk"]):
-            row.error("asset_tag", f"{tag} is already on another device (serial {owner[1]})")
+            # The other device's serial only when the actor may see it; outside
+            # their units the words must not confirm what holds the tag.
+            seen = f" (serial {owner[1]})" if lookups.in_scope(owner[2]) else ""
+            row.error("asset_tag", f"{tag} is already in use{seen}", code="in_use")
 
     # Status and assignment.
     status = values.get("status") or ""
+    historical = False
     if current is None:
         status = status or Device.Status.IN_STOCK.value
         assigned = person_id
-    else:
-        old_status = current["status"]
-        if (
-            status
-            and status != old_status
-            and status not in ALLOWED_TRANSITIONS.get(old_status, frozenset())
-        ):
+        if status == Device.Status.DISPOSED:
+            # Disposed before records began: a new row only, marked historical.
+            historical = True
+        elif status in DISPOSAL_STATUSES:
             row.error(
                 "status",
-                f"cannot move from {STATUS_LABEL.get(old_status, old_status)} to "
-                f"{STATUS_LABEL.get(status, status)}",
+                f"a device is recorded as {STATUS_LABEL[status]} only through a disposal "
+                "case: open a disposal case in Disposals (a device disposed of before "
+                "records began may be recorded as Disposed)",
+                code="disposal_needs_case",
             )
+    else:
+        old_status = current["status"]
+        if status and status != old_status:
+            # The mover's own rule (devices.services), so import and mover agree.
+            refusal = device_status_move_refusal(from_status=old_status, to_status=status)
+            if refusal is not None:
+                row.error("status", refusal.message, code=refusal.code)
         status = status or old_status
         if "assigned_to" in values:
             assigned = person_id
@@ -343,6 +406,8 @@ def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_mode
             f"a device can be assigned only when deployed or in repair (status is "
             f"{STATUS_LABEL.get(status, status)})",
         )
+    elif status == Device.Status.DEPLOYED and assigned is None and not row.errors:
+        row.error("assigned_to", "a deployed device must be assigned to a person", code="required")
     if row.errors:
         return
 
@@ -360,7 +425,10 @@ def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_mode
             final[name] = current[name]
         else:
             final[name] = None if name in BLANK_AS_NONE else ""
+    if "asset_tag" in values and values["asset_tag"] is None:
+        final["asset_tag"] = None  # [clear]
     if current is None:
+        final["historical"] = historical
         row.outcome = "created"
         row.final = final
         return
@@ -390,3 +458,81 @@ def _validate_row(row: ParsedRow, lookups, people, existing, tag_owner, new_mode
         row.changed = changed
     else:
         row.outcome = "unchanged"
+
+
+def _device_key(row: ParsedRow, lookups: Lookups):
+    mid = lookups.makers.get(row.maker_key)
+    if mid is None:
+        return ("new", row.maker_key, row.values["serial_number"])
+    return (mid, row.values["serial_number"])
+
+
+def _check_entitlements(rows: list[ParsedRow], lookups: Lookups, about_people: dict) -> None:
+    """Rule: entitlement applies at every door (business case: "a strict policy for
+    deployment"; DESIGN "Rules at every door"). Each row that would give a person a
+    device of a category counts against their role's entitlement plus approved,
+    in-date exceptions, after the batch's other moves (and earlier batches' of the
+    same import) are taken into account; past it, the row is refused
+    ``entitlement_exceeded`` naming the staff number, category, held and allowed, or
+    with ``record_exceptions`` kept and marked for an exception awaiting review.
+    Pure Python over what ``_lookup_people`` read: no query per row."""
+    allowances, holdings = about_people["allowances"], about_people["holdings"]
+    staff_of = about_people["staff_of"]
+    held: dict[tuple[int, str], set] = {}
+
+    def holding(pid, category):
+        found = held.get((pid, category))
+        if found is None:
+            found = set(holdings.get((pid, category), ())) - lookups.import_touched
+            found |= lookups.import_held_by.get((pid, category), set())
+            held[(pid, category)] = found
+        return found
+
+    changes = []
+    for row in rows:
+        final = row.final
+        if final is None:
+            continue  # unchanged: nothing moves
+        current = row.existing
+        old = current["assigned_to_id"] if current and current["status"] in IN_USE else None
+        new = final["assigned_to_id"] if final["status"] in IN_USE else None
+        if old == new:
+            continue
+        changes.append((row, _device_key(row, lookups), old, new, row.values["category"]))
+    # Take devices away first, so a swap inside one batch frees the place it fills.
+    for _row, key, old, _new, _category in changes:
+        if old is not None:
+            for category in Category.values:
+                holding(old, category).discard(key)
+    for row, key, old, new, category in changes:
+        if new is None:
+            continue
+        mine = holding(new, category)
+        allowed = allowances.get((new, category), 0)
+        if key not in mine and len(mine) + 1 > allowed:
+            if lookups.record_exceptions:
+                row.exceedance = (new, category, len(mine) + 1, allowed)
+            else:
+                row.error(
+                    "assigned_to",
+                    entitlement_exceeded_message(
+                        staff_number=staff_of.get(new, str(new)),
+                        category=category,
+                        held=len(mine) + 1,
+                        allowed=allowed,
+                    ),
+                    code="entitlement_exceeded",
+                )
+                if old is not None:  # refused: the device stays with its holder
+                    holding(old, category).add(key)
+                continue
+        mine.add(key)
+    for row, key, old, new, category in changes:
+        if row.errors:
+            continue
+        lookups.import_touched.add(key)
+        if old is not None:
+            for other in Category.values:
+                lookups.import_held_by.get((old, other), set()).discard(key)
+        if new is not None:
+            lookups.import_held_by.setdefault((new, category), set()).add(key)

@@ -149,6 +149,8 @@ def _held_by_person(unit_ids, period_end, part: tuple[int, tuple[int, ...]] | No
     person = Person._meta.db_table
     entitlement = Entitlement._meta.db_table
     exception = EntitlementException._meta.db_table
+    # Only approved exceptions widen an allowance; requested or refused ones do not.
+    approved = EntitlementException.Status.APPROVED.value
     params: list = [*IN_USE]
     unit_filter = ""
     if part is not None:
@@ -185,7 +187,7 @@ def _held_by_person(unit_ids, period_end, part: tuple[int, tuple[int, ...]] | No
         ), extra AS (
             SELECT x.person_id, x.category, SUM(x.extra_quantity) AS extra
             FROM {exception} x
-            WHERE x.valid_until IS NULL OR x.valid_until >= %s
+            WHERE x.status = '{approved}' AND (x.valid_until IS NULL OR x.valid_until >= %s)
             GROUP BY x.person_id, x.category
         )
         SELECT h.business_unit_id, h.staff_number, h.leaver_date, h.category, h.n,

@@ -20,7 +20,7 @@ from accounts.models import BusinessUnit
 from accounts.roles import Role
 from accounts.scoping import ScopedQuerySet
 from devices.demo import DEMO_VIEWER_UNIT
-from devices.models import Category, Device, EntitlementException, Person
+from devices.models import ATCheck, Category, Device, EntitlementException, Person
 from refresh.models import ATConfirmation, RefreshPolicy, RefreshWave, WaveItem
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -39,6 +39,7 @@ def scoped_models():
 # the business-unit path of a row, reached the way the business case means it.
 UNIT_PATH = {
     "accounts.BusinessUnit": "path",
+    "devices.ATCheck": "device__business_unit__path",
     "devices.Device": "business_unit__path",
     "devices.DeviceEvent": "device__business_unit__path",
     "devices.EntitlementException": "person__business_unit__path",
@@ -48,6 +49,7 @@ UNIT_PATH = {
     "disposals.DisposalCase": "device__business_unit__path",
     "disposals.ResidualValueAssessment": "case__device__business_unit__path",
     "disposals.RouteDecision": "case__device__business_unit__path",
+    "disposals.RouteOverrideSignOff": "decision__case__device__business_unit__path",
     "disposals.SanitisationRecord": "case__device__business_unit__path",
     "procurement.ApprovalRecord": "purchase_order__business_unit__path",
     "procurement.PurchaseOrder": "business_unit__path",
@@ -118,6 +120,9 @@ def demo_estate(db, make_user):
         )
         ATConfirmation.objects.create(
             wave_item=item, confirmed_by=approver, confirmed_at=now, note="Screen reader works"
+        )
+        ATCheck.objects.create(
+            device=item.old_device, person=person, deployed_by=approver, deployed_at=now
         )
 
 

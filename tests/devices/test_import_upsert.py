@@ -230,23 +230,47 @@ def test_a_row_with_a_bad_value_still_has_its_unknown_unit_reported(unit, asset_
     assert set(errors) == {"business_unit", "purchase_date"}
 
 
-def test_absent_columns_are_left_alone_and_blank_ones_cleared(unit, asset_manager):
+def test_absent_and_blank_columns_are_left_alone_and_only_the_marker_clears(unit, asset_manager):
+    # Rule 5 (blank means unchanged): a blank used to clear; now only [clear] does.
     device = DeviceFactory(
         serial_number="SN-0001",
         business_unit=unit,
         location="Keep me",
         os_version="Windows 10",
         asset_tag="MPS42",
+        purchase_cost=Decimal("500.00"),
         device_model=DeviceModelFactory(),
     )
     outcome = devices_upsert_rows(
-        rows=[row(os_version="", asset_tag="")], actor=asset_manager, source="api"
+        rows=[row(os_version="", asset_tag="", purchase_cost="  ")],
+        actor=asset_manager,
+        source="api",
     )
-    assert outcome.updated == 1
+    assert outcome.unchanged == 1 and outcome.updated == 0
     device.refresh_from_db()
     assert device.location == "Keep me"  # column absent: untouched
-    assert device.os_version == ""  # present but blank: cleared
-    assert device.asset_tag == "MPS42"  # a blank tag never removes an identity
+    assert device.os_version == "Windows 10"  # present but blank: untouched
+    assert device.asset_tag == "MPS42"
+    assert device.purchase_cost == Decimal("500.00")
+
+    outcome = devices_upsert_rows(
+        rows=[row(os_version="[CLEAR]", asset_tag="[clear]", purchase_cost="[clear]")],
+        actor=asset_manager,
+        source="api",
+    )
+    assert outcome.updated == 1
+    assert outcome.field_changes == {"asset_tag": 1, "os_version": 1, "purchase_cost": 1}
+    device.refresh_from_db()
+    assert (device.os_version, device.asset_tag, device.purchase_cost) == ("", None, None)
+
+
+def test_a_required_column_cannot_be_cleared(unit, asset_manager):
+    DeviceFactory(serial_number="SN-0001", business_unit=unit, device_model=DeviceModelFactory())
+    outcome = devices_upsert_rows(
+        rows=[row(model="[clear]", status="[clear]")], actor=asset_manager, source="api"
+    )
+    assert outcome.rejected == 1
+    assert outcome.results[0].codes == {"model": "not_clearable", "status": "not_clearable"}
 
 
 def test_leaving_use_clears_the_holder_like_a_transition_does(unit, asset_manager):

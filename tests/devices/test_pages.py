@@ -359,8 +359,9 @@ def test_device_detail_query_count_does_not_grow_with_history(
     # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the device with
     # its model, manufacturer, unit and person, 6 its events with who recorded them,
     # 7 its history records with their users, 8 the business unit named in the
-    # history (device creation), 9 the device model, 10 the manufacturer.
-    with django_assert_num_queries(10):
+    # history (device creation), 9 the device model, 10 the manufacturer, 11 its AT
+    # checks with the person and who deployed and confirmed.
+    with django_assert_num_queries(11):
         response = client.get(reverse("devices:device_detail", args=[device.pk]))
     assert len(response.context["events"]) == 2 + extra
 

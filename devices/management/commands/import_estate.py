@@ -33,6 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", choices=sorted(MAPPINGS), default="default")
         parser.add_argument("--error-report", metavar="OUT.csv", help="write the row errors here")
         parser.add_argument("--user", metavar="USERNAME", help="record the import as this user")
+        parser.add_argument(
+            "--record-exceptions",
+            action="store_true",
+            help="first migration of an existing estate: record each entitlement exceedance "
+            "as an exception awaiting review instead of rejecting the row",
+        )
 
     def handle(self, *args, **options):
         path = Path(options["path"])
@@ -52,6 +58,7 @@ class Command(BaseCommand):
             mapping=options["mapping"],
             dry_run=options["dry_run"],
             origin=ImportRun.Origin.COMMAND,
+            record_exceptions=options["record_exceptions"],
         )
         try:
             run = import_run_execute(run=run, path=path)
@@ -71,6 +78,10 @@ class Command(BaseCommand):
             f"created {run.created_count}, updated {run.updated_count}, "
             f"unchanged {run.unchanged_count}, rejected {run.rejected_count}."
         )
+        if run.field_changes:
+            changed = ", ".join(f"{name} {n}" for name, n in run.field_changes.items())
+            verb = "would change" if run.dry_run else "changed"
+            self.stdout.write(f"Fields {verb} (rows): {changed}.")
         if run.rejected_count:
             for error in run.error_sample[:10]:
                 self.stdout.write(f"  row {error['row']}, {error['column']}: {error['reason']}")
