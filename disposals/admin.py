@@ -1,11 +1,17 @@
-"""Admin for disposals: reference data (partners, value rules) is editable; the
-records of the flow are view-only, never deletable, and their statuses move only
-through the services (the admin actions below call them), so the admin is no
-shortcut past the sanitisation gate."""
+"""Admin for disposals. Every write goes through a service or is refused:
+
+* partners are edited, and saved only through ``services.partner_save``;
+* residual-value rules are add-only (``services.residual_value_rule_create``): a
+  stored rule is never changed, finance adds a new one from a later date;
+* the records of the flow are view-only, never deletable, and their statuses move
+  only through the services (the admin actions below call them, with the staff
+  user as the actor, so scope, the sanitisation gate and the finance sign-off of
+  resale overrides all apply)."""
 
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import NoHistoryRevertMixin
 from core.errors import DomainError
 from disposals import services
 from disposals.models import (
@@ -15,6 +21,7 @@ from disposals.models import (
     ResidualValueAssessment,
     ResidualValueRule,
     RouteDecision,
+    RouteOverrideSignOff,
     SanitisationRecord,
 )
 
@@ -55,14 +62,20 @@ class PartnerAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ResidualValueRule)
-class ResidualValueRuleAdmin(SimpleHistoryAdmin):
+class ResidualValueRuleAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
     """Finance tunes the residual-value rule here (a new row with a new effective date
     keeps earlier assessments explainable)."""
 
     list_display = ["name", "effective_from", "resale_threshold", "floor"]
 
+    def has_change_permission(self, request, obj=None):
+        return False  # add-only: each assessment keeps the rule it used
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        services.residual_value_rule_create(rule=obj, actor=request.user)
 
 
 class SanitisationInline(admin.TabularInline):
@@ -88,6 +101,20 @@ def accept_suggested_route(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Routed {len(done)} case(s).")
 
 
+@admin.action(description="Sign off the route override (finance or commercial officers)")
+def sign_off_route_override(modeladmin, request, queryset):
+    try:
+        done = services.route_overrides_sign_off(
+            case_ids=list(queryset.values_list("pk", flat=True)),
+            approver=request.user,
+            source="admin",
+        )
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, level=messages.ERROR)
+    else:
+        modeladmin.message_user(request, f"Signed off {len(done)} route override(s).")
+
+
 @admin.register(DisposalCase)
 class DisposalCaseAdmin(ReadOnlyRecordAdmin):
     list_display = ["device", "status", "route", "consignment", "opened_at", "disposed_at"]
@@ -96,7 +123,7 @@ class DisposalCaseAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["device", "consignment"]
     raw_id_fields = ["device", "consignment"]
     inlines = [SanitisationInline]
-    actions = [accept_suggested_route]
+    actions = [accept_suggested_route, sign_off_route_override]
 
 
 @admin.register(SanitisationRecord)
@@ -116,9 +143,22 @@ class ResidualValueAssessmentAdmin(ReadOnlyRecordAdmin):
 
 @admin.register(RouteDecision)
 class RouteDecisionAdmin(ReadOnlyRecordAdmin):
-    list_display = ["case", "suggested_route", "route", "decided_by", "decided_at"]
-    list_filter = ["route", "suggested_route"]
+    list_display = [
+        "case",
+        "suggested_route",
+        "route",
+        "needs_sign_off",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["route", "suggested_route", "needs_sign_off"]
     list_select_related = ["case", "decided_by"]
+
+
+@admin.register(RouteOverrideSignOff)
+class RouteOverrideSignOffAdmin(ReadOnlyRecordAdmin):
+    list_display = ["decision", "signed_off_by", "signed_off_as", "signed_off_at"]
+    list_select_related = ["decision", "signed_off_by"]
 
 
 @admin.register(Consignment)

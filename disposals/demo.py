@@ -1,10 +1,11 @@
 """Demo disposals: a few hundred returned devices at every step of the flow, with
 closed consignments on every route, so the board and the summary are populated.
 
-Everything goes through the services (set-based), as a real asset manager would;
-then closed consignments are back-dated as a block (every timestamp of their
-devices' disposal shifted by the same amount, so custody chains stay in order)
-so the summary usually has figures in this financial year and the last.
+Everything goes through the services (set-based), as a real asset manager would,
+with the demo logins: ``asset.manager`` works the flow, ``finance.officer`` signs
+off overrides of a suggested resale (never the person who asked). Past cohorts run
+on their own clock, so the summary usually has figures in this financial year and
+the last without back-dating any (append-only) record.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import io
 from collections import defaultdict
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, Max, OuterRef
 from django.utils import timezone
 
+from accounts.services import user_create
 from devices.models import Device, DeviceEvent
 from disposals import services
 from disposals.models import (
@@ -29,8 +30,6 @@ from disposals.models import (
     ResidualValueAssessment,
     ResidualValueRule,
     Route,
-    RouteDecision,
-    SanitisationRecord,
 )
 
 DEMO_CASES = 420
@@ -57,14 +56,13 @@ GRADES = ["A", "B", "C", "scrap"]
 GRADE_WEIGHTS = [25, 40, 25, 10]
 
 
-def _demo_user():
-    user, created = get_user_model().objects.get_or_create(
-        username="demo.disposals", defaults={"is_active": False, "first_name": "Demo"}
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
+def _demo_users():
+    """The asset manager who works the flow and the finance officer who signs off
+    overrides of a suggested resale: the demo logins (``demo_users`` gives them their
+    passwords; created here without one if the seed runs first)."""
+    actor = user_create(username="asset.manager", role="asset-manager", password=None)
+    approver = user_create(username="finance.officer", role="finance", password=None)
+    return actor, approver
 
 
 def _certificate_pdf(reference: str, route: str) -> bytes:
@@ -92,22 +90,37 @@ def _split(items: list, *fractions: float) -> list[list]:
 
 
 def seed(*, rng, today: dt.date, stdout) -> None:
-    """Put ``DEMO_CASES`` returned devices through the flow, deterministically for ``rng``."""
+    """Put ``DEMO_CASES`` returned devices through the flow, deterministically for
+    ``rng``, and open a case for every device already awaiting sanitisation (so each
+    is in a queue on the board: on PostgreSQL a device in a disposal status must have
+    a case).
+
+    Devices are taken in three cohorts by when they came back: the earliest returns
+    went all the way through 200-320 days ago (usually last financial year), the next
+    14-60 days ago, the latest are at every step now. Each cohort runs through the
+    services with its own clock (``now=``), so records are written once with their
+    real times; disposal records are append-only and are never back-dated.
+    """
     if DisposalCase.objects.exists():
         stdout.write("  disposals demo data already present; skipped.")
         return
-    candidates = list(
-        Device.objects.filter(
-            status__in=[Device.Status.RETURNED, Device.Status.AWAITING_SANITISATION]
-        )
+    returned = list(
+        Device.objects.filter(status=Device.Status.RETURNED)
         .order_by("id")
         .values_list("id", flat=True)
     )
-    if not candidates:
+    waiting_without_case = list(
+        Device.objects.filter(status=Device.Status.AWAITING_SANITISATION, historical=False)
+        .exclude(Exists(DisposalCase.objects.filter(device_id=OuterRef("pk"))))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if not returned and not waiting_without_case:
         stdout.write("  no returned devices in the estate; disposals demo skipped.")
         return
-    picked = sorted(rng.sample(candidates, min(DEMO_CASES, len(candidates))))
-    actor = _demo_user()
+    picked = sorted(rng.sample(returned, min(DEMO_CASES, len(returned))))
+    actor, approver = _demo_users()
+    now = timezone.now()
     with transaction.atomic():
         ResidualValueRule.objects.get_or_create(
             effective_from=dt.date(2024, 4, 1), defaults={"name": "Finance rule 2024"}
@@ -118,152 +131,281 @@ def seed(*, rng, today: dt.date, stdout) -> None:
             )[0]
             for name, kind, licence in PARTNERS
         ]
-        services.disposal_cases_open(device_ids=picked, actor=actor, source=SOURCE)
-        cases = list(DisposalCase.objects.filter(device_id__in=picked).order_by("id"))
-        rng.shuffle(cases)
-        waiting, to_wipe = _split(cases, 0.08)
-        now = timezone.now()
-        items = []
-        for case in to_wipe:
-            method = rng.choices(list(STANDARDS), weights=[70, 25, 5])[0]
-            standard, tool, version = STANDARDS[method]
-            operator, verifier = rng.sample(TECHNICIANS, 2)
-            items.append(
-                services.SanitisationInput(
-                    device_id=case.device_id,
-                    method=method,
-                    standard=standard,
-                    tool=tool,
-                    tool_version=version,
-                    operator=operator,
-                    verifier=verifier,
-                    performed_at=now - dt.timedelta(hours=rng.randint(2, 72)),
-                    result="fail" if rng.random() < 0.06 else "pass",
-                    certificate_ref=f"BL-{today:%Y}-{case.device_id:07d}",
-                )
-            )
-        services.sanitisation_records_record(items=items, actor=actor, source=SOURCE)
-        passed = list(
-            DisposalCase.objects.filter(
-                pk__in=[c.pk for c in to_wipe], status=DisposalCase.Status.SANITISED
-            ).values_list("pk", flat=True)
-        )
-        rng.shuffle(passed)
-        _sanitised_only, to_assess = _split(passed, 0.08)
-        by_grade = defaultdict(list)
-        for case_id in to_assess:
-            by_grade[rng.choices(GRADES, weights=GRADE_WEIGHTS)[0]].append(case_id)
-        for grade in GRADES:
-            if by_grade[grade]:
-                services.assessments_record(
-                    case_ids=by_grade[grade], grade=grade, actor=actor, source=SOURCE
-                )
-        rng.shuffle(to_assess)
-        _assessed_only, to_route = _split(to_assess, 0.1)
-        overrides, accepted = _split(to_route, 0.03)
-        if accepted:
-            services.routes_decide(case_ids=accepted, actor=actor, source=SOURCE)
-        if overrides:
-            services.routes_decide(
-                case_ids=overrides,
+        # Devices already awaiting sanitisation join the queue today.
+        for start in range(0, len(waiting_without_case), OPEN_CHUNK):
+            services.disposal_cases_open(
+                device_ids=waiting_without_case[start : start + OPEN_CHUNK],
                 actor=actor,
-                route=Route.REUSE,
-                override_reason="Pledged to the LOTI school laptop scheme this term.",
                 source=SOURCE,
             )
-        routed = defaultdict(list)
-        for case_id, route in DisposalCase.objects.filter(
-            status=DisposalCase.Status.ROUTE_CHOSEN
-        ).values_list("pk", "route"):
-            routed[route].append(case_id)
-        closed = []
-        for route, ids in sorted(routed.items()):
-            ids.sort()
-            rng.shuffle(ids)
-            # Per route: two closed consignments, one dispatched, one open, some left routed.
-            closed_a, closed_b, dispatched, open_, _left = _split(ids, 0.3, 0.25, 0.15, 0.15)
-            partner = partners[PARTNER_FOR_ROUTE[route]]
-            for batch, stage in ((closed_a, "closed"), (closed_b, "closed"),
-                                 (dispatched, "dispatched"), (open_, "open")):  # fmt: skip
-                if not batch:
-                    continue
-                consignment = services.consignment_create(route=route, partner=partner, actor=actor)
-                services.consignment_add_cases(
-                    consignment=consignment, case_ids=batch, actor=actor, source=SOURCE
-                )
-                if stage == "open":
-                    continue
-                services.consignment_dispatch(
-                    consignment=consignment,
-                    dispatch_date=today,
-                    collected_by=f"{partner.name.split(' ')[0]} driver {rng.randint(10, 99)}",
-                    transfer_note_ref=f"WTN-{today:%Y}-{rng.randint(10000, 99999)}",
-                    actor=actor,
-                    source=SOURCE,
-                )
-                if stage == "dispatched":
-                    continue
-                services.consignment_certificate_upload(
-                    consignment=consignment,
-                    upload=ContentFile(
-                        _certificate_pdf(consignment.reference, route),
-                        name=f"{consignment.reference}.pdf",
-                    ),
-                    actor=actor,
-                )
-                proceeds = None
-                if route == Route.RESALE:
-                    estimate = sum(
-                        ResidualValueAssessment.objects.filter(case_id__in=batch).values_list(
-                            "estimated_value", flat=True
-                        ),
-                        Decimal(0),
-                    )
-                    # Realised prices land near the estimate: 85-110% of it.
-                    proceeds = (estimate * Decimal(rng.randint(85, 110)) / 100).quantize(
-                        Decimal("0.01")
-                    )
-                services.consignment_close(
-                    consignment=consignment, actor=actor, proceeds=proceeds, source=SOURCE
-                )
-                closed.append((consignment.pk, batch))
-        # Back-date closed consignments: every other one by 200-320 days (usually last
-        # financial year), the rest by 14-60 days.
-        for n, (consignment_id, batch) in enumerate(closed):
-            days = rng.randint(200, 320) if n % 2 == 0 else rng.randint(14, 60)
-            _backdate(consignment_id, batch, dt.timedelta(days=days))
+        returned_at = dict(
+            DeviceEvent.objects.filter(device_id__in=picked, kind=DeviceEvent.Kind.RETURNED)
+            .values_list("device_id")
+            .annotate(at=Max("occurred_at"))
+            .order_by()
+        )
+        oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+        by_return = sorted(picked, key=lambda pk: (returned_at.get(pk) or oldest, pk))
+        last_year, recent, current = _split(by_return, 0.3, 0.25)
+        closed = 0
+        for cohort, days in ((last_year, rng.randint(200, 320)), (recent, rng.randint(14, 60))):
+            if not cohort:
+                continue
+            came_back = max((returned_at.get(pk) or oldest) for pk in cohort)
+            start = max(now - dt.timedelta(days=days), came_back + dt.timedelta(days=1))
+            if start > now - dt.timedelta(days=COHORT_DAYS):
+                start = now - dt.timedelta(days=COHORT_DAYS)
+            closed += _cohort_to_disposal(cohort, rng, start, actor, approver, partners)
+        stages = _current_cohort(current, rng, now, actor, approver, partners, today)
     counts = dict(DisposalCase.objects.values_list("status").annotate(n=Count("id")).order_by())
     stdout.write(
-        f"  {len(picked)} disposal cases: "
+        f"  {len(picked) + len(waiting_without_case)} disposal cases: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + f"; {Consignment.objects.count()} consignments ({len(closed)} closed)."
+        + f"; {Consignment.objects.count()} consignments ({closed + stages} closed)."
     )
 
 
-def _backdate(consignment_id: int, case_ids: list[int], delta: dt.timedelta) -> None:
-    """Shift every timestamp of these cases' disposal by ``delta`` (one update per table)."""
-    device_ids = list(
-        DisposalCase.objects.filter(pk__in=case_ids).values_list("device_id", flat=True)
+# How many days a past cohort takes from opening to closing its consignments.
+COHORT_DAYS = 11
+OPEN_CHUNK = 5000
+
+
+def _wipe_items(device_ids, rng, at: dt.datetime, today: dt.date, fail_rate: float):
+    items = []
+    for device_id in device_ids:
+        method = rng.choices(list(STANDARDS), weights=[70, 25, 5])[0]
+        standard, tool, version = STANDARDS[method]
+        operator, verifier = rng.sample(TECHNICIANS, 2)
+        items.append(
+            services.SanitisationInput(
+                device_id=device_id,
+                method=method,
+                standard=standard,
+                tool=tool,
+                tool_version=version,
+                operator=operator,
+                verifier=verifier,
+                performed_at=at - dt.timedelta(hours=rng.randint(2, 20)),
+                result="fail" if rng.random() < fail_rate else "pass",
+                certificate_ref=f"BL-{today:%Y}-{device_id:07d}",
+            )
+        )
+    return items
+
+
+def _assess_and_route(case_ids, rng, at, actor, approver, *, override_share: float):
+    """Assess by grade, then route: most take the suggestion; a few suggested for
+    resale are pledged to digital inclusion instead. Returns those overrides' case
+    ids: they await a finance officer's sign-off (a different person from the
+    asset manager who asked), which the caller gives or leaves pending."""
+    by_grade = defaultdict(list)
+    for case_id in case_ids:
+        by_grade[rng.choices(GRADES, weights=GRADE_WEIGHTS)[0]].append(case_id)
+    for grade in GRADES:
+        if by_grade[grade]:
+            services.assessments_record(
+                case_ids=by_grade[grade], grade=grade, actor=actor, source=SOURCE, now=at
+            )
+    resale = _suggested_resale(case_ids)
+    overrides = sorted(rng.sample(resale, min(len(resale), round(len(case_ids) * override_share))))
+    accepted = sorted(set(case_ids) - set(overrides))
+    route_at = at + dt.timedelta(days=1)
+    if accepted:
+        services.routes_decide(case_ids=accepted, actor=actor, source=SOURCE, now=route_at)
+    if overrides:
+        services.routes_decide(
+            case_ids=overrides,
+            actor=actor,
+            route=Route.REUSE,
+            override_reason="Pledged to the LOTI school laptop scheme this term.",
+            source=SOURCE,
+            now=route_at,
+        )
+    return overrides
+
+
+def _suggested_resale(case_ids) -> list[int]:
+    """Assessed cases whose value reaches their rule's resale threshold (one query)."""
+    return sorted(
+        ResidualValueAssessment.objects.filter(
+            case_id__in=case_ids,
+            policy_destruction=False,
+            estimated_value__gte=F("rule__resale_threshold"),
+        )
+        .exclude(grade="scrap")
+        .values_list("case_id", flat=True)
     )
-    DisposalCase.objects.filter(pk__in=case_ids).update(
-        opened_at=F("opened_at") - delta,
-        status_changed_at=F("status_changed_at") - delta,
-        disposed_at=F("disposed_at") - delta,
+
+
+def _consign(ids, route, partner, rng, at, actor, *, stage: str, today: dt.date) -> bool:
+    """One consignment of ``ids`` taken to ``stage`` (open, dispatched or closed),
+    its steps a day or so apart from ``at``. Returns whether it was closed."""
+    consignment = services.consignment_create(route=route, partner=partner, actor=actor, now=at)
+    services.consignment_add_cases(
+        consignment=consignment, case_ids=ids, actor=actor, source=SOURCE, now=at
     )
-    SanitisationRecord.objects.filter(case_id__in=case_ids).update(
-        performed_at=F("performed_at") - delta, recorded_at=F("recorded_at") - delta
+    if stage == "open":
+        return False
+    dispatched_at = at + dt.timedelta(days=1)
+    services.consignment_dispatch(
+        consignment=consignment,
+        dispatch_date=min(timezone.localdate(dispatched_at), today),
+        collected_by=f"{partner.name.split(' ')[0]} driver {rng.randint(10, 99)}",
+        transfer_note_ref=f"WTN-{today:%Y}-{rng.randint(10000, 99999)}",
+        actor=actor,
+        source=SOURCE,
+        now=dispatched_at,
     )
-    ResidualValueAssessment.objects.filter(case_id__in=case_ids).update(
-        assessed_at=F("assessed_at") - delta
+    if stage == "dispatched":
+        return False
+    certified_at = at + dt.timedelta(days=4)
+    services.consignment_certificate_upload(
+        consignment=consignment,
+        upload=ContentFile(
+            _certificate_pdf(consignment.reference, route), name=f"{consignment.reference}.pdf"
+        ),
+        actor=actor,
+        now=certified_at,
     )
-    RouteDecision.objects.filter(case_id__in=case_ids).update(decided_at=F("decided_at") - delta)
-    consignment = Consignment.objects.get(pk=consignment_id)
-    Consignment.objects.filter(pk=consignment_id).update(
-        created_at=F("created_at") - delta,
-        dispatch_date=consignment.dispatch_date - delta,
-        certificate_uploaded_at=F("certificate_uploaded_at") - delta,
-        closed_at=F("closed_at") - delta,
+    proceeds = None
+    if route == Route.RESALE:
+        estimate = sum(
+            ResidualValueAssessment.objects.filter(case_id__in=ids).values_list(
+                "estimated_value", flat=True
+            ),
+            Decimal(0),
+        )
+        # Realised prices land near the estimate: 85-110% of it.
+        proceeds = (estimate * Decimal(rng.randint(85, 110)) / 100).quantize(Decimal("0.01"))
+    services.consignment_close(
+        consignment=consignment,
+        actor=actor,
+        proceeds=proceeds,
+        source=SOURCE,
+        now=certified_at + dt.timedelta(hours=2),
     )
-    DeviceEvent.objects.filter(device_id__in=device_ids, source=SOURCE).update(
-        occurred_at=F("occurred_at") - delta
+    return True
+
+
+def _routed(case_ids) -> dict[str, list[int]]:
+    routed = defaultdict(list)
+    for case_id, route in (
+        DisposalCase.objects.filter(pk__in=case_ids, status=DisposalCase.Status.ROUTE_CHOSEN)
+        .order_by("pk")
+        .values_list("pk", "route")
+    ):
+        routed[route].append(case_id)
+    return routed
+
+
+def _cohort_to_disposal(device_ids, rng, start, actor, approver, partners) -> int:
+    """Take a past cohort all the way: opened at ``start``, wiped the next day,
+    assessed, routed (overrides signed off), consigned and closed within
+    ``COHORT_DAYS``. Returns the number of consignments closed."""
+    today = timezone.localdate()
+    day = dt.timedelta(days=1)
+    cases = services.disposal_cases_open(
+        device_ids=device_ids, actor=actor, source=SOURCE, now=start
     )
+    services.sanitisation_records_record(
+        items=_wipe_items(device_ids, rng, start + day, today, fail_rate=0.06),
+        actor=actor,
+        source=SOURCE,
+        now=start + day,
+    )
+    case_ids = [c.pk for c in cases]
+    sanitised = list(
+        DisposalCase.objects.filter(
+            pk__in=case_ids, status=DisposalCase.Status.SANITISED
+        ).values_list("pk", flat=True)
+    )
+    overrides = _assess_and_route(
+        sanitised, rng, start + 2 * day, actor, approver, override_share=0.03
+    )
+    if overrides:
+        services.route_overrides_sign_off(
+            case_ids=overrides, approver=approver, source=SOURCE, now=start + 3 * day
+        )
+    closed = 0
+    for route, ids in sorted(_routed(case_ids).items()):
+        partner = partners[PARTNER_FOR_ROUTE[route]]
+        closed += _consign(
+            ids, route, partner, rng, start + 4 * day, actor, stage="closed", today=today
+        )
+    return closed
+
+
+def _current_cohort(device_ids, rng, now, actor, approver, partners, today) -> int:
+    """The latest returns, at every step of the flow now: some awaiting sanitisation,
+    some sanitised or assessed only, overrides awaiting sign-off and signed off,
+    routed devices left to consign, and per route a closed, a dispatched and an open
+    consignment. Returns the number of consignments closed."""
+    if not device_ids:
+        return 0
+    hour = dt.timedelta(hours=1)
+    start = now - dt.timedelta(days=COHORT_DAYS)
+    cases = services.disposal_cases_open(
+        device_ids=device_ids, actor=actor, source=SOURCE, now=start
+    )
+    cases = list(cases)
+    rng.shuffle(cases)
+    _waiting, to_wipe = _split(cases, 0.08)
+    wiped_at = start + dt.timedelta(days=1)
+    services.sanitisation_records_record(
+        items=_wipe_items([c.device_id for c in to_wipe], rng, wiped_at, today, 0.06),
+        actor=actor,
+        source=SOURCE,
+        now=wiped_at,
+    )
+    passed = list(
+        DisposalCase.objects.filter(
+            pk__in=[c.pk for c in to_wipe], status=DisposalCase.Status.SANITISED
+        ).values_list("pk", flat=True)
+    )
+    rng.shuffle(passed)
+    _sanitised_only, to_assess = _split(passed, 0.08)
+    to_assess.sort()
+    rng.shuffle(to_assess)
+    assessed_only, to_route = _split(to_assess, 0.1)
+    assess_at = start + dt.timedelta(days=2)
+    by_grade = defaultdict(list)
+    for case_id in assessed_only:
+        by_grade[rng.choices(GRADES, weights=GRADE_WEIGHTS)[0]].append(case_id)
+    for grade in GRADES:
+        if by_grade[grade]:
+            services.assessments_record(
+                case_ids=by_grade[grade], grade=grade, actor=actor, source=SOURCE, now=assess_at
+            )
+    overrides = _assess_and_route(
+        sorted(to_route), rng, assess_at, actor, approver, override_share=0.05
+    )
+    # Half the overrides are signed off; the rest await a finance officer.
+    signed = overrides[: len(overrides) // 2]
+    if signed:
+        services.route_overrides_sign_off(
+            case_ids=signed,
+            approver=approver,
+            source=SOURCE,
+            now=start + dt.timedelta(days=3),
+        )
+    closed = 0
+    consign_at = start + dt.timedelta(days=4)
+    for route, ids in sorted(_routed([c.pk for c in cases]).items()):
+        rng.shuffle(ids)
+        # Per route: one closed consignment, one dispatched, one open, some left routed.
+        done, dispatched, open_, _left = _split(ids, 0.35, 0.2, 0.2)
+        partner = partners[PARTNER_FOR_ROUTE[route]]
+        for batch, stage in ((done, "closed"), (dispatched, "dispatched"), (open_, "open")):
+            if batch:
+                closed += _consign(
+                    sorted(batch),
+                    route,
+                    partner,
+                    rng,
+                    consign_at,
+                    actor,
+                    stage=stage,
+                    today=today,
+                )
+        consign_at += hour
+    return closed

@@ -485,6 +485,11 @@ class RouteDecision(KeptModel):
     suggestion_reason = models.CharField(max_length=300)
     route = models.CharField(max_length=16, choices=Route.choices)
     override_reason = models.CharField(max_length=500, blank=True)
+    # Overriding a suggested resale throws away residual value: the override is only a
+    # request (by ``decided_by``) until a finance or commercial officer signs it off
+    # (a ``RouteOverrideSignOff`` row: this table is append-only, so the sign-off is a
+    # row of its own rather than an update of this one).
+    needs_sign_off = models.BooleanField(default=False)
     decided_at = models.DateTimeField()
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -499,6 +504,15 @@ class RouteDecision(KeptModel):
                 condition=Q(route=F("suggested_route")) | ~Q(override_reason=""),
                 name="%(app_label)s_%(class)s_override_has_reason",
             ),
+            # Only an override away from a suggested resale waits for a sign-off. (The
+            # service flags every such override; decisions from before the sign-off
+            # rule are not flagged. On PostgreSQL a trigger on the case refuses the
+            # move to "route chosen" of an unsigned resale override, flag or not.)
+            models.CheckConstraint(
+                condition=Q(needs_sign_off=False)
+                | (Q(suggested_route="resale") & ~Q(route="resale")),
+                name="%(app_label)s_%(class)s_sign_off_only_for_resale_override",
+            ),
             models.CheckConstraint(
                 condition=Q(route="destruction")
                 | (Q(sanitisation__isnull=False) & Q(assessment__isnull=False)),
@@ -512,6 +526,43 @@ class RouteDecision(KeptModel):
     @property
     def overridden(self) -> bool:
         return self.route != self.suggested_route
+
+    @property
+    def awaiting_sign_off(self) -> bool:
+        """An override away from resale that no finance or commercial officer has
+        signed off yet (reads ``sign_off``: select it with the decision)."""
+        if not self.needs_sign_off:
+            return False
+        try:
+            self.sign_off  # noqa: B018 - the reverse one-to-one raises when absent
+        except RouteOverrideSignOff.DoesNotExist:
+            return True
+        return False
+
+
+class RouteOverrideSignOff(KeptModel):
+    """A finance or commercial officer's sign-off of an override away from a suggested
+    resale (business case: residual value is assessed before the route is chosen,
+    resale where value exists). Never the asset manager who asked for the override.
+    Append-only, like the decision it signs off."""
+
+    decision = models.OneToOneField(
+        RouteDecision, on_delete=models.PROTECT, related_name="sign_off"
+    )
+    signed_off_at = models.DateTimeField()
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The approver's role when signing (finance or commercial), kept as evidence.
+    signed_off_as = models.CharField(max_length=32)
+
+    objects = scoped_manager("decision__case__device__business_unit", base=KeptScopedQuerySet)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Sign-off of the route override for case {self.decision.case_id}"
 
 
 # Rough weights for environmental reporting (kg per device), by category.

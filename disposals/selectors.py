@@ -23,6 +23,7 @@ from disposals.models import (
     Consignment,
     DisposalCase,
     Route,
+    RouteDecision,
     SanitisationRecord,
 )
 
@@ -91,7 +92,7 @@ def board_rows(*, user, queue: str, route: str = "", limit: int = 200, offset: i
             "device__manufacturer",
             "device__business_unit",
             "assessment",
-            "route_decision",
+            "route_decision__sign_off",
             "consignment__partner",
         ).order_by("id")[offset : offset + limit]
     )
@@ -101,7 +102,12 @@ def case_for_device(*, user, device_id: int) -> DisposalCase | None:
     return (
         case_list(user=user)
         .filter(device_id=device_id)
-        .select_related("assessment__assessed_by", "route_decision__decided_by", "consignment")
+        .select_related(
+            "assessment__assessed_by",
+            "route_decision__decided_by",
+            "route_decision__sign_off__signed_off_by",
+            "consignment",
+        )
         .first()
     )
 
@@ -201,6 +207,36 @@ def consignment_cases(*, user, consignment: Consignment) -> list[DisposalCase]:
             )
         )
         .order_by("id")
+    )
+
+
+def consignment_wholly_in_scope(*, user, consignment: Consignment) -> bool:
+    """Whether every device in ``consignment`` lies in the user's scope: only then may a
+    scoped user act on it (``disposals.services.consignments``). One query."""
+    scope = unit_scope(user)
+    if scope.unrestricted:
+        return True
+    return not (
+        DisposalCase.objects.filter(consignment=consignment)
+        .exclude(DisposalCase.objects.scope_q(scope))
+        .exists()
+    )
+
+
+def overrides_awaiting_sign_off(*, user) -> QuerySet[RouteDecision]:
+    """Overrides away from a suggested resale that await a finance or commercial
+    sign-off, in the user's scope, oldest first (one query with everything shown)."""
+    return (
+        RouteDecision.objects.visible_to(user)
+        .filter(needs_sign_off=True, sign_off__isnull=True)
+        .select_related(
+            "case__device__device_model",
+            "case__device__manufacturer",
+            "case__device__business_unit",
+            "assessment",
+            "decided_by",
+        )
+        .order_by("decided_at", "id")
     )
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("bulk/", views.board_bulk, name="board_bulk"),
     path("summary/", views.summary, name="summary"),
     path("value-rule/", views.value_rule, name="value_rule"),
+    path("sign-offs/", views.route_sign_offs, name="route_sign_offs"),
     path("find/", views.device_lookup, name="device_lookup"),
     path("devices/<int:device_id>/custody/", views.device_custody, name="device_custody"),
     path(

@@ -337,12 +337,15 @@ def consignment_create(request):
 def _consignment_context(request, consignment, **extra):
     user = request.user
     commercial = can_see_commercial(user)
+    wholly_in_scope = selectors.consignment_wholly_in_scope(user=user, consignment=consignment)
     context = {
         "consignment": consignment,
         "cases": selectors.consignment_cases(user=user, consignment=consignment),
         "commercial": commercial,
         "classification": _marking(user, True),
-        "can_edit": has_role(user, *BOARD_ROLES),
+        "can_edit": has_role(user, *BOARD_ROLES) and wholly_in_scope,
+        # A scoped asset manager sees why the actions are missing (see the services).
+        "others_devices": has_role(user, *BOARD_ROLES) and not wholly_in_scope,
         "dispatch_form": forms.DispatchForm(initial={"dispatch_date": timezone.localdate()}),
         "certificate_form": forms.CertificateForm(),
         "close_form": forms.CloseForm(),
@@ -447,6 +450,53 @@ def _pdf_response(body: bytes, filename: str) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------
+# Sign-off of overrides away from a suggested resale
+# ---------------------------------------------------------------------------
+
+SIGN_OFF_PAGE_SIZE = 200
+
+
+@role_required(*READ_ROLES)
+def route_sign_offs(request):
+    """Overrides away from a suggested resale awaiting sign-off. Finance and
+    commercial officers sign them off here; the service decides who may (not the
+    requester, only those roles), so a refusal is shown as an error."""
+    errors = []
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("selected") if v.isdigit()]
+        # Scope: only cases the user can see are passed on.
+        ids = list(
+            selectors.case_list(user=request.user).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        if not ids:
+            errors = [("selected", "Select at least one override in your scope.")]
+        else:
+            try:
+                done = services.route_overrides_sign_off(
+                    case_ids=ids, approver=request.user, source="web"
+                )
+            except DomainError as exc:
+                errors = [(exc.field or "selected", exc.message)]
+            else:
+                messages.success(request, f"Signed off {len(done)} route override(s).")
+                return redirect("disposals:route_sign_offs")
+    pending = list(selectors.overrides_awaiting_sign_off(user=request.user)[:SIGN_OFF_PAGE_SIZE])
+    commercial = can_see_commercial(request.user)
+    return render(
+        request,
+        "disposals/route_sign_offs.html",
+        {
+            "decisions": pending,
+            "errors": errors,
+            "commercial": commercial,
+            "can_sign_off": has_role(request.user, Role.FINANCE, Role.COMMERCIAL),
+            "classification": _marking(request.user, True),
+        },
+        status=400 if errors else 200,
+    )
+
+
+# ---------------------------------------------------------------------------
 # Custody
 # ---------------------------------------------------------------------------
 
@@ -461,6 +511,7 @@ def device_custody(request, device_id: int):
         {
             **chain,
             "commercial": commercial,
+            "can_sign_off": has_role(request.user, Role.FINANCE, Role.COMMERCIAL),
             "classification": _marking(request.user, chain["assessment"] is not None),
             "now": timezone.now(),
         },

@@ -7,6 +7,7 @@ as ``services.x(...)``; each step of the journey has its own module:
 * ``value_and_routes``: residual value is assessed before the route is chosen;
   resale where there is value, reuse for digital inclusion where the grade allows,
   WEEE recycling otherwise, destruction after a failed wipe or where policy says;
+  overriding a suggested resale waits for a finance or commercial sign-off;
 * ``consignments``: batches to approved partners, dispatch, the partner's
   certificate, and closing (the devices are disposed);
 * ``custody``: what every step shares: the case status mover, the device moves and
@@ -45,6 +46,8 @@ from disposals.services.value_and_routes import (
     residual_value_estimate,
     residual_value_rule_create,
     residual_value_rule_current,
+    route_override_sign_off,
+    route_overrides_sign_off,
     route_suggest,
     routes_decide,
 )
@@ -73,6 +76,8 @@ __all__ = [
     "residual_value_estimate",
     "residual_value_rule_create",
     "residual_value_rule_current",
+    "route_override_sign_off",
+    "route_overrides_sign_off",
     "route_suggest",
     "routes_decide",
     "sanitisation_records_record",

@@ -4,6 +4,18 @@ A routed device goes into an open consignment of its route; the consignment is
 dispatched (with its waste transfer note), the partner's certificate comes back,
 and closing it marks every device in it disposed. Only destruction after a failed
 wipe leaves without a passing sanitisation record.
+
+Scope. A partner collects from several business units at once (one van, one
+waste transfer note, one certificate for the load), so a consignment may carry
+many units' devices; we keep that rather than split consignments by unit, which
+would multiply collections and paperwork for the same partner. What a consignment
+action does, though, it does to *every* device in it: dispatching or closing
+declares all of them gone. So a user scoped to some units may act on a consignment
+(add, remove, dispatch, upload the certificate, close) only while every device in
+it, and every device they add, lies inside their scope; otherwise the service
+refuses with ``out_of_scope`` and a message that names no other unit's device. A
+central (unscoped) asset manager runs mixed loads. Opening an empty consignment
+needs no scope.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from disposals.services.custody import (
     devices_move,
     lock_cases,
     passing_records,
+    require_in_scope,
     require_passing,
     require_status,
 )
@@ -41,7 +54,9 @@ CERTIFICATE_SIGNATURES = (
 )
 
 
-def consignment_create(*, route: str, partner: Partner, actor) -> Consignment:
+def consignment_create(
+    *, route: str, partner: Partner, actor, now: dt.datetime | None = None
+) -> Consignment:
     """Open a consignment on one route to one approved partner of the right kind."""
     if route not in Route.values:
         raise DomainError("Choose a route.", field="route")
@@ -57,7 +72,7 @@ def consignment_create(*, route: str, partner: Partner, actor) -> Consignment:
             reference=f"tmp-{uuid.uuid4().hex[:20]}",
             route=route,
             partner=partner,
-            created_at=timezone.now(),
+            created_at=now or timezone.now(),
             created_by=actor,
         )
         consignment.full_clean()
@@ -72,15 +87,30 @@ def _lock_consignment(consignment: Consignment) -> Consignment:
     return Consignment.objects.select_for_update().select_related("partner").get(pk=consignment.pk)
 
 
+def _require_consignment_in_scope(
+    locked: Consignment, actor, action: str, adding: Iterable[int] = ()
+) -> None:
+    """Every device already in the consignment, and every one being added, must lie
+    in the actor's scope (see the module docstring). Called with the consignment
+    locked, so no other unit's device can slip in between the check and the action."""
+    case_ids = [*locked.cases.values_list("pk", flat=True), *adding]
+    require_in_scope(actor=actor, case_ids=case_ids, action=action, what=str(locked))
+
+
 def consignment_add_cases(
-    *, consignment: Consignment, case_ids: Iterable[int], actor, source: str = "web"
+    *,
+    consignment: Consignment,
+    case_ids: Iterable[int],
+    actor,
+    source: str = "web",
+    now: dt.datetime | None = None,
 ) -> int:
     """Put routed devices into an open consignment of the same route.
 
     Gate: only a routed case goes in, and every route but destruction after a
     failed wipe rests on a passing sanitisation record.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         # Lock the consignment first, then the cases in pk order (the same order
         # every service uses), so dispatch cannot race an addition.
@@ -90,6 +120,9 @@ def consignment_add_cases(
         cases = lock_cases(case_ids)
         if not cases:
             raise DomainError("Select at least one case.", field="cases")
+        _require_consignment_in_scope(
+            locked, actor, f"add devices to {locked}", adding=[c.pk for c in cases]
+        )
         require_status(cases, CaseStatus.ROUTE_CHOSEN, "add to a consignment")
         wrong = [c for c in cases if c.route != locked.route]
         if wrong:
@@ -131,6 +164,7 @@ def consignment_remove_cases(
         locked = _lock_consignment(consignment)
         if locked.status != Consignment.Status.OPEN:
             raise DomainError(f"{locked} has been dispatched; its devices cannot be removed.")
+        _require_consignment_in_scope(locked, actor, f"remove devices from {locked}")
         cases = lock_cases(case_ids)
         if any(c.consignment_id != locked.pk for c in cases):
             raise DomainError(f"Some selected devices are not in {locked}.", field="cases")
@@ -160,6 +194,7 @@ def consignment_dispatch(
     transfer_note_ref: str,
     actor,
     source: str = "web",
+    now: dt.datetime | None = None,
 ) -> Consignment:
     """Record that a consignment has left: date, who collected it, and the waste
     transfer note (or equivalent) reference.
@@ -181,11 +216,12 @@ def consignment_dispatch(
     if errors:
         name, message = next(iter(errors.items()))
         raise DomainError(message, field=name)
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_consignment(consignment)
         if locked.status != Consignment.Status.OPEN:
             raise DomainError(f"{locked} has already been dispatched.", code="wrong_step")
+        _require_consignment_in_scope(locked, actor, f"dispatch {locked}")
         cases = lock_cases(locked.cases.values_list("pk", flat=True))
         if not cases:
             raise DomainError(f"{locked} has no devices to dispatch.", field="cases")
@@ -231,7 +267,12 @@ def certificate_content_type(head: bytes) -> str | None:
 
 
 def consignment_certificate_upload(
-    *, consignment: Consignment, upload, actor, max_bytes: int | None = None
+    *,
+    consignment: Consignment,
+    upload,
+    actor,
+    max_bytes: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Consignment:
     """Store the partner's certificate of disposal/destruction/reuse for a
     dispatched consignment, after checking its real type (PDF, PNG or JPEG by
@@ -267,6 +308,7 @@ def consignment_certificate_upload(
                 field="certificate",
                 code="wrong_step",
             )
+        _require_consignment_in_scope(locked, actor, f"upload the certificate of {locked}")
         # A fresh name each time: an earlier certificate's file stays on disk (never deleted).
         locked.certificate.save(
             f"{locked.reference}-{uuid.uuid4().hex[:8]}{_extension(content_type)}",
@@ -274,7 +316,7 @@ def consignment_certificate_upload(
             save=False,
         )
         locked.certificate_content_type = content_type
-        locked.certificate_uploaded_at = timezone.now()
+        locked.certificate_uploaded_at = now or timezone.now()
         locked.certificate_uploaded_by = actor
         locked.save(
             update_fields=[
@@ -296,7 +338,12 @@ def _extension(content_type: str) -> str:
 
 
 def consignment_close(
-    *, consignment: Consignment, actor, proceeds: Decimal | None = None, source: str = "web"
+    *,
+    consignment: Consignment,
+    actor,
+    proceeds: Decimal | None = None,
+    source: str = "web",
+    now: dt.datetime | None = None,
 ) -> Consignment:
     """Close a dispatched consignment whose certificate has come back: every device
     in it is marked disposed (set-based, one event each).
@@ -304,7 +351,7 @@ def consignment_close(
     Resale consignments record their proceeds (a Decimal, possibly 0.00); other
     routes carry none.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_consignment(consignment)
         if locked.status != Consignment.Status.DISPATCHED:
@@ -315,6 +362,7 @@ def consignment_close(
             raise DomainError(
                 "Upload the partner's certificate before closing.", field="certificate"
             )
+        _require_consignment_in_scope(locked, actor, f"close {locked}")
         if locked.route == Route.RESALE:
             if proceeds is None:
                 raise DomainError("Enter the resale proceeds (0.00 if none).", field="proceeds")

@@ -6,7 +6,7 @@
   ``devices.DeviceEvent`` rows each step writes, so the device's timeline is its
   chain of custody;
 * ``lock_cases`` and the gates each step re-checks (``require_status``,
-  ``require_passing``).
+  ``require_passing``, ``require_in_scope``).
 
 Work over many devices is set-based: rows are locked in pk order, moved with a
 compare-and-swap ``update()`` whose count is checked, and events are bulk-created.
@@ -15,18 +15,18 @@ compare-and-swap ``update()`` whose count is checked, and events are bulk-create
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from accounts.scoping import unit_scope
 from core.errors import DomainError
-from devices.models import ALLOWED_TRANSITIONS, Device, DeviceEvent
+from devices.models import DeviceEvent
+from devices.services import devices_status_move
 from disposals.models import CASE_TRANSITIONS, DisposalCase, SanitisationRecord
 
 # Retention is a policy, not a cascade: records are kept at least this long after
@@ -96,51 +96,20 @@ def devices_move(
     details: dict[int, dict],
     now: dt.datetime,
 ) -> None:
-    """Move devices (``(device_id, from_status)`` pairs) to ``to_status`` set-based,
-    checking ``devices.models.ALLOWED_TRANSITIONS`` exactly as
-    ``devices.services.device_transition`` does, and write one event each. A
-    compare-and-swap on status guards races."""
-    by_from: dict[str, list[int]] = defaultdict(list)
-    for device_id, from_status in moves:
-        by_from[from_status].append(device_id)
-    labels = dict(Device.Status.choices)
-    for from_status, ids in by_from.items():
-        if to_status not in ALLOWED_TRANSITIONS.get(from_status, frozenset()):
-            raise DomainError(
-                f"{len(ids)} device(s) cannot move from {labels[from_status]} "
-                f"to {labels[to_status]}.",
-                field="status",
-                code="transition_not_allowed",
-            )
-        moved = Device.objects.filter(pk__in=ids, status=from_status).update(
-            status=to_status, version=F("version") + 1, updated_at=now
-        )
-        if moved != len(ids):
-            raise DomainError(
-                "Some devices changed status while you were working; reload and try again.",
-                code="conflict",
-            )
-    DeviceEvent.objects.bulk_create(
-        DeviceEvent(
-            device_id=device_id,
-            kind=kind,
-            occurred_at=now,
-            recorded_by=actor,
-            source=source,
-            from_status=from_status,
-            to_status=to_status,
-            details=details.get(device_id, {}),
-        )
-        for device_id, from_status in moves
-    )
-    # A queryset update() skips simple-history's signal: add the devices' history rows
-    # here, in bulk (one read, one insert), as devices.services does for its updates.
-    Device.history.bulk_history_create(
-        list(Device.objects.filter(pk__in=[device_id for device_id, _ in moves])),
-        update=True,
-        default_user=actor,
-        default_change_reason=source or "disposals",
-        default_date=now,
+    """Move devices (``(device_id, from_status)`` pairs) to ``to_status`` through
+    ``devices.services.devices_status_move``, the one set-based status mover every
+    door calls: it checks ``ALLOWED_TRANSITIONS``, compare-and-swaps on status, and
+    writes the events and history. Disposals passes ``disposal=True``, being the one
+    app that may move a device into a disposal status (it holds the device's case)."""
+    devices_status_move(
+        moves=moves,
+        to_status=to_status,
+        kind=kind,
+        actor=actor,
+        source=source or "disposals",
+        details=details,
+        now=now,
+        disposal=True,
     )
 
 
@@ -203,4 +172,31 @@ def require_passing(cases: list[DisposalCase], passing: dict, action: str) -> No
             + ", ".join(str(c.device) for c in missing[:10]),
             field="cases",
             code="not_sanitised",
+        )
+
+
+def require_in_scope(*, actor, case_ids: Iterable[int], action: str, what: str = "") -> None:
+    """Refuse (``out_of_scope``) when any of the cases' devices lies outside the
+    actor's business-unit scope. One query; nothing for an unscoped actor or for
+    the system itself (``actor=None``: the demo loader, a migration).
+
+    The message names no device: a device outside the caller's scope is not
+    theirs to see, not even by its asset tag.
+    """
+    if actor is None:
+        return
+    scope = unit_scope(actor)
+    if scope.unrestricted:
+        return
+    ids = sorted(set(case_ids))
+    if not ids:
+        return
+    outside = DisposalCase.objects.filter(pk__in=ids).exclude(DisposalCase.objects.scope_q(scope))
+    if outside.exists():
+        subject = what or "the selection"
+        raise DomainError(
+            f"Cannot {action}: {subject} includes devices outside your business units. "
+            "Someone whose scope covers every unit in it must do this.",
+            field="cases",
+            code="out_of_scope",
         )

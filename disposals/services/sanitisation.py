@@ -64,6 +64,7 @@ def sanitisation_records_record(
     actor=None,
     source: str = "web",
     all_or_nothing: bool = False,
+    now: dt.datetime | None = None,
 ) -> list[ItemResult]:
     """Record sanitisation results for many devices at once (pages and wipe tools).
 
@@ -77,7 +78,7 @@ def sanitisation_records_record(
     Each item gets its own result. With ``all_or_nothing`` any bad item refuses
     the whole batch (the pages); otherwise good items are kept (the API).
     """
-    now = timezone.now()
+    now = now or timezone.now()
     results: list[ItemResult] = [
         ItemResult(index=i, label=item.label or str(item.device_id), ok=True)
         for i, item in enumerate(items)
@@ -98,7 +99,7 @@ def sanitisation_records_record(
             ).values_list("pk", flat=True)
         )
         if openable:
-            disposal_cases_open(device_ids=openable, actor=actor, source=source)
+            disposal_cases_open(device_ids=openable, actor=actor, source=source, now=now)
         cases = {
             c.device_id: c
             for c in lock_cases(

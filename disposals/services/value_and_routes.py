@@ -4,6 +4,11 @@ Business case: "we will review whether there is any residual monetary value befo
 deciding to" donate. Resale where there is value, reuse for digital inclusion where
 the grade allows, WEEE recycling otherwise, destruction where policy says (a failed
 wipe is routed to destruction by ``disposals.services.sanitisation``).
+
+Overriding a suggested resale gives value away, so it is a request until a finance
+or commercial officer other than the requester signs it off
+(``route_override_sign_off``); overrides away from other suggestions need only a
+reason.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.roles import Role, user_roles
 from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals.models import (
     REUSABLE_GRADES,
+    DisposalCase,
     Grade,
     ResidualValueAssessment,
     ResidualValueRule,
     Route,
     RouteDecision,
+    RouteOverrideSignOff,
 )
 from disposals.services.custody import (
     PENNY,
@@ -33,9 +41,14 @@ from disposals.services.custody import (
     custody_events,
     lock_cases,
     passing_records,
+    require_in_scope,
     require_passing,
     require_status,
 )
+
+# Who may sign off an override away from a suggested resale, and how the sign-off
+# records their role.
+SIGN_OFF_ROLES = {Role.FINANCE: "finance", Role.COMMERCIAL: "commercial"}
 
 
 def residual_value_rule_current(*, on_date: dt.date) -> ResidualValueRule:
@@ -107,6 +120,7 @@ def assessments_record(
     policy_destruction: bool = False,
     source: str = "web",
     on_date: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> list[ResidualValueAssessment]:
     """Assess the residual value of sanitised devices, set-based, by the rule in force.
 
@@ -115,12 +129,13 @@ def assessments_record(
     """
     if grade not in Grade.values:
         raise DomainError("Choose a condition grade.", field="grade")
-    now = timezone.now()
-    on_date = on_date or timezone.localdate()
+    now = now or timezone.now()
+    on_date = on_date or timezone.localdate(now)
     with transaction.atomic():
         cases = lock_cases(case_ids)
         if not cases:
             raise DomainError("Select at least one case.", field="cases")
+        require_in_scope(actor=actor, case_ids=[c.pk for c in cases], action="assess")
         require_status(cases, CaseStatus.SANITISED, "assess")
         passing = passing_records([c.pk for c in cases])
         require_passing(cases, passing, "assess")
@@ -187,24 +202,42 @@ def routes_decide(
     route: str | None = None,
     override_reason: str = "",
     source: str = "web",
+    now: dt.datetime | None = None,
 ) -> list[RouteDecision]:
     """Choose the route for assessed devices: the suggestion, or an override.
 
     Gate: no route without a passing sanitisation record and an assessment.
     Overriding the suggested route needs a reason; who, when, the suggestion and
     the choice are all recorded.
+
+    Overriding a suggested *resale* (to reuse, recycling or destruction) is only a
+    request: the business case assesses residual value before the route is chosen
+    and sells where value exists, so giving that value away needs a finance or
+    commercial officer's sign-off (``route_override_sign_off``). Until then the
+    decision is recorded with ``needs_sign_off`` and the case stays value-assessed,
+    shown as awaiting finance sign-off. A case with a pending request cannot be
+    routed again.
     """
     override_reason = override_reason.strip()
     if route is not None and route not in Route.values:
         raise DomainError("Choose a route.", field="route")
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         cases = lock_cases(case_ids)
         if not cases:
             raise DomainError("Select at least one case.", field="cases")
+        require_in_scope(actor=actor, case_ids=[c.pk for c in cases], action="choose a route")
         passing = passing_records([c.pk for c in cases])
         require_passing(cases, passing, "choose a route")
         require_status(cases, CaseStatus.VALUE_ASSESSED, "choose a route")
+        pending = RouteDecision.objects.filter(case__in=cases).select_related("case__device")
+        if pending:
+            raise DomainError(
+                "Already awaiting finance sign-off of a route override: "
+                + ", ".join(str(d.case.device) for d in pending[:10]),
+                field="cases",
+                code="awaiting_sign_off",
+            )
         assessments = {
             a.case_id: a
             for a in ResidualValueAssessment.objects.filter(case__in=cases).select_related("rule")
@@ -234,6 +267,7 @@ def routes_decide(
                 suggestion_reason=reason,
                 route=chosen,
                 override_reason=override_reason if chosen != suggested else "",
+                needs_sign_off=suggested == Route.RESALE and chosen != Route.RESALE,
                 decided_at=now,
                 decided_by=actor,
             )
@@ -245,7 +279,8 @@ def routes_decide(
         RouteDecision.objects.bulk_create(decisions)
         by_route: dict[str, list[int]] = defaultdict(list)
         for d in decisions:
-            by_route[d.route].append(d.case.pk)
+            if not d.needs_sign_off:
+                by_route[d.route].append(d.case.pk)
         for chosen, ids in by_route.items():
             cases_transition(
                 case_ids=ids,
@@ -256,7 +291,7 @@ def routes_decide(
             )
         detail = {
             d.case.device_id: {
-                "step": "route_chosen",
+                "step": "route_override_requested" if d.needs_sign_off else "route_chosen",
                 "route": d.route,
                 "suggested_route": d.suggested_route,
                 "reason": d.suggestion_reason,
@@ -276,9 +311,141 @@ def routes_decide(
     return list(RouteDecision.objects.filter(case__in=cases).order_by("case_id"))
 
 
+def _sign_off_role(approver) -> str | None:
+    """The role under which ``approver`` may sign off (finance first), or None. Held
+    roles only: being a superuser does not make anyone a finance officer."""
+    held = user_roles(approver)
+    return next((slug for role, slug in SIGN_OFF_ROLES.items() if role in held), None)
+
+
+def route_overrides_sign_off(
+    *,
+    case_ids: Iterable[int],
+    approver,
+    source: str = "web",
+    now: dt.datetime | None = None,
+) -> list[RouteOverrideSignOff]:
+    """Sign off pending overrides away from a suggested resale, set-based; each case
+    then moves on (value assessed -> route chosen) on its requested route.
+
+    Rule (business case: residual value is assessed before the route is chosen;
+    resale where value exists): only a finance or commercial officer may sign off
+    (``role_not_allowed``), never the person who asked for the override
+    (``same_person``), and only for devices in their scope (``out_of_scope``).
+    Nothing is written unless every case passes.
+    """
+    if approver is None or not getattr(approver, "is_authenticated", False):
+        raise DomainError("Sign in to sign off a route override.", code="role_not_allowed")
+    role = _sign_off_role(approver)
+    if role is None:
+        raise DomainError(
+            "Only a finance or commercial officer can sign off an override of a suggested resale.",
+            field="approver",
+            code="role_not_allowed",
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        cases = lock_cases(case_ids)
+        if not cases:
+            raise DomainError("Select at least one case.", field="cases")
+        require_in_scope(
+            actor=approver, case_ids=[c.pk for c in cases], action="sign off the override"
+        )
+        decisions = {
+            d.case_id: d
+            for d in RouteDecision.objects.filter(case__in=cases, needs_sign_off=True).exclude(
+                sign_off__isnull=False
+            )
+        }
+        missing = [c for c in cases if c.pk not in decisions]
+        if missing:
+            raise DomainError(
+                "No route override awaits sign-off for: "
+                + ", ".join(str(c.device) for c in missing[:10]),
+                field="cases",
+                code="wrong_step",
+            )
+        own = [c for c in cases if decisions[c.pk].decided_by_id == approver.pk]
+        if own:
+            raise DomainError(
+                "You asked for the override of "
+                + ", ".join(str(c.device) for c in own[:10])
+                + "; another finance or commercial officer must sign it off.",
+                field="approver",
+                code="same_person",
+            )
+        require_status(cases, CaseStatus.VALUE_ASSESSED, "sign off the override")
+        sign_offs = [
+            RouteOverrideSignOff(
+                decision=decisions[c.pk],
+                signed_off_at=now,
+                signed_off_by=approver,
+                signed_off_as=role,
+            )
+            for c in cases
+        ]
+        RouteOverrideSignOff.objects.bulk_create(sign_offs)
+        by_route: dict[str, list[int]] = defaultdict(list)
+        for c in cases:
+            by_route[decisions[c.pk].route].append(c.pk)
+        for chosen, ids in by_route.items():
+            cases_transition(
+                case_ids=ids,
+                from_status=CaseStatus.VALUE_ASSESSED,
+                to_status=CaseStatus.ROUTE_CHOSEN,
+                now=now,
+                route=chosen,
+            )
+        detail = {
+            c.device_id: {
+                "step": "route_chosen",
+                "route": decisions[c.pk].route,
+                "suggested_route": decisions[c.pk].suggested_route,
+                "override_reason": decisions[c.pk].override_reason,
+                "signed_off_as": role,
+            }
+            for c in cases
+        }
+        custody_events(
+            device_ids=detail,
+            kind=DeviceEvent.Kind.DISPOSAL,
+            actor=approver,
+            source=source,
+            details=detail.get,
+            now=now,
+            status=Device.Status.SANITISED,
+        )
+    return list(
+        RouteOverrideSignOff.objects.filter(decision__case__in=cases).order_by("decision__case_id")
+    )
+
+
+def route_override_sign_off(
+    *,
+    approver,
+    case: DisposalCase | None = None,
+    decision: RouteDecision | None = None,
+    source: str = "web",
+) -> RouteOverrideSignOff:
+    """Sign off one pending override, named by its ``case`` or its ``decision``
+    (see ``route_overrides_sign_off`` for the rule)."""
+    if (case is None) == (decision is None):
+        raise DomainError("Name the case or the route decision to sign off.", field="cases")
+    case_id = case.pk if case is not None else decision.case_id
+    return route_overrides_sign_off(case_ids=[case_id], approver=approver, source=source)[0]
+
+
 def residual_value_rule_create(*, rule: ResidualValueRule, actor) -> ResidualValueRule:
     """Finance tunes the residual-value rule by adding a new one from a date: earlier
-    assessments keep the rule they used, so each stays explainable."""
+    assessments keep the rule they used, so each stays explainable. Add-only: a
+    stored rule is never changed (on PostgreSQL a trigger refuses it too)."""
+    if rule.pk is not None:
+        raise DomainError(
+            "A residual-value rule is never changed once saved: add a new rule from a "
+            "later date instead.",
+            field="effective_from",
+            code="add_only",
+        )
     if ResidualValueRule.objects.filter(effective_from=rule.effective_from).exists():
         raise DomainError(
             f"A rule already starts on {rule.effective_from:%d %B %Y}; choose another date.",

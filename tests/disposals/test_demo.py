@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from devices.models import Device, DeviceEvent
 from disposals import demo
-from disposals.models import Consignment, DisposalCase, Route
+from disposals.models import Consignment, DisposalCase, Route, RouteDecision
 from tests.factories import DeviceFactory, DeviceModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +55,25 @@ def test_demo_populates_every_step_and_closed_consignments():
             .values_list("occurred_at", flat=True)
         )
         assert times == sorted(times)
+    # Rule: every device in a disposal status has a case (none here is historical),
+    # so every device awaiting sanitisation is in a queue on the board.
+    in_disposal = Device.objects.filter(
+        status__in=["awaiting_sanitisation", "sanitised", "disposed"]
+    )
+    assert not in_disposal.filter(disposal_case__isnull=True).exists()
+    assert in_disposal.filter(status="awaiting_sanitisation").count() >= 150
+    # Rule: overrides of a suggested resale are signed off by a finance officer who did
+    # not ask for them; some still await sign-off, and those cases have not moved on.
+    overrides = RouteDecision.objects.filter(needs_sign_off=True).select_related(
+        "sign_off__signed_off_by", "case"
+    )
+    signed = [d for d in overrides if not d.awaiting_sign_off]
+    assert signed and all(
+        d.sign_off.signed_off_by_id != d.decided_by_id
+        and d.sign_off.signed_off_by.username == "finance.officer"
+        for d in signed
+    )
+    assert all(d.case.status == "value_assessed" for d in overrides if d.awaiting_sign_off)
     # Running again does nothing.
     demo.seed(rng=random.Random("test"), today=today, stdout=out)
     assert "already present" in out.getvalue()

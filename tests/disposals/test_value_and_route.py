@@ -139,9 +139,15 @@ def test_override_with_a_reason_is_recorded_with_who_when_and_both_routes(flow):
     assert (decision.suggested_route, decision.route) == (Route.RESALE, Route.REUSE)
     assert decision.override_reason == "Pledged to LOTI laptop drive"
     assert decision.decided_by == flow.actor and decision.decided_at <= timezone.now()
-    event = DeviceEvent.objects.filter(device=device, details__step="route_chosen").get()
+    # Overriding a suggested resale is a request until finance signs it off.
+    event = DeviceEvent.objects.filter(
+        device=device, details__step="route_override_requested"
+    ).get()
     assert event.details["override_reason"] == "Pledged to LOTI laptop drive"
     assert event.details["suggested_route"] == Route.RESALE
+    assert decision.needs_sign_off and decision.awaiting_sign_off
+    case.refresh_from_db()
+    assert case.status == DisposalCase.Status.VALUE_ASSESSED
 
 
 def test_assessment_event_carries_no_commercial_value(flow):
