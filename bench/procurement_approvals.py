@@ -38,7 +38,6 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 
 from accounts.models import BusinessUnit  # noqa: E402
-from accounts.roles import Role  # noqa: E402
 from accounts.services import user_create  # noqa: E402
 from core.errors import DomainError  # noqa: E402
 from devices.models import DeviceModel, Manufacturer  # noqa: E402
@@ -50,6 +49,7 @@ from procurement.models import (  # noqa: E402
     BudgetTransfer,
     CapitalEnvelope,
     Contract,
+    ContractAward,
     ProcurementThreshold,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -62,20 +62,31 @@ DAY = dt.date(2025, 6, 2)
 
 
 def reset():
-    for model in (
-        ReceivedDevice,
-        Receipt,
-        ApprovalRecord,
-        PurchaseOrderLine,
-        PurchaseOrder,
-        BudgetTransfer,
-        Contract,
-        BudgetLine,
-        CapitalEnvelope,
-        ProcurementThreshold,
-        ApprovalAuthority,
-    ):
-        model.objects.all().delete()
+    # Approval records, transfers, awards and procurement's history are append-only on
+    # PostgreSQL (row triggers refuse DELETE); TRUNCATE is the operator's reset.
+    tables = [
+        model._meta.db_table
+        for model in (
+            ReceivedDevice,
+            Receipt,
+            ApprovalRecord,
+            PurchaseOrderLine,
+            PurchaseOrder,
+            BudgetTransfer,
+            ContractAward,
+            Contract,
+            BudgetLine,
+            CapitalEnvelope,
+            ProcurementThreshold,
+            ApprovalAuthority,
+        )
+    ]
+    tables += [
+        model.history.model._meta.db_table
+        for model in (PurchaseOrder, Contract, BudgetLine, CapitalEnvelope, ApprovalAuthority)
+    ] + [ProcurementThreshold.history.model._meta.db_table]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
 def setup(orders: int, history: int):
@@ -98,8 +109,33 @@ def setup(orders: int, history: int):
         services.threshold_create(
             kind=kind, amount=Decimal(amount), effective_from=dt.date(2024, 1, 1)
         )
-    services.approval_authority_set(
-        role=Role.COMMERCIAL.value, limit=None, effective_from=dt.date(2024, 1, 1)
+    # The default table (commercial officers up to £25m); no role is unlimited.
+    services.approval_authorities_default_ensure(effective_from=dt.date(2024, 1, 1))
+    # The race orders are placed under an awarded call-off: off-contract orders to one
+    # supplier would aggregate past the regulations threshold after 21 of them.
+    call_off = services.contract_create(
+        envelope=envelope,
+        supplier=supplier,
+        reference="BENCH-CO",
+        title="Bench call-off",
+        route=Contract.Route.CALL_OFF,
+        framework_name="Bench framework",
+        ordering_process_followed=True,
+        framework_ceiling=Decimal("100000000"),
+        framework_end_date=dt.date(2027, 3, 31),
+        value_ceiling=Decimal("40000000"),
+        start_date=dt.date(2025, 4, 1),
+        end_date=dt.date(2027, 3, 31),
+    )
+    services.contract_award_record(
+        contract=call_off,
+        compliant_route="Bench: call-off following the ordering process",
+        dsp_consent_reference="BENCH-DSP",
+        dsp_consent_on=dt.date(2025, 3, 1),
+        awarded_on=dt.date(2025, 3, 1),
+        dmpc_notified_on=dt.date(2025, 2, 1),
+        dmpc_called_in=False,
+        recorded_by=approver,
     )
     # The race line: each order is £10,000 gross; the line admits half of them.
     race = services.budget_line_create(
@@ -112,12 +148,13 @@ def setup(orders: int, history: int):
         envelope=envelope, financial_year="2026/27", category="laptop", amount=Decimal("40000000")
     )
 
-    def raise_orders(line, count, status):
+    def raise_orders(line, count, status, contract=None):
         with transaction.atomic():
             created = PurchaseOrder.objects.bulk_create(
                 PurchaseOrder(
                     budget_line=line,
                     supplier=supplier,
+                    contract=contract,
                     business_unit=unit,
                     raised_by=raiser,
                     status=status,
@@ -147,7 +184,7 @@ def setup(orders: int, history: int):
             )
         return created
 
-    race_orders = raise_orders(race, orders, "submitted")
+    race_orders = raise_orders(race, orders, "submitted", contract=call_off)
     raise_orders(history_line, history, "approved")
     return approver, race, race_orders
 

@@ -29,6 +29,7 @@ class DemoUser:
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("asset.manager", "asset-manager", "demo-asset-manager"),
     DemoUser("finance.officer", "finance", "demo-finance-officer"),
+    DemoUser("finance.approver", "finance", "demo-finance-approver"),
     DemoUser("commercial.officer", "commercial", "demo-commercial-officer"),
     DemoUser("unit.viewer", "unit-viewer", "demo-unit-viewer", (DEMO_VIEWER_UNIT,)),
     DemoUser("itsm.integration", "integration", None),

@@ -1,9 +1,12 @@
-"""Admin for every procurement model. Money-moving writes (approvals, transfers,
-receipts) belong to the services and pages, so those models are read-only here."""
+"""Admin for every procurement model. Every write here goes through a service or is
+refused: money-moving records (approval records, transfers, receipts, awards) and
+orders' status are read-only; thresholds and approval authorities are add-only (a
+new dated row through the service), never edited in place or deleted."""
 
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import DomainErrorsAsMessagesMixin, NoHistoryRevertMixin
 from procurement import services
 from procurement.models import (
     ApprovalAuthority,
@@ -12,6 +15,7 @@ from procurement.models import (
     BudgetTransfer,
     CapitalEnvelope,
     Contract,
+    ContractAward,
     ProcurementThreshold,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -32,26 +36,45 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AddOnlyAdmin(NoHistoryRevertMixin, DomainErrorsAsMessagesMixin, SimpleHistoryAdmin):
+    """Rows are added (through ``create``, a service) and then only viewed."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(CapitalEnvelope)
-class CapitalEnvelopeAdmin(SimpleHistoryAdmin):
+class CapitalEnvelopeAdmin(AddOnlyAdmin):
+    """The envelope is the DMPC's decision: recorded once through the service; its
+    total and the delegation limits change only by a new decision, not here."""
+
     list_display = ["name", "total", "decision_reference", "owner", "owner_role"]
     raw_id_fields = ["owner"]
 
+    def save_model(self, request, obj, form, change):
+        created = services.capital_envelope_create(
+            name=obj.name,
+            total=obj.total,
+            decision_reference=obj.decision_reference,
+            owner=obj.owner,
+            owner_role=obj.owner_role,
+            description=obj.description,
+        )
+        obj.pk = created.pk
+
 
 @admin.register(BudgetLine)
-class BudgetLineAdmin(SimpleHistoryAdmin):
+class BudgetLineAdmin(AddOnlyAdmin):
     """New lines go through the service (the lines may not exceed the envelope);
     an existing line's amount changes only by a recorded transfer."""
 
     list_display = ["envelope", "financial_year", "category", "amount"]
     list_filter = ["financial_year", "category"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["envelope", "financial_year", "category", "amount"] if obj else []
-
     def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
         created = services.budget_line_create(
             envelope=obj.envelope,
             financial_year=obj.financial_year,
@@ -67,14 +90,35 @@ class BudgetTransferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProcurementThreshold)
-class ProcurementThresholdAdmin(SimpleHistoryAdmin):
+class ProcurementThresholdAdmin(AddOnlyAdmin):
+    """Thresholds change by a new dated row (the one in force is the latest)."""
+
     list_display = ["kind", "amount", "effective_from", "source"]
     list_filter = ["kind"]
 
+    def save_model(self, request, obj, form, change):
+        created = services.threshold_create(
+            kind=obj.kind, amount=obj.amount, effective_from=obj.effective_from, source=obj.source
+        )
+        obj.pk = created.pk
+
 
 @admin.register(ApprovalAuthority)
-class ApprovalAuthorityAdmin(SimpleHistoryAdmin):
-    list_display = ["role", "limit", "effective_from"]
+class ApprovalAuthorityAdmin(AddOnlyAdmin):
+    """A change of authority is a new dated row; an unlimited one names its decision."""
+
+    list_display = ["role", "limit", "effective_from", "decision_reference", "recorded_by"]
+    fields = ["role", "limit", "effective_from", "decision_reference"]
+
+    def save_model(self, request, obj, form, change):
+        created = services.approval_authority_set(
+            role=obj.role,
+            limit=obj.limit,
+            effective_from=obj.effective_from,
+            decision_reference=obj.decision_reference,
+            recorded_by=request.user,
+        )
+        obj.pk = created.pk
 
 
 @admin.register(Supplier)
@@ -84,7 +128,7 @@ class SupplierAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Contract)
-class ContractAdmin(SimpleHistoryAdmin):
+class ContractAdmin(NoHistoryRevertMixin, DomainErrorsAsMessagesMixin, SimpleHistoryAdmin):
     list_display = [
         "reference",
         "title",
@@ -97,13 +141,32 @@ class ContractAdmin(SimpleHistoryAdmin):
     list_filter = ["route"]
     search_fields = ["reference", "title", "supplier__name"]
     raw_id_fields = ["created_by"]
+    # Value, route, term and framework are what the £25m / 4-year authority and the
+    # framework's ceiling were checked on: set once, through the service.
+    CHECKED_FIELDS = [
+        "envelope",
+        "supplier",
+        "route",
+        "framework_name",
+        "framework_reference",
+        "ordering_process_followed",
+        "framework_ceiling",
+        "framework_end_date",
+        "value_ceiling",
+        "start_date",
+        "end_date",
+        "created_by",
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_readonly_fields(self, request, obj=None):
-        # Value, route and term are what the £25m / 4-year authority was checked on.
-        return ["envelope", "route", "value_ceiling", "start_date", "end_date"] if obj else []
+        return self.CHECKED_FIELDS if obj else ["created_by"]
 
     def save_model(self, request, obj, form, change):
         if change:
+            # Only the reference and title are editable here; the rest is read-only.
             return super().save_model(request, obj, form, change)
         created = services.contract_create(
             envelope=obj.envelope,
@@ -117,9 +180,25 @@ class ContractAdmin(SimpleHistoryAdmin):
             framework_name=obj.framework_name,
             framework_reference=obj.framework_reference,
             ordering_process_followed=obj.ordering_process_followed,
+            framework_ceiling=obj.framework_ceiling,
+            framework_end_date=obj.framework_end_date,
             created_by=request.user,
         )
         obj.pk = created.pk
+
+
+@admin.register(ContractAward)
+class ContractAwardAdmin(ReadOnlyAdmin):
+    """Awards are recorded on the contract's page or through the API (the service)."""
+
+    list_display = [
+        "contract",
+        "awarded_on",
+        "compliant_route",
+        "dsp_consent_reference",
+        "dmpc_called_in",
+        "recorded_by",
+    ]
 
 
 class PurchaseOrderLineInline(admin.TabularInline):
@@ -141,7 +220,7 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(SimpleHistoryAdmin):
+class PurchaseOrderAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
     list_display = [
         "reference",
         "status",
@@ -155,7 +234,7 @@ class PurchaseOrderAdmin(SimpleHistoryAdmin):
     search_fields = ["reference", "description"]
     inlines = [PurchaseOrderLineInline]
     # Orders are raised, approved and received through the pages, the API and
-    # procurement.services; here only the description may be corrected.
+    # procurement.services; here they are only viewed (status and money included).
     readonly_fields = [
         "reference",
         "budget_line",
@@ -175,9 +254,13 @@ class PurchaseOrderAdmin(SimpleHistoryAdmin):
         "ordered_at",
         "closed_at",
         "cancelled_at",
+        "revision",
     ]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -4,13 +4,21 @@ buying against it, so the finance dashboard tells a story on first run.
 - The envelope: £46,763,000 over 2025/26 (£24.1m) and 2026/27 (£22.663m), split
   by category (the split is illustrative: the paper's Part 2 is not published).
 - Its thresholds: procurement regulations £213,477 incl. VAT and the DMPC's
-  £500,000, both from 1 January 2024; finance officers may approve up to £100,000,
-  commercial officers without limit.
+  £500,000, both from 1 January 2024; the default approval table
+  (``services.DEFAULT_APPROVAL_AUTHORITIES``: finance officers up to £213,476.99,
+  commercial officers up to £25m; no role unlimited).
 - Call-offs from the Crown Commercial Service "Technology Products & Associated
-  Services 2" framework (laptops and desktops; smartphones), and one new 4-year
-  contract for monitors.
-- Orders in every status, approved through the services (so every rule applies),
-  and about 380 devices received into stock through devices_receive_into_stock.
+  Services 2" framework (laptops and desktops; smartphones) within the framework's
+  ceiling and term (illustrative figures), and one new 4-year contract for
+  monitors; each award recorded (compliant route, the Director of Strategic
+  Procurement's consent, the DMPC call-in outcome) before it takes orders.
+- Orders in every status, approved through the services (so every rule applies):
+  ``finance.officer`` raises; ``finance.approver`` approves what is within finance's
+  limit, ``commercial.officer`` the rest; compliant routes are confirmed by
+  ``strategic.procurement`` (a commercial officer, no login) and DMPC decisions
+  recorded by the raiser, so nobody approves an order they raised or recorded a
+  decision on. One small order is left submitted for ``finance.approver`` to finish.
+- About 380 devices received into stock through devices_receive_into_stock.
 
 Runs once after the estate exists (``manage.py seed_demo``); does nothing if an
 envelope is already recorded.
@@ -51,6 +59,10 @@ SPLIT = {
 }
 ENVELOPE_TOTAL = Decimal("46763000")
 TEPAS2 = "Crown Commercial Service Technology Products & Associated Services 2"
+# Illustrative framework figures: a call-off may not exceed them.
+TEPAS2_CEILING = Decimal("3000000000")
+TEPAS2_ENDS = dt.date(2027, 9, 30)
+AWARDED_ON = dt.date(2025, 3, 20)
 S = PurchaseOrder.Status
 
 # (financial year, category, model choice, quantity, final status, approve month offset,
@@ -68,6 +80,8 @@ ORDERS = [
     ("2026/27", Category.SMARTPHONE, 0, 2500, S.ORDERED, 15, 0),
     ("2026/27", Category.LAPTOP, 1, 5000, S.SUBMITTED, 17, 0),
     ("2026/27", Category.SMARTPHONE, 0, 40, S.DRAFT, 16, 0),
+    # Within finance's limit, waiting for finance.approver (finance.officer raised it).
+    ("2026/27", Category.DESKTOP, 1, 20, S.SUBMITTED, 18, 0),
 ]
 
 
@@ -85,7 +99,11 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
         stdout.write("  procurement: an envelope exists already; nothing to do.")
         return
     finance = user_create(username="finance.officer", role="finance", password=None)
+    finance_approver = user_create(username="finance.approver", role="finance", password=None)
     commercial = user_create(username="commercial.officer", role="commercial", password=None)
+    # The Director of Strategic Procurement's office: confirms compliant routes, so the
+    # commercial officer who approves is never the one who recorded them.
+    strategic = user_create(username="strategic.procurement", role="commercial", password=None)
     manager = user_create(username="asset.manager", role="asset-manager", password=None)
 
     envelope = services.capital_envelope_create(
@@ -113,12 +131,7 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             effective_from=dt.date(2024, 1, 1),
             source="Business case: Legal Comments (PCR 2015; MOPAC Scheme of Delegation 4.8, 4.14)",
         )
-    services.approval_authority_set(
-        role="Finance officers", limit=Decimal("100000.00"), effective_from=dt.date(2024, 1, 1)
-    )
-    services.approval_authority_set(
-        role="Commercial officers", limit=None, effective_from=dt.date(2024, 1, 1)
-    )
+    services.approval_authorities_default_ensure(effective_from=dt.date(2024, 1, 1))
 
     devices_supplier = Supplier.objects.create(
         name="Albion Technology Services Ltd", contact_email="orders@albion.example"
@@ -137,6 +150,8 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             framework_name=TEPAS2,
             framework_reference="RM6098",
             ordering_process_followed=True,
+            framework_ceiling=TEPAS2_CEILING,
+            framework_end_date=TEPAS2_ENDS,
             value_ceiling=Decimal("36000000"),
             start_date=start,
             end_date=end,
@@ -151,6 +166,8 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             framework_name=TEPAS2,
             framework_reference="RM6098",
             ordering_process_followed=True,
+            framework_ceiling=TEPAS2_CEILING,
+            framework_end_date=TEPAS2_ENDS,
             value_ceiling=Decimal("8000000"),
             start_date=start,
             end_date=end,
@@ -168,6 +185,23 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             created_by=commercial,
         ),
     }
+    for key, contract in contracts.items():
+        called_in = key == "monitors"  # a new contract: the DMPC called it in and approved
+        services.contract_award_record(
+            contract=contract,
+            compliant_route=(
+                f"Call-off under {contract.framework_reference} following its ordering process"
+                if contract.route == Contract.Route.CALL_OFF
+                else "Open procedure under the Public Contracts Regulations 2015"
+            ),
+            dsp_consent_reference=f"DSP consent {contract.reference}",
+            dsp_consent_on=AWARDED_ON - dt.timedelta(days=7),
+            awarded_on=AWARDED_ON,
+            dmpc_notified_on=AWARDED_ON - dt.timedelta(days=30),
+            dmpc_called_in=called_in,
+            dmpc_decision_reference="PCD 1187: DMPC approval of the award" if called_in else "",
+            recorded_by=commercial,
+        )
     units = list(
         BusinessUnit.objects.filter(level=BusinessUnit.Level.UNIT, active=True).order_by("code")[
             :40
@@ -206,7 +240,7 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             supplier=contract.supplier,
             contract=contract,
             business_unit=rng.choice(units),
-            raised_by=finance if quantity * model.unit_price > 80000 else commercial,
+            raised_by=finance,
             description=f"{year} {category} demand: {quantity} × {model}",
             lines=[
                 {
@@ -230,7 +264,7 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
                 kind=ApprovalRecord.Kind.COMPLIANT_ROUTE,
                 reference=f"{contract.framework_reference or contract.reference} ordering "
                 "process followed",
-                recorded_by=commercial,
+                recorded_by=strategic,
             )
         if final == S.SUBMITTED:
             continue  # left waiting for the DMPC: the page shows what is missing
@@ -239,9 +273,15 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
                 purchase_order=order,
                 kind=ApprovalRecord.Kind.DMPC,
                 reference=f"PCD {rng.randint(1200, 1899)}: DMPC approval / no call-in",
-                recorded_by=commercial,
+                recorded_by=finance,
             )
-        approver = commercial if order.raised_by == finance else finance
+        may_approve, finance_limit = services.approval_limit_for(
+            user=finance_approver, on_date=approve_on
+        )
+        within_finance = may_approve and (
+            finance_limit is None or order.gross_total <= finance_limit
+        )
+        approver = finance_approver if within_finance else commercial
         services.purchase_order_approve(
             purchase_order=order, approved_by=approver, on_date=approve_on
         )

@@ -66,6 +66,17 @@ class ContractForm(GovukForm):
     ordering_process_followed = forms.BooleanField(
         required=False, label="The framework's ordering process was followed"
     )
+    framework_ceiling = forms.DecimalField(
+        label="Framework ceiling (£)",
+        max_digits=16,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text="For a call-off: the call-off may not exceed it.",
+    )
+    framework_end_date = forms.DateField(
+        required=False, help_text="For a call-off: the call-off may not end after it."
+    )
     value_ceiling = forms.DecimalField(
         label="Value ceiling (£)", max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
@@ -81,6 +92,32 @@ class ContractForm(GovukForm):
         ):
             self.add_error("end_date", "The end date must be on or after the start date.")
         return data
+
+
+class ContractAwardForm(GovukForm):
+    compliant_route = forms.CharField(
+        max_length=300,
+        label="Compliant procurement route",
+        help_text="For example: call-off under RM6098 following its ordering process.",
+    )
+    dsp_consent_reference = forms.CharField(
+        max_length=100, label="Director of Strategic Procurement's consent (reference)"
+    )
+    dsp_consent_on = forms.DateField(label="Consent given on", help_text="For example, 2025-03-20")
+    awarded_on = forms.DateField(required=False, help_text="Leave blank for today")
+    dmpc_notified_on = forms.DateField(
+        required=False, label="DMPC notified on", help_text="At £500,000 and above"
+    )
+    dmpc_called_in = forms.TypedChoiceField(
+        label="Did the DMPC call the award in?",
+        choices=[("", "Not applicable (under £500,000)"), ("no", "No"), ("yes", "Yes")],
+        coerce=lambda value: {"yes": True, "no": False}.get(value),
+        empty_value=None,
+        required=False,
+    )
+    dmpc_decision_reference = forms.CharField(
+        max_length=100, required=False, label="DMPC decision (reference), if called in"
+    )
 
 
 class PurchaseOrderForm(GovukForm):

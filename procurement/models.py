@@ -38,6 +38,12 @@ from core.financial_year import FinancialYear
 from devices.models import Category
 
 PENNY = Decimal("0.01")
+# The Commercial Director's delegation in the business case: new contracts up to
+# £25m total value and a 4-year term. An envelope may set tighter limits (its
+# ``new_contract_limit`` / ``new_contract_max_term_months``), never looser ones; the
+# database CHECK constraints below hold these ceilings whatever the door.
+NEW_CONTRACT_VALUE_CAP = Decimal("25000000.00")
+NEW_CONTRACT_TERM_CAP_MONTHS = 48
 ROLE_CHOICES = [(role.value, role.value) for role in Role]
 
 
@@ -95,6 +101,14 @@ class CapitalEnvelope(models.Model):
             models.CheckConstraint(
                 condition=Q(new_contract_limit__gte=0),
                 name="%(app_label)s_%(class)s_contract_limit_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(new_contract_limit__lte=NEW_CONTRACT_VALUE_CAP),
+                name="%(app_label)s_%(class)s_contract_limit_within_delegation",
+            ),
+            models.CheckConstraint(
+                condition=Q(new_contract_max_term_months__lte=NEW_CONTRACT_TERM_CAP_MONTHS),
+                name="%(app_label)s_%(class)s_contract_term_within_delegation",
             ),
         ]
 
@@ -201,13 +215,18 @@ class ProcurementThreshold(models.Model):
 class ApprovalAuthority(models.Model):
     """Who may approve a purchase order of what gross value, from a date.
 
-    ``limit`` null means no limit. The rows in force on a day are, per role, the
-    latest ``effective_from`` on or before it. The demo table:
+    The rows in force on a day are, per role, the latest ``effective_from`` on or
+    before it. Rows are added, never edited (a change of authority is a new dated
+    row). ``limit`` null means no limit, and that is only ever an explicit decision:
+    the database refuses an unlimited row without a ``decision_reference``.
 
-    | role                | may approve gross value up to |
-    |---------------------|-------------------------------|
-    | Finance officers    | £100,000.00 (inclusive)       |
-    | Commercial officers | no limit                      |
+    The defaults (``procurement.services.DEFAULT_APPROVAL_AUTHORITIES``, which the
+    demo loads) follow the business case's delegations:
+
+    | role                | may approve gross value up to | why                              |
+    |---------------------|-------------------------------|----------------------------------|
+    | Finance officers    | £213,476.99                   | below the regulations threshold  |
+    | Commercial officers | £25,000,000.00                | the Commercial Director's £25m   |
     """
 
     role = models.CharField(max_length=64, choices=ROLE_CHOICES)
@@ -215,6 +234,15 @@ class ApprovalAuthority(models.Model):
         "may approve up to (gross)", max_digits=14, decimal_places=2, null=True, blank=True
     )
     effective_from = models.DateField()
+    decision_reference = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The decision that set this authority; required for an unlimited one.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -223,6 +251,15 @@ class ApprovalAuthority(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["role", "effective_from"], name="%(app_label)s_%(class)s_unique_role_date"
+            ),
+            models.CheckConstraint(
+                condition=Q(limit__isnull=True) | Q(limit__gte=0),
+                name="%(app_label)s_%(class)s_limit_not_negative",
+            ),
+            # No role is unlimited by default: an unlimited row names its decision.
+            models.CheckConstraint(
+                condition=Q(limit__isnull=False) | ~Q(decision_reference=""),
+                name="%(app_label)s_%(class)s_unlimited_needs_decision",
             ),
         ]
 
@@ -278,6 +315,12 @@ class Contract(models.Model):
     ordering_process_followed = models.BooleanField(
         "framework ordering process followed", default=False
     )
+    # A call-off may not exceed its framework's ceiling or outlast it: the two
+    # figures of the framework the call-off is compared with (call-offs only).
+    framework_ceiling = models.DecimalField(
+        "framework ceiling", max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    framework_end_date = models.DateField("framework ends on", null=True, blank=True)
     value_ceiling = models.DecimalField(max_digits=14, decimal_places=2)
     start_date = models.DateField()
     end_date = models.DateField()
@@ -301,6 +344,31 @@ class Contract(models.Model):
                 condition=Q(route="new_contract") | ~Q(framework_name=""),
                 name="%(app_label)s_%(class)s_call_off_names_framework",
             ),
+            models.CheckConstraint(
+                condition=Q(route__in=["call_off", "new_contract"]),
+                name="%(app_label)s_%(class)s_route_known",
+            ),
+            # The Commercial Director's delegation: a new contract is at most £25m.
+            # (Its term, at most 48 months, is a PostgreSQL CHECK added by migration
+            # 0003: month arithmetic is not portable SQL.)
+            models.CheckConstraint(
+                condition=Q(route="call_off") | Q(value_ceiling__lte=NEW_CONTRACT_VALUE_CAP),
+                name="%(app_label)s_%(class)s_new_contract_value_within_delegation",
+            ),
+            # A call-off never exceeds its framework's ceiling nor ends after it.
+            models.CheckConstraint(
+                condition=Q(route="new_contract")
+                | Q(
+                    framework_ceiling__isnull=False,
+                    value_ceiling__lte=models.F("framework_ceiling"),
+                ),
+                name="%(app_label)s_%(class)s_call_off_within_framework_ceiling",
+            ),
+            models.CheckConstraint(
+                condition=Q(route="new_contract")
+                | Q(framework_end_date__isnull=False, end_date__lte=models.F("framework_end_date")),
+                name="%(app_label)s_%(class)s_call_off_ends_with_framework",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -314,6 +382,75 @@ class Contract(models.Model):
 
     def in_force_on(self, day: dt.date) -> bool:
         return self.start_date <= day <= self.end_date
+
+    @property
+    def is_awarded(self) -> bool:
+        """Whether the award is recorded (``ContractAward``): only then may it take orders."""
+        try:
+            return self.award is not None
+        except ContractAward.DoesNotExist:
+            return False
+
+
+class ContractAward(models.Model):
+    """What the award of a contract rests on, recorded before it may take orders
+    (append-only: a mistake is corrected by the people who made the decision, not
+    by editing this row).
+
+    From the business case's Legal Comments: awards at or above the procurement
+    regulations threshold follow a compliant route (a compliantly procured framework
+    is compliant when its ordering process is followed); the Director of Strategic
+    Procurement consents to contract awards; and the DMPC may call in any proposal to
+    award a contract of £500,000 or above, so at that value the DMPC is notified and
+    the outcome recorded (called in or not; if called in, the DMPC's decision).
+    """
+
+    contract = models.OneToOneField(Contract, on_delete=models.PROTECT, related_name="award")
+    compliant_route = models.CharField(
+        "compliant procurement route",
+        max_length=300,
+        help_text="How the award was procured, e.g. the framework and its ordering process.",
+    )
+    dsp_consent_reference = models.CharField(
+        "Director of Strategic Procurement's consent (reference)", max_length=100
+    )
+    dsp_consent_on = models.DateField("consent given on")
+    awarded_on = models.DateField()
+    dmpc_notified_on = models.DateField("DMPC notified on", null=True, blank=True)
+    dmpc_called_in = models.BooleanField("DMPC called it in", null=True, blank=True)
+    dmpc_decision_reference = models.CharField(
+        "DMPC decision (reference)", max_length=100, blank=True
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-awarded_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(compliant_route=""),
+                name="%(app_label)s_%(class)s_route_not_blank",
+            ),
+            models.CheckConstraint(
+                condition=~Q(dsp_consent_reference=""),
+                name="%(app_label)s_%(class)s_consent_not_blank",
+            ),
+            # An outcome of the call-in right presupposes the DMPC was told.
+            models.CheckConstraint(
+                condition=Q(dmpc_called_in__isnull=True) | Q(dmpc_notified_on__isnull=False),
+                name="%(app_label)s_%(class)s_outcome_needs_notice",
+            ),
+            # Called in: the DMPC's decision is what the award rests on.
+            models.CheckConstraint(
+                condition=~Q(dmpc_called_in=True) | ~Q(dmpc_decision_reference=""),
+                name="%(app_label)s_%(class)s_call_in_needs_decision",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Award of {self.contract.reference} on {self.awarded_on}"
 
 
 class PurchaseOrder(models.Model):
@@ -355,6 +492,9 @@ class PurchaseOrder(models.Model):
     vat_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     gross_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     committed_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Bumped when a draft's lines are replaced: approval records speak for the
+    # revision they were recorded on (they are append-only, so never deleted).
+    revision = models.PositiveIntegerField(default=1)
     raised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchase_orders_raised"
     )
@@ -469,7 +609,10 @@ class PurchaseOrderLine(models.Model):
 
 
 class ApprovalRecord(models.Model):
-    """An approval that must exist before an order proceeds.
+    """An approval that must exist before an order proceeds (append-only).
+
+    It speaks for the order's ``revision`` it was recorded on; replacing a draft's
+    lines starts a new revision, so old records no longer count.
 
     ``compliant_route``: commercial confirmation that the award follows a compliant
     route (needed at or above the procurement-regulations threshold).
@@ -484,6 +627,7 @@ class ApprovalRecord(models.Model):
         PurchaseOrder, on_delete=models.PROTECT, related_name="approval_records"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    order_revision = models.PositiveIntegerField(default=1)
     reference = models.CharField(max_length=100)
     note = models.CharField(max_length=500, blank=True)
     recorded_by = models.ForeignKey(
@@ -497,7 +641,8 @@ class ApprovalRecord(models.Model):
         ordering = ["purchase_order", "kind"]
         constraints = [
             models.UniqueConstraint(
-                fields=["purchase_order", "kind"], name="%(app_label)s_%(class)s_unique_kind"
+                fields=["purchase_order", "kind", "order_revision"],
+                name="%(app_label)s_%(class)s_unique_kind_revision",
             ),
             models.CheckConstraint(
                 condition=~Q(reference=""), name="%(app_label)s_%(class)s_reference_not_blank"

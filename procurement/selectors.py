@@ -293,7 +293,7 @@ def budget_transfer_list(*, envelope: CapitalEnvelope) -> QuerySet[BudgetTransfe
 def contract_list(*, user=None) -> QuerySet[Contract]:
     """Contracts are organisation-wide (not unit data)."""
     return (
-        Contract.objects.select_related("supplier", "envelope")
+        Contract.objects.select_related("supplier", "envelope", "award")
         .annotate(
             committed=Sum(
                 "purchase_orders__committed_total",

@@ -179,6 +179,26 @@ def contract_detail(request, pk: int):
     require_role(request.user, *PROCUREMENT_ROLES)
     contract = get_object_or_404(selectors.contract_list(user=request.user), pk=pk)
     orders = selectors.purchase_order_list(user=request.user).filter(contract=contract)[:100]
+    may_award = has_role(request.user, Role.COMMERCIAL) and not contract.is_awarded
+    form = forms.ContractAwardForm(request.POST or None) if may_award else None
+    if request.method == "POST":
+        # Recording the award: the Director of Strategic Procurement's consent, the
+        # compliant route and, at £500,000 and above, the DMPC call-in outcome.
+        require_role(request.user, Role.COMMERCIAL)
+        if form is None:
+            messages.error(request, f"Contract {contract.reference}'s award is already recorded.")
+            return redirect("procurement:contract_detail", pk=contract.pk)
+        if form.is_valid():
+            try:
+                services.contract_award_record(
+                    contract=contract, recorded_by=request.user, **form.cleaned_data
+                )
+            except (DomainError, ValidationError) as exc:
+                field = getattr(exc, "field", None)
+                form.add_error(field if field in form.fields else None, _error_text(exc))
+            else:
+                messages.success(request, f"Award of {contract.reference} recorded.")
+                return redirect("procurement:contract_detail", pk=contract.pk)
     return render(
         request,
         "procurement/contract_detail.html",
@@ -187,6 +207,7 @@ def contract_detail(request, pk: int):
             "orders": orders,
             "commercial": can_see_commercial(request.user),
             "classification": _marking(request),
+            "award_form": form,
         },
     )
 
@@ -408,6 +429,7 @@ def purchase_order_submit(request, pk: int):
 @require_POST
 def purchase_order_approve(request, pk: int):
     _require_commercial(request)
+    _get_order(request, pk)  # an order outside the caller's units is a 404 before any form
     if not forms.ApproveForm(request.POST).is_valid():
         messages.error(request, "Tick the box to confirm the approval.")
         return redirect("procurement:purchase_order_detail", pk=pk)
@@ -423,6 +445,7 @@ def purchase_order_approve(request, pk: int):
 @require_POST
 def approval_record_add(request, pk: int):
     _require_commercial(request)
+    _get_order(request, pk)  # an order outside the caller's units is a 404 before any form
     form = forms.ApprovalRecordForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose the approval and give its reference.")

@@ -8,7 +8,13 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.roles import can_see_commercial
-from procurement.models import ApprovalRecord, BudgetLine, Contract, PurchaseOrder
+from procurement.models import (
+    ApprovalRecord,
+    BudgetLine,
+    Contract,
+    ContractAward,
+    PurchaseOrder,
+)
 
 
 class CommercialFieldsMixin:
@@ -56,11 +62,33 @@ class EnvelopePositionSerializer(serializers.Serializer):
     rows = EnvelopeRowSerializer(many=True)
 
 
+class ContractAwardSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContractAward
+        fields = [
+            "awarded_on",
+            "compliant_route",
+            "dsp_consent_reference",
+            "dsp_consent_on",
+            "dmpc_notified_on",
+            "dmpc_called_in",
+            "dmpc_decision_reference",
+            "recorded_at",
+        ]
+
+
 class ContractSerializer(CommercialFieldsMixin, serializers.ModelSerializer):
-    commercial_fields = ("value_ceiling", "committed")
+    commercial_fields = ("value_ceiling", "committed", "framework_ceiling")
     supplier_name = serializers.CharField(source="supplier.name", read_only=True)
     committed = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
     is_compliant_route = serializers.BooleanField(read_only=True)
+    is_awarded = serializers.BooleanField(read_only=True)
+    award = serializers.SerializerMethodField()
+
+    def get_award(self, contract) -> dict | None:
+        if not contract.is_awarded:
+            return None
+        return ContractAwardSerializer(contract.award).data
 
     class Meta:
         model = Contract
@@ -75,6 +103,10 @@ class ContractSerializer(CommercialFieldsMixin, serializers.ModelSerializer):
             "framework_reference",
             "ordering_process_followed",
             "is_compliant_route",
+            "framework_ceiling",
+            "framework_end_date",
+            "is_awarded",
+            "award",
             "value_ceiling",
             "committed",
             "start_date",
@@ -159,3 +191,15 @@ class ApprovalRecordInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ApprovalRecord.Kind.choices)
     reference = serializers.CharField(max_length=100)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ContractAwardInputSerializer(serializers.Serializer):
+    compliant_route = serializers.CharField(max_length=300)
+    dsp_consent_reference = serializers.CharField(max_length=100)
+    dsp_consent_on = serializers.DateField()
+    awarded_on = serializers.DateField(required=False)
+    dmpc_notified_on = serializers.DateField(required=False, allow_null=True)
+    dmpc_called_in = serializers.BooleanField(required=False, allow_null=True, default=None)
+    dmpc_decision_reference = serializers.CharField(
+        max_length=100, required=False, allow_blank=True
+    )

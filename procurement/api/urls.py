@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
+from api.routers import ApiRouter
 from procurement.api import views
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("budget-lines", views.BudgetLineViewSet, basename="budget-line")
 router.register("contracts", views.ContractViewSet, basename="contract")
 router.register("purchase-orders", views.PurchaseOrderViewSet, basename="purchase-order")

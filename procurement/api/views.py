@@ -88,6 +88,27 @@ class ContractViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.contract_list(user=self.request.user)
 
+    @extend_schema(
+        summary="Record the contract's award (commercial officers)",
+        description="The compliant route, the Director of Strategic Procurement's consent "
+        "and, at £500,000 and above, the DMPC call-in outcome. Until recorded the contract "
+        "takes no orders (error code contract_not_awarded).",
+        request=s.ContractAwardInputSerializer,
+        responses={200: s.ContractSerializer, 400: OpenApiResponse(description="Refused")},
+    )
+    @action(detail=True, methods=["post"])
+    def award(self, request, pk=None):
+        if not has_role(request.user, Role.COMMERCIAL):
+            raise PermissionDenied("Only commercial officers record contract awards.")
+        contract = get_object_or_404(self.get_queryset(), pk=pk)
+        body = s.ContractAwardInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.contract_award_record(
+            contract=contract, recorded_by=request.user, **body.validated_data
+        )
+        fresh = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response(self.get_serializer(fresh).data)
+
 
 @extend_schema_view(
     list=extend_schema(summary="Purchase orders in your unit scope"),
@@ -171,9 +192,10 @@ class PurchaseOrderViewSet(
     @action(detail=True, methods=["post"], url_path="approval-records")
     def approval_records(self, request, pk=None):
         self._require_commercial()
+        # The order first: one outside the caller's units is a 404 whatever the body says.
+        order = self._order(pk)
         body = s.ApprovalRecordInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        order = self._order(pk)
         services.approval_record_add(
             purchase_order=order, recorded_by=request.user, **body.validated_data
         )

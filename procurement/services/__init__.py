@@ -4,15 +4,18 @@ approval (``orders``) and receipts (``receipts``). Callers use
 ``from procurement import services`` and ``services.x(...)``.
 
 Lock order, everywhere: the envelope row, then budget lines (in pk order), then
-the contract, then the purchase order, then its lines. Every service that guards
+the supplier, then the contract, then the purchase order, then its lines. Every service that guards
 the envelope's invariant follows it, so two of them can wait on each other but
 never deadlock.
 """
 
 from procurement.services.common import ZERO, add_months, gbp, london_today
 from procurement.services.contracts import (
+    DEFAULT_APPROVAL_AUTHORITIES,
+    approval_authorities_default_ensure,
     approval_authority_set,
     approval_limit_for,
+    contract_award_record,
     contract_create,
     threshold_create,
     threshold_in_force,
@@ -27,6 +30,7 @@ from procurement.services.envelope import (
 from procurement.services.orders import (
     approval_record_add,
     approval_requirements,
+    award_value,
     purchase_order_approve,
     purchase_order_cancel,
     purchase_order_close,
@@ -43,16 +47,20 @@ from procurement.services.receipts import (
 )
 
 __all__ = [
+    "DEFAULT_APPROVAL_AUTHORITIES",
     "ZERO",
     "_committed_on",
     "add_months",
+    "approval_authorities_default_ensure",
     "approval_authority_set",
     "approval_limit_for",
     "approval_record_add",
     "approval_requirements",
+    "award_value",
     "budget_line_create",
     "budget_transfer_make",
     "capital_envelope_create",
+    "contract_award_record",
     "contract_create",
     "gbp",
     "london_today",

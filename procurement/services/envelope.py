@@ -1,7 +1,8 @@
 """The capital envelope, its budget lines and the transfers between them.
 
 Lock order, everywhere in procurement's services: the envelope row, then budget
-lines (in pk order), then the contract, then the purchase order, then its lines.
+lines (in pk order), then the supplier, then the contract, then the purchase order,
+then its lines.
 Every service that guards the envelope's invariant follows it, so two of them can
 wait on each other but never deadlock.
 """

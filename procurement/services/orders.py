@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.roles import Role, has_role
 from core.errors import DomainError
+from core.financial_year import FinancialYear, financial_year
 from procurement.models import (
     ALLOWED_TRANSITIONS,
     COMMITTED_STATUSES,
@@ -25,10 +26,12 @@ from procurement.models import (
     BudgetLine,
     CapitalEnvelope,
     Contract,
+    ContractAward,
     ProcurementThreshold,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
+    Supplier,
 )
 from procurement.services.common import ZERO, gbp, london_today
 from procurement.services.contracts import approval_limit_for, threshold_in_force
@@ -71,12 +74,17 @@ def purchase_order_create(
 ) -> PurchaseOrder:
     """Raise a draft order with its lines (each ``{device_model, quantity, unit_price,
     vat_rate}``). Every line's model must be in the budget line's category, and a
-    contract must be with the order's supplier. Totals are worked out per line."""
+    contract must be with the order's supplier and its award recorded (business case,
+    Legal Comments: compliant route, the Director of Strategic Procurement's consent
+    and, at £500,000 and above, the DMPC call-in outcome). Totals are worked out per
+    line."""
     if contract is not None and contract.supplier_id != supplier.pk:
         raise DomainError(
             f"Contract {contract.reference} is with {contract.supplier}, not {supplier}.",
             field="contract",
         )
+    if contract is not None:
+        _require_awarded(contract)
     with transaction.atomic():
         order = PurchaseOrder(
             budget_line=budget_line,
@@ -94,6 +102,17 @@ def purchase_order_create(
         order.save(update_fields=["reference"])
         _save_lines(order, built)
     return order
+
+
+def _require_awarded(contract: Contract) -> None:
+    if not ContractAward.objects.filter(contract_id=contract.pk).exists():
+        raise DomainError(
+            f"Contract {contract.reference} takes no orders until its award is recorded "
+            "(compliant route, the Director of Strategic Procurement's consent and, at "
+            "£500,000 and above, the DMPC call-in outcome).",
+            field="contract",
+            code="contract_not_awarded",
+        )
 
 
 def _build_lines(*, budget_line: BudgetLine, lines: list[dict]) -> list[PurchaseOrderLine]:
@@ -133,8 +152,9 @@ def purchase_order_lines_replace(
     *, purchase_order: PurchaseOrder, lines: list[dict], actor
 ) -> PurchaseOrder:
     """Replace a draft order's lines and recompute its totals. Only drafts change:
-    a submitted order goes back to draft first, so nobody approves a moving target;
-    approval records made for the old value are removed."""
+    a submitted order goes back to draft first, so nobody approves a moving target.
+    The order starts a new revision: approval records made for the old value stay
+    (they are append-only) but no longer count."""
     with transaction.atomic():
         order = _lock_order(purchase_order)
         if order.status != PurchaseOrder.Status.DRAFT:
@@ -144,12 +164,12 @@ def purchase_order_lines_replace(
             )
         built = _build_lines(budget_line=order.budget_line, lines=lines)
         # Approvals recorded against the old value no longer speak for the new one.
-        order.approval_records.all().delete()
+        order.revision += 1
         order.lines.all().delete()
         _save_lines(order, built)
         _apply_totals(order, built)
         order.full_clean()
-        order.save(update_fields=["net_total", "vat_total", "gross_total"])
+        order.save(update_fields=["net_total", "vat_total", "gross_total", "revision"])
     return order
 
 
@@ -188,11 +208,12 @@ def approval_record_add(
         order = _lock_order(purchase_order)
         if order.status not in (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.SUBMITTED):
             raise DomainError(f"{order} is already past approval.", field="kind")
-        if order.approval_records.filter(kind=kind).exists():
+        if order.approval_records.filter(kind=kind, order_revision=order.revision).exists():
             raise DomainError(f"{order} already has that approval recorded.", field="kind")
         record = ApprovalRecord(
             purchase_order=order,
             kind=kind,
+            order_revision=order.revision,
             reference=(reference or "").strip(),
             note=note,
             recorded_by=recorded_by,
@@ -203,14 +224,62 @@ def approval_record_add(
     return record
 
 
+def award_value(*, purchase_order: PurchaseOrder) -> tuple[Decimal, list[PurchaseOrder]]:
+    """The value the thresholds are measured on, and the orders that make it.
+
+    Under a contract: the order's own value (the contract's award was measured on
+    the contract's value when it was recorded). Without a contract: the aggregate of
+    the committed orders without a contract to the same supplier, for the same
+    category, in the same financial year, plus this order, so that a purchase is not
+    split into orders each under a threshold (Public Contracts Regulations: the value
+    of a purchase is not to be split to avoid them). ``committed_total`` is what each
+    order holds (its value actually received once closed short).
+    """
+    order = purchase_order
+    if order.contract_id is not None:
+        return order.gross_total, [order]
+    line = order.budget_line
+    others = list(
+        PurchaseOrder.objects.filter(
+            supplier_id=order.supplier_id,
+            contract__isnull=True,
+            budget_line__category=line.category,
+            budget_line__financial_year=line.financial_year,
+            status__in=COMMITTED_STATUSES,
+        )
+        .exclude(pk=order.pk)
+        .order_by("pk")
+    )
+    total = sum((o.committed_total for o in others), ZERO) + order.gross_total
+    return total, [*others, order]
+
+
+def _aggregate_words(order: PurchaseOrder, value: Decimal, orders: list[PurchaseOrder]) -> str:
+    if len(orders) == 1:
+        return f"At {gbp(value)}"
+    parts = ", ".join(
+        f"{o} ({gbp(o.gross_total if o.pk == order.pk else o.committed_total)})" for o in orders
+    )
+    line = order.budget_line
+    return (
+        f"With no contract, orders to {order.supplier} for {line.category} in "
+        f"{line.financial_year} aggregate to {gbp(value)} ({parts})"
+    )
+
+
 def approval_requirements(*, purchase_order: PurchaseOrder, on_date: dt.date) -> list[str]:
     """What is missing before this order may be approved on ``on_date``, by the
     thresholds in force that day (empty when nothing is missing).
 
+    The value measured is ``award_value``: the order's under a contract, or the
+    aggregate of the supplier's committed off-contract orders for the same category
+    and financial year plus this one (no splitting).
+
     - At or above the procurement-regulations threshold (£213,477 incl. VAT in the
-      business case), the award needs a compliant route: a contract that is a new
-      contract or a call-off whose framework ordering process was followed, and a
-      commercial officer's confirmation record.
+      business case), the award needs a compliant route: a commercial officer's
+      confirmation record, and an order itself that large must be placed under a
+      contract that is a new contract or a call-off whose framework ordering process
+      was followed.
     - At or above the Deputy Mayor's threshold (£500,000), a "DMPC approval / no
       call-in" record.
     """
@@ -221,7 +290,13 @@ def approval_requirements(*, purchase_order: PurchaseOrder, on_date: dt.date) ->
     if regulations is None or deputy_mayor is None:
         missing.append(f"No procurement thresholds are in force on {on_date:%d %B %Y}.")
         return missing
-    kinds = set(purchase_order.approval_records.values_list("kind", flat=True))
+    value, orders = award_value(purchase_order=purchase_order)
+    words = _aggregate_words(purchase_order, value, orders)
+    kinds = set(
+        purchase_order.approval_records.filter(order_revision=purchase_order.revision).values_list(
+            "kind", flat=True
+        )
+    )
     if gross >= regulations.amount:
         contract = purchase_order.contract
         if contract is None or not contract.is_compliant_route:
@@ -231,15 +306,15 @@ def approval_requirements(*, purchase_order: PurchaseOrder, on_date: dt.date) ->
                 "route (a new contract, or a call-off following the framework's ordering "
                 "process)."
             )
-        if ApprovalRecord.Kind.COMPLIANT_ROUTE not in kinds:
-            missing.append(
-                f"At {gbp(gross)} (threshold {gbp(regulations.amount)}) a commercial "
-                "officer must confirm the compliant route."
-            )
-    if gross >= deputy_mayor.amount and ApprovalRecord.Kind.DMPC not in kinds:
+    if value >= regulations.amount and ApprovalRecord.Kind.COMPLIANT_ROUTE not in kinds:
         missing.append(
-            f"At {gbp(gross)} the order is at or above {gbp(deputy_mayor.amount)}: record "
-            "the DMPC approval / no call-in first."
+            f"{words}, at or above the procurement-regulations threshold of "
+            f"{gbp(regulations.amount)}: a commercial officer must confirm the compliant route."
+        )
+    if value >= deputy_mayor.amount and ApprovalRecord.Kind.DMPC not in kinds:
+        missing.append(
+            f"{words}, at or above {gbp(deputy_mayor.amount)}: record the DMPC approval / "
+            "no call-in first."
         )
     return missing
 
@@ -250,10 +325,15 @@ def purchase_order_approve(
     """Approve a submitted order, committing its gross value against its budget line
     and the envelope.
 
-    Rules: the approver holds a role whose delegated limit in force covers the
-    gross value and did not raise the order; the thresholds in force on the
-    approval date decide which approval records must exist; the contract is in
-    force that day and its ceiling is not exceeded; and the committed total may
+    Rules (business case, "Financial, Commercial and Procurement" and "Legal
+    Comments"): the approver is neither the order's raiser nor the recorder of its
+    compliant-route or DMPC record (separation of duties) and holds a role whose
+    delegated limit in force covers the gross value; the budget line's financial year
+    is not closed on the approval day (money of a closed year is reprofiled to an
+    open line by a recorded budget transfer first); a contract's award is recorded,
+    and it is in force that day with its ceiling not exceeded; the thresholds in
+    force decide which approval records must exist, measured on the aggregate of
+    off-contract orders to the supplier (no splitting); and the committed total may
     never exceed the line or the envelope ("Commitments may never exceed it, even
     under concurrent approvals").
     """
@@ -270,8 +350,13 @@ def purchase_order_approve(
             )
         )
         line = BudgetLine.objects.select_for_update().get(pk=purchase_order.budget_line_id)
+        # The supplier row, next: the no-splitting aggregate is per supplier, category
+        # and year, across envelopes, so two approvals of one supplier's off-contract
+        # orders could each read "under the threshold" and both slip under it.
+        # Locking the supplier serialises them whatever envelope they are against.
+        Supplier.objects.select_for_update().get(pk=purchase_order.supplier_id)
         # The contract's ceiling is guarded the same way; its row comes after the
-        # line in the lock order (orders on one contract may span several lines).
+        # supplier in the lock order (orders on one contract may span several lines).
         contract = (
             Contract.objects.select_for_update().get(pk=purchase_order.contract_id)
             if purchase_order.contract_id
@@ -282,7 +367,20 @@ def purchase_order_approve(
             _set_status(order=order, to_status=PurchaseOrder.Status.APPROVED)  # raises
         if order.raised_by_id == approved_by.pk:
             raise DomainError(
-                "The person who raised an order cannot approve it.", code="permission_denied"
+                "The person who raised an order cannot approve it.", code="same_person"
+            )
+        recorded = (
+            order.approval_records.filter(
+                order_revision=order.revision, recorded_by_id=approved_by.pk
+            )
+            .order_by("kind")
+            .first()
+        )
+        if recorded is not None:
+            raise DomainError(
+                f"You recorded {order}'s {recorded.get_kind_display().lower()} record: "
+                "someone else must approve it.",
+                code="same_person",
             )
         may_approve, limit = approval_limit_for(user=approved_by, on_date=on_date)
         if not may_approve:
@@ -296,10 +394,22 @@ def purchase_order_approve(
                 f"({gbp(order.gross_total - limit)} over). A commercial officer must approve it.",
                 code="permission_denied",
             )
+        if contract is not None:
+            _require_awarded(contract)
         if contract is not None and not contract.in_force_on(on_date):
             raise DomainError(
                 f"Contract {contract.reference} is not in force on {on_date:%d %B %Y}.",
                 field="contract",
+            )
+        year = FinancialYear.parse(line.financial_year)
+        if year < financial_year(on_date):
+            raise DomainError(
+                f"The {line.financial_year} budget year closed on {year.end:%d %B %Y}: "
+                f"nothing more may be committed against its {line.category} line. Finance "
+                "can reprofile the money to an open year's line with a budget transfer, "
+                "and the order be raised against that line.",
+                field="budget_line",
+                code="financial_year_closed",
             )
         missing = approval_requirements(purchase_order=order, on_date=on_date)
         if missing:

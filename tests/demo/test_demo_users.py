@@ -48,7 +48,7 @@ def test_the_unit_viewer_sees_one_command_and_the_units_beneath_it(demo_units):
 
 def test_the_other_roles_are_unrestricted(demo_units):
     demo_users_ensure()
-    for username in ("asset.manager", "finance.officer", "commercial.officer"):
+    for username in ("asset.manager", "finance.officer", "finance.approver", "commercial.officer"):
         assert unit_scope(User.objects.get(username=username)).unrestricted
 
 

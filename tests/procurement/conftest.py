@@ -52,8 +52,12 @@ def authorities(db):
     services.approval_authority_set(
         role=Role.FINANCE.value, limit=Decimal("100000.00"), effective_from=THRESHOLD_DAY
     )
+    # Unlimited only as an explicit, recorded decision (no role is unlimited by default).
     services.approval_authority_set(
-        role=Role.COMMERCIAL.value, limit=None, effective_from=THRESHOLD_DAY
+        role=Role.COMMERCIAL.value,
+        limit=None,
+        effective_from=THRESHOLD_DAY,
+        decision_reference="Test decision: commercial officers unlimited",
     )
 
 
@@ -62,8 +66,24 @@ def supplier(db):
     return Supplier.objects.create(name="Laptops R Us Ltd")
 
 
+def award(contract, *, by=None, on=dt.date(2025, 3, 20)):
+    """Record a contract's award (so it may take orders), with the DMPC outcome at
+    £500,000 and above."""
+    services.contract_award_record(
+        contract=contract,
+        compliant_route="Call-off following the framework's ordering process",
+        dsp_consent_reference=f"DSP-{contract.reference}",
+        dsp_consent_on=on,
+        awarded_on=on,
+        dmpc_notified_on=on,
+        dmpc_called_in=False,
+        recorded_by=by or UserFactory(role=Role.COMMERCIAL),
+    )
+    return contract
+
+
 @pytest.fixture
-def call_off(envelope, supplier):
+def unawarded_call_off(envelope, supplier):
     return services.contract_create(
         envelope=envelope,
         supplier=supplier,
@@ -73,10 +93,17 @@ def call_off(envelope, supplier):
         framework_name="CCS Technology Products & Associated Services 2",
         framework_reference="RM6068",
         ordering_process_followed=True,
+        framework_ceiling=Decimal("500000000.00"),
+        framework_end_date=dt.date(2028, 3, 31),
         value_ceiling=Decimal("20000000.00"),
         start_date=dt.date(2025, 4, 1),
         end_date=dt.date(2027, 3, 31),
     )
+
+
+@pytest.fixture
+def call_off(unawarded_call_off, thresholds):
+    return award(unawarded_call_off)
 
 
 @pytest.fixture

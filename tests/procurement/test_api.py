@@ -5,12 +5,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from procurement import services
 from procurement.models import PurchaseOrder
 from tests.factories import BusinessUnitFactory, UserFactory
+from tests.procurement.conftest import award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 BASE = "/api/v1/procurement"
@@ -92,6 +94,8 @@ def test_purchase_order_outside_scope_is_a_404(approved_order):
     assert client.get(f"{BASE}/purchase-orders/{approved_order.pk}/").status_code == 404
 
 
+# Approved at a door (no back-dating): on a day when the 2025/26 line is open.
+@freeze_time("2025-06-02 12:00:00")
 def test_create_submit_and_approve_through_the_api(laptop_line, supplier, unit, laptop_model):
     # Given a finance officer raises and submits an order
     finance, _ = _client(Role.FINANCE)
@@ -127,11 +131,15 @@ def test_create_submit_and_approve_through_the_api(laptop_line, supplier, unit, 
     assert PurchaseOrder.objects.get(pk=pk).committed_total == Decimal("360.00")
 
 
+# Approved at a door (no back-dating): on a day when the 2025/26 line is open.
+@freeze_time("2025-06-02 12:00:00")
 def test_approval_over_the_line_is_a_400_saying_by_how_much(make_order, laptop_line):
     order = make_order("1000000.01")
     client, _ = _client(Role.COMMERCIAL)
+    # Recorded by another commercial officer: a recorder may not approve the order.
+    recorder, _ = _client(Role.COMMERCIAL)
     for kind in ("compliant_route", "dmpc"):
-        client.post(
+        recorder.post(
             f"{BASE}/purchase-orders/{order.pk}/approval-records/",
             {"kind": kind, "reference": "X-1"},
             format="json",
@@ -148,6 +156,7 @@ def test_approval_over_the_line_is_a_400_saying_by_how_much(make_order, laptop_l
         start_date=dt.date(2024, 1, 1),
         end_date=dt.date(2027, 12, 31),
     )
+    award(contract)
     PurchaseOrder.objects.filter(pk=order.pk).update(contract=contract)
 
     response = client.post(f"{BASE}/purchase-orders/{order.pk}/approve/")

@@ -12,14 +12,19 @@ from core.errors import DomainError
 from procurement import services
 from procurement.models import ApprovalRecord, Contract, ProcurementThreshold, PurchaseOrder
 from tests.factories import UserFactory
-from tests.procurement.conftest import APPROVAL_DAY
+from tests.procurement.conftest import APPROVAL_DAY, award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 
 
-def _record(order, kind, by):
+def _record(order, kind, by=None):
+    """Record an approval by ``by``, or by a commercial officer who is not the approver
+    (the recorder of a compliant route or DMPC decision may not approve the order)."""
     return services.approval_record_add(
-        purchase_order=order, kind=kind, reference=f"{kind}-ref", recorded_by=by
+        purchase_order=order,
+        kind=kind,
+        reference=f"{kind}-ref",
+        recorded_by=by or UserFactory(role=Role.COMMERCIAL),
     )
 
 
@@ -109,7 +114,7 @@ def test_order_at_regulations_threshold_approved_on_compliant_call_off_with_conf
     make_order, commercial_officer, call_off
 ):
     order = make_order("213477.00", contract=call_off)
-    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     services.purchase_order_approve(
         purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
@@ -135,7 +140,7 @@ def test_call_off_whose_ordering_process_was_not_followed_is_not_a_compliant_rou
     Contract.objects.filter(pk=call_off.pk).update(ordering_process_followed=False)
     call_off.refresh_from_db()
     order = make_order("213477.00", contract=call_off)
-    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     with pytest.raises(DomainError, match="compliant route"):
         services.purchase_order_approve(
@@ -157,7 +162,7 @@ def test_order_just_below_dmpc_threshold_needs_no_dmpc_record(
     make_order, commercial_officer, call_off
 ):
     order = make_order("499999.99", contract=call_off)
-    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     services.purchase_order_approve(
         purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
@@ -170,14 +175,14 @@ def test_order_at_dmpc_threshold_refused_until_dmpc_approval_recorded(
     make_order, commercial_officer, call_off
 ):
     order = make_order("500000.00", contract=call_off)
-    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     with pytest.raises(DomainError, match="DMPC approval / no call-in"):
         services.purchase_order_approve(
             purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
         )
 
-    _record(order, ApprovalRecord.Kind.DMPC, commercial_officer)
+    _record(order, ApprovalRecord.Kind.DMPC)
     services.purchase_order_approve(
         purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
     )
@@ -240,7 +245,7 @@ def test_lowered_dmpc_threshold_catches_an_order_from_its_first_day(
         effective_from=dt.date(2025, 7, 1),
     )
     order = make_order("450000.00", contract=call_off)
-    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     assert services.approval_requirements(purchase_order=order, on_date=dt.date(2025, 6, 30)) == []
     missing = services.approval_requirements(purchase_order=order, on_date=dt.date(2025, 7, 1))
@@ -250,7 +255,10 @@ def test_lowered_dmpc_threshold_catches_an_order_from_its_first_day(
 def test_approval_refused_when_no_threshold_is_in_force(make_order, commercial_officer):
     # Given the approval table reaches back further than the thresholds
     services.approval_authority_set(
-        role=Role.COMMERCIAL.value, limit=None, effective_from=dt.date(2023, 1, 1)
+        role=Role.COMMERCIAL.value,
+        limit=None,
+        effective_from=dt.date(2023, 1, 1),
+        decision_reference="Test decision",
     )
     order = make_order("100.00")
 
@@ -284,14 +292,14 @@ def test_approval_refused_when_budget_line_would_be_exceeded(
 ):
     # Given a £1m line with £600,000 committed
     first = make_order("600000.00", contract=call_off)
-    _record(first, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
-    _record(first, ApprovalRecord.Kind.DMPC, commercial_officer)
+    _record(first, ApprovalRecord.Kind.COMPLIANT_ROUTE)
+    _record(first, ApprovalRecord.Kind.DMPC)
     services.purchase_order_approve(
         purchase_order=first, approved_by=commercial_officer, on_date=APPROVAL_DAY
     )
     # When an order for £400,000.01 is approved
     second = make_order("400000.01", contract=call_off)
-    _record(second, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
+    _record(second, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     # Then it is refused, saying by how much
     with pytest.raises(DomainError, match=r"would exceed the 2025/26 laptop line by £0.01"):
@@ -305,8 +313,8 @@ def test_order_filling_the_line_exactly_is_approved(make_order, commercial_offic
     first = make_order("600000.00", contract=call_off)
     second = make_order("400000.00", contract=call_off)
     for order in (first, second):
-        _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE, commercial_officer)
-    _record(first, ApprovalRecord.Kind.DMPC, commercial_officer)
+        _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
+    _record(first, ApprovalRecord.Kind.DMPC)
 
     for order in (first, second):
         services.purchase_order_approve(
@@ -352,10 +360,13 @@ def test_approval_refused_when_the_contract_ceiling_would_be_exceeded(
         route=Contract.Route.CALL_OFF,
         framework_name="CCS TePAS 2",
         ordering_process_followed=True,
+        framework_ceiling=Decimal("500000000.00"),
+        framework_end_date=dt.date(2028, 3, 31),
         value_ceiling=Decimal("150000.00"),
         start_date=dt.date(2025, 4, 1),
         end_date=dt.date(2026, 3, 31),
     )
+    award(small)
     services.purchase_order_approve(
         purchase_order=make_order("100000.00", contract=small),
         approved_by=commercial_officer,

@@ -58,3 +58,34 @@ def test_demo_does_nothing_the_second_time(small_estate):
     demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
 
     assert PurchaseOrder.objects.count() == orders
+
+
+def test_demo_obeys_the_approval_rules_and_leaves_a_journey_for_the_second_finance_login(
+    small_estate,
+):
+    from django.contrib.auth import get_user_model
+
+    from procurement import services
+    from procurement.models import ApprovalAuthority, Contract
+
+    demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
+
+    # No role is unlimited, and every contract's award is recorded before its orders.
+    assert not ApprovalAuthority.objects.filter(limit__isnull=True).exists()
+    assert all(contract.is_awarded for contract in Contract.objects.all())
+    # Nobody approved an order they raised or recorded a decision on.
+    for order in PurchaseOrder.objects.filter(approved_by__isnull=False):
+        assert order.approved_by_id != order.raised_by_id
+        assert not order.approval_records.filter(recorded_by=order.approved_by).exists()
+    # finance.officer raised a small order that finance.approver can finish.
+    users = get_user_model().objects
+    raiser, approver = users.get(username="finance.officer"), users.get(username="finance.approver")
+    waiting = PurchaseOrder.objects.get(
+        status=PurchaseOrder.Status.SUBMITTED,
+        raised_by=raiser,
+        gross_total__lte=Decimal("213476.99"),
+    )
+    services.purchase_order_approve(
+        purchase_order=waiting, approved_by=approver, on_date=dt.date(2026, 11, 25)
+    )
+    assert PurchaseOrder.objects.get(pk=waiting.pk).status == PurchaseOrder.Status.APPROVED

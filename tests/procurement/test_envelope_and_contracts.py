@@ -102,9 +102,10 @@ def test_transfer_refused_when_it_would_take_committed_money(
         envelope=envelope, financial_year="2025/26", category="monitor", amount=Decimal("500")
     )
     order = make_order("800000.00", contract=call_off)
+    recorder = UserFactory(role=Role.COMMERCIAL)  # not the approver (separation of duties)
     for kind in ("compliant_route", "dmpc"):
         services.approval_record_add(
-            purchase_order=order, kind=kind, reference="ref", recorded_by=commercial_officer
+            purchase_order=order, kind=kind, reference="ref", recorded_by=recorder
         )
     services.purchase_order_approve(
         purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)

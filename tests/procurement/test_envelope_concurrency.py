@@ -54,12 +54,15 @@ def _approve_all_at_once(orders, approver):
     return approved, refused
 
 
-def _orders(*, line, count, gross, supplier, unit, model, raiser):
+def _orders(*, line, count, gross, supplier, unit, model, raiser, contract):
+    # Under an awarded call-off: off-contract orders to one supplier would aggregate
+    # past the regulations threshold (no splitting) and be refused for that instead.
     orders = []
     for _ in range(count):
         order = services.purchase_order_create(
             budget_line=line,
             supplier=supplier,
+            contract=contract,
             business_unit=unit,
             raised_by=raiser,
             lines=[
@@ -77,7 +80,7 @@ def _orders(*, line, count, gross, supplier, unit, model, raiser):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_never_overcommit_the_budget_line(envelope, supplier):
+def test_concurrent_approvals_never_overcommit_the_budget_line(envelope, supplier, call_off):
     # Given a £500,000 line and twelve submitted orders of £90,000: five fit
     line = services.budget_line_create(
         envelope=envelope, financial_year="2025/26", category="laptop", amount=Decimal("500000")
@@ -92,6 +95,7 @@ def test_concurrent_approvals_never_overcommit_the_budget_line(envelope, supplie
         unit=BusinessUnitFactory(),
         model=DeviceModelFactory(),
         raiser=raiser,
+        contract=call_off,
     )
 
     # When all twelve are approved at once
@@ -110,7 +114,9 @@ def test_concurrent_approvals_never_overcommit_the_budget_line(envelope, supplie
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_on_two_lines_never_overcommit_the_envelope(envelope, supplier):
+def test_concurrent_approvals_on_two_lines_never_overcommit_the_envelope(
+    envelope, supplier, call_off
+):
     # Given two £500,000 lines under an envelope later cut to £700,000, and eight
     # £90,000 orders on each line: five fit per line, but only seven in all
     laptops = services.budget_line_create(
@@ -131,6 +137,7 @@ def test_concurrent_approvals_on_two_lines_never_overcommit_the_envelope(envelop
         unit=unit,
         model=DeviceModelFactory(),
         raiser=raiser,
+        contract=call_off,
     ) + _orders(
         line=desktops,
         count=8,
@@ -139,6 +146,7 @@ def test_concurrent_approvals_on_two_lines_never_overcommit_the_envelope(envelop
         unit=unit,
         model=DeviceModelFactory(name="OptiPlex 7010", category="desktop"),
         raiser=raiser,
+        contract=call_off,
     )
 
     # When all sixteen are approved at once

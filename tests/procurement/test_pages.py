@@ -16,6 +16,7 @@ from devices.models import Device
 from procurement import services
 from procurement.models import PurchaseOrder
 from tests.factories import BusinessUnitFactory, UserFactory
+from tests.procurement.conftest import award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 
@@ -164,6 +165,8 @@ def test_contract_values_hidden_from_asset_managers(client, call_off):
     assert "20,000,000" not in body
 
 
+# Approved at a door (no back-dating): on a day when the 2025/26 line is open.
+@freeze_time("2025-06-02 12:00:00")
 def test_order_journey_through_the_pages(client, laptop_line, supplier, unit, laptop_model):
     # Given a finance officer raises an order through the formset
     raiser = _login(client, Role.FINANCE)
@@ -370,6 +373,8 @@ def test_receipt_on_a_future_date_is_refused(approved_order, commercial_officer,
         )
 
 
+# Approved at a door (no back-dating): on a day when the 2025/26 line is open.
+@freeze_time("2025-06-02 12:00:00")
 def test_refused_approval_on_the_page_says_by_how_much(client, make_order, laptop_line):
     # Given a submitted order £0.01 over the whole £1m line, with its approvals recorded
     order = make_order("1000000.01")
@@ -385,11 +390,14 @@ def test_refused_approval_on_the_page_says_by_how_much(client, make_order, lapto
         start_date=services.london_today() - dt.timedelta(days=30),
         end_date=services.london_today() + dt.timedelta(days=300),
     )
+    award(contract)
     PurchaseOrder.objects.filter(pk=order.pk).update(contract=contract)
-    officer = _login(client, Role.COMMERCIAL)
+    _login(client, Role.COMMERCIAL)
+    # Recorded by another commercial officer: a recorder may not approve the order.
+    recorder = UserFactory(role=Role.COMMERCIAL)
     for kind in ("compliant_route", "dmpc"):
         services.approval_record_add(
-            purchase_order=order, kind=kind, reference="R-1", recorded_by=officer
+            purchase_order=order, kind=kind, reference="R-1", recorded_by=recorder
         )
 
     # When the commercial officer approves it on the page

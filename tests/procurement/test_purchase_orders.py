@@ -202,8 +202,8 @@ def test_submitted_lines_cannot_be_replaced(make_order, raiser, laptop_model):
     assert PurchaseOrder.objects.get(pk=order.pk).gross_total == Decimal("100.00")
 
 
-def test_changing_lines_removes_approvals_recorded_for_the_old_value(
-    make_order, raiser, laptop_model, commercial_officer
+def test_approvals_recorded_for_the_old_value_no_longer_count_after_the_lines_change(
+    make_order, raiser, laptop_model, commercial_officer, thresholds
 ):
     order = make_order("300000.00")
     services.approval_record_add(
@@ -217,4 +217,10 @@ def test_changing_lines_removes_approvals_recorded_for_the_old_value(
         actor=raiser,
     )
 
-    assert not order.approval_records.exists()
+    # Approval records are append-only: they stay, for the old revision only.
+    order.refresh_from_db()
+    assert order.revision == 2
+    assert order.approval_records.filter(order_revision=1).count() == 1
+    assert not order.approval_records.filter(order_revision=order.revision).exists()
+    missing = services.approval_requirements(purchase_order=order, on_date=APPROVAL_DAY)
+    assert any("must confirm the compliant route" in m for m in missing)
