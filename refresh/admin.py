@@ -1,6 +1,18 @@
+"""Refresh in the admin: a window onto the records, never a way round the services.
+
+Every change to refresh data has a service that enforces its rule (swaps move only
+through ``refresh.services``' status machine, policies are dated versions, rates,
+OS dates and scenarios are validated, eligibility is derived). So the admin is
+read-only here, except that a policy may be ADDED, and that goes through
+``refresh.services.refresh_policy_create`` like the policy page (DESIGN "Rules at
+every door": the admin is read-only wherever a service owns the change).
+"""
+
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin import NoHistoryRevertMixin
+from refresh import services
 from refresh.models import (
     ATConfirmation,
     BaselineRow,
@@ -16,8 +28,36 @@ from refresh.models import (
 )
 
 
+class ReadOnlyAdminMixin:
+    """View only: no add, change or delete (the services own every write)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# The fields a policy version is added with (the policy page's form's fields).
+POLICY_FIELDS = (
+    "category",
+    "effective_from",
+    "lifecycle_months",
+    "repair_threshold",
+    "idle_days",
+    "os_end_of_support_forces_refresh",
+    "note",
+)
+
+
 @admin.register(RefreshPolicy)
-class RefreshPolicyAdmin(SimpleHistoryAdmin):
+class RefreshPolicyAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
+    """Add-only: a policy is a dated version; a change is a new version, never an
+    edit (eligibility rows and swaps keep the policy they were computed with)."""
+
     list_display = (
         "category",
         "effective_from",
@@ -27,44 +67,54 @@ class RefreshPolicyAdmin(SimpleHistoryAdmin):
         "os_end_of_support_forces_refresh",
     )
     list_filter = ("category",)
-    readonly_fields = ("created_by", "created_at")
+    fields = POLICY_FIELDS
 
-    def get_readonly_fields(self, request, obj=None):
-        # A policy already in use is history: change it by adding a new version.
-        if obj is not None:
-            return [f.name for f in obj._meta.fields]
-        return self.readonly_fields
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        # Only adds reach here (no change permission): through the service, as the page.
+        created = services.refresh_policy_create(
+            actor=request.user, **{name: getattr(obj, name) for name in POLICY_FIELDS}
+        )
+        obj.pk = created.pk
+        obj.created_by = created.created_by
+        obj.created_at = created.created_at
 
 
 @admin.register(OsEndOfSupport)
-class OsEndOfSupportAdmin(SimpleHistoryAdmin):
+class OsEndOfSupportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Set on the policies page (``os_end_of_support_save``)."""
+
     list_display = ("os_prefix", "end_of_support")
 
 
 @admin.register(BauRate)
-class BauRateAdmin(SimpleHistoryAdmin):
+class BauRateAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Set by finance on the BAU rates page (``bau_rate_save``)."""
+
     list_display = ("category", "new_starters_per_year", "breakage_rate_pct", "growth_pct")
 
 
 @admin.register(Scenario)
-class ScenarioAdmin(SimpleHistoryAdmin):
+class ScenarioAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Saved on the scenario pages (``scenario_save`` validates the overrides)."""
+
     list_display = ("name", "created_by", "updated_at")
-    readonly_fields = ("created_by", "created_at", "updated_at")
 
 
 @admin.register(EligibilityRun)
-class EligibilityRunAdmin(admin.ModelAdmin):
+class EligibilityRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("started_at", "finished_at", "trigger", "device_count", "requested_by")
-    readonly_fields = [f.name for f in EligibilityRun._meta.fields]
 
 
 @admin.register(DeviceEligibility)
-class DeviceEligibilityAdmin(admin.ModelAdmin):
+class DeviceEligibilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Derived data: recompute instead."""
+
     list_display = (
         "device",
         "category",
@@ -78,28 +128,22 @@ class DeviceEligibilityAdmin(admin.ModelAdmin):
     raw_id_fields = ("device",)
     show_full_result_count = False
 
-    def has_change_permission(self, request, obj=None):
-        return False  # derived data: recompute instead
 
-    def has_add_permission(self, request):
-        return False
-
-
-class BaselineRowInline(admin.TabularInline):
+class BaselineRowInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = BaselineRow
     extra = 0
-    raw_id_fields = ("business_unit",)
-    can_delete = False
 
 
 @admin.register(BaselineSnapshot)
-class BaselineSnapshotAdmin(admin.ModelAdmin):
+class BaselineSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Saved from the forecast page (``baseline_snapshot_create``)."""
+
     list_display = ("name", "as_of", "is_plan", "created_by", "created_at")
     inlines = [BaselineRowInline]
 
 
 @admin.register(BaselineRow)
-class BaselineRowAdmin(admin.ModelAdmin):
+class BaselineRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "snapshot",
         "business_unit",
@@ -109,31 +153,35 @@ class BaselineRowAdmin(admin.ModelAdmin):
         "bau_volume",
     )
     list_filter = ("snapshot", "category")
-    raw_id_fields = ("business_unit",)
 
 
-class WaveItemInline(admin.TabularInline):
+class WaveItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WaveItem
     extra = 0
-    raw_id_fields = ("old_device", "new_device", "person", "business_unit")
-    readonly_fields = ("status",)
+    fields = ("old_device", "person", "new_device", "status", "priority")
 
 
 @admin.register(RefreshWave)
-class RefreshWaveAdmin(SimpleHistoryAdmin):
+class RefreshWaveAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Created on the waves page (``wave_create`` selects its swaps)."""
+
     list_display = ("name", "business_unit", "category", "volume", "created_by", "created_at")
     inlines = [WaveItemInline]
 
 
 @admin.register(WaveItem)
-class WaveItemAdmin(SimpleHistoryAdmin):
+class WaveItemAdmin(NoHistoryRevertMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """A swap's devices, person and status move only through ``refresh.services``
+    (the swap page): allocation checks stock and scope, handover checks entitlement,
+    completion checks the AT check and moves both devices."""
+
     list_display = ("wave", "old_device", "person", "new_device", "status")
     list_filter = ("status",)
-    raw_id_fields = ("old_device", "new_device", "person", "business_unit")
-    readonly_fields = ("status",)  # moves only through refresh.services
 
 
 @admin.register(ATConfirmation)
-class ATConfirmationAdmin(admin.ModelAdmin):
+class ATConfirmationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Retired: confirmations recorded before the devices AT check, kept as history
+    (each was copied to ``devices.ATCheck`` by migration)."""
+
     list_display = ("wave_item", "confirmed_by", "confirmed_at")
-    raw_id_fields = ("wave_item",)

@@ -53,6 +53,8 @@ BAU = {
     Category.TABLET: (0, "0.00", "-10.00", None),
 }
 BASELINE_AS_OF = dt.date(2024, 11, 30)
+# The demo user who confirms AT checks (not the one who hands devices over).
+AT_CONFIRMER = "deskside.engineer"
 SCENARIOS = [
     (
         "Stretch laptops to 60 months",
@@ -80,6 +82,9 @@ def seed(*, rng, today: dt.date, stdout) -> None:
         return
     planner = _demo_user("finance.officer", "finance")
     manager = _demo_user("asset.manager", "asset-manager")
+    # AT is confirmed by someone other than who handed the device over (the AT
+    # check's second pair of eyes): a deskside engineer in the demo.
+    engineer = _demo_user(AT_CONFIRMER, "asset-manager")
     with transaction.atomic():
         RefreshPolicy.objects.bulk_create(
             RefreshPolicy(
@@ -124,7 +129,7 @@ def seed(*, rng, today: dt.date, stdout) -> None:
             name=name, description=description, overrides=overrides, actor=planner
         )
     services.eligibility_recompute(trigger=EligibilityRun.Trigger.SEED, today=today)
-    _wave_in_progress(rng=rng, manager=manager, stdout=stdout)
+    _wave_in_progress(rng=rng, manager=manager, engineer=engineer, stdout=stdout)
     run = services.eligibility_recompute(trigger=EligibilityRun.Trigger.SEED, today=today)
     stdout.write(
         f"  eligibility computed for {run.device_count:,} devices; "
@@ -133,9 +138,12 @@ def seed(*, rng, today: dt.date, stdout) -> None:
     )
 
 
-def _wave_in_progress(*, rng, manager, stdout) -> None:
+def _wave_in_progress(*, rng, manager, engineer, stdout) -> None:
     """One laptop wave for the unit with the most due laptops, its swaps spread
-    over every state (a handful of service calls, not per-device estate work)."""
+    over every state (a handful of service calls, not per-device estate work).
+    Every step goes through the services, so the demo obeys every swap rule:
+    stock from a central store, entitlement at handover, AT confirmed by the
+    engineer (not the manager who handed over), the old device back to stores."""
     from refresh.models import DeviceEligibility
 
     busiest = (
@@ -199,7 +207,7 @@ def _wave_in_progress(*, rng, manager, stdout) -> None:
             if item.person.at_needs:
                 services.swap_confirm_at(
                     item=item,
-                    actor=manager,
+                    actor=engineer,
                     note="Screen reader and magnifier tested with the user",
                 )
             services.swap_complete(item=item, actor=manager)

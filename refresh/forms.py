@@ -8,7 +8,16 @@ from accounts.models import BusinessUnit
 from core.financial_year import FinancialYear
 from devices.forms import GovukFormMixin
 from devices.models import Category
-from refresh.models import RefreshPolicy
+from refresh.models import (
+    MAX_ID,
+    MAX_LIFECYCLE_MONTHS,
+    MAX_NEW_STARTERS,
+    MAX_PRIORITY,
+    MAX_UNIT_PRICE,
+    MAX_VOLUME_CAP,
+    MAX_WAVE_VOLUME,
+    RefreshPolicy,
+)
 
 CATEGORY_CHOICES = [("", "All categories"), *Category.choices]
 
@@ -72,13 +81,24 @@ class OsEndOfSupportForm(GovukFormMixin, forms.Form):
 
 class BauRateForm(GovukFormMixin, forms.Form):
     category = forms.ChoiceField(choices=Category.choices)
-    new_starters_per_year = forms.IntegerField(min_value=0)
+    new_starters_per_year = forms.IntegerField(min_value=0, max_value=MAX_NEW_STARTERS)
     breakage_rate_pct = forms.DecimalField(
-        label="Breakage replacements (% of devices in use a year)", min_value=0, max_value=100
+        label="Breakage replacements (% of devices in use a year)",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
     )
-    growth_pct = forms.DecimalField(label="Growth (% a year)", min_value=-100, max_value=100)
+    growth_pct = forms.DecimalField(
+        label="Growth (% a year)", min_value=-100, max_value=100, max_digits=5, decimal_places=2
+    )
     planning_unit_price = forms.DecimalField(
-        label="Planning unit price (£)", min_value=0, required=False, decimal_places=2
+        label="Planning unit price (£)",
+        min_value=0,
+        max_value=MAX_UNIT_PRICE,
+        required=False,
+        max_digits=12,
+        decimal_places=2,
     )
 
 
@@ -117,18 +137,33 @@ class ScenarioForm(GovukFormMixin, forms.Form):
             "lifecycle_months",
             "lifecycle (months)",
             forms.IntegerField,
-            {"min_value": 1, "max_value": 240},
+            {"min_value": 1, "max_value": MAX_LIFECYCLE_MONTHS},
         ),
         ("defer_years", "defer by (years)", forms.IntegerField, {"min_value": 0, "max_value": 10}),
         (
             "unit_prices",
             "unit price (£)",
             forms.DecimalField,
-            {"min_value": 0, "decimal_places": 2},
+            {"min_value": 0, "max_value": MAX_UNIT_PRICE, "max_digits": 12, "decimal_places": 2},
         ),
-        ("new_starters_per_year", "new starters a year", forms.IntegerField, {"min_value": 0}),
-        ("breakage_rate_pct", "breakage %", forms.DecimalField, {"min_value": 0, "max_value": 100}),
-        ("growth_pct", "growth %", forms.DecimalField, {"min_value": -100, "max_value": 100}),
+        (
+            "new_starters_per_year",
+            "new starters a year",
+            forms.IntegerField,
+            {"min_value": 0, "max_value": MAX_NEW_STARTERS},
+        ),
+        (
+            "breakage_rate_pct",
+            "breakage %",
+            forms.DecimalField,
+            {"min_value": 0, "max_value": 100, "max_digits": 5, "decimal_places": 2},
+        ),
+        (
+            "growth_pct",
+            "growth %",
+            forms.DecimalField,
+            {"min_value": -100, "max_value": 100, "max_digits": 5, "decimal_places": 2},
+        ),
     ]
 
     def __init__(self, *args, scenario=None, show_prices=False, **kwargs):
@@ -176,6 +211,11 @@ class ScenarioForm(GovukFormMixin, forms.Form):
                 raise forms.ValidationError(
                     f"Line {number}: write a financial year, a category and a volume."
                 )
+            if not parts[2].isdigit() or int(parts[2]) > MAX_VOLUME_CAP:
+                raise forms.ValidationError(
+                    f"Line {number}: the volume must be a whole number from 0 to "
+                    f"{MAX_VOLUME_CAP:,}."
+                )
             caps.setdefault(parts[0], {})[parts[1]] = parts[2]
         return caps
 
@@ -212,8 +252,10 @@ class WaveForm(GovukFormMixin, forms.Form):
         queryset=BusinessUnit.objects.none(), required=False, empty_label="All my units"
     )
     category = forms.ChoiceField(choices=CATEGORY_CHOICES, required=False)
-    min_priority = forms.IntegerField(label="Minimum priority", initial=0)
-    volume = forms.IntegerField(min_value=1, max_value=5000, initial=100)
+    min_priority = forms.IntegerField(
+        label="Minimum priority", initial=0, min_value=0, max_value=MAX_PRIORITY
+    )
+    volume = forms.IntegerField(min_value=1, max_value=MAX_WAVE_VOLUME, initial=100)
 
     def __init__(self, *args, scope, **kwargs):
         super().__init__(*args, **kwargs)
@@ -221,7 +263,9 @@ class WaveForm(GovukFormMixin, forms.Form):
 
 
 class AllocateForm(GovukFormMixin, forms.Form):
-    new_device = forms.IntegerField(label="New device (id)", widget=forms.HiddenInput)
+    new_device = forms.IntegerField(
+        label="New device (id)", widget=forms.HiddenInput, min_value=1, max_value=MAX_ID
+    )
 
 
 class ATConfirmForm(GovukFormMixin, forms.Form):

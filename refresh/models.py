@@ -3,6 +3,8 @@
 Reads the estate (``devices``); nothing in ``devices`` knows about this app.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +14,20 @@ from simple_history.models import HistoricalRecords
 from accounts.models import BusinessUnit
 from accounts.scoping import scoped_manager
 from devices.models import Category, Device, Person
+
+# Sane ranges for the numbers people and integrations give refresh. Forms, API
+# serializers, services and model validators share them, so an absurd number is a
+# field error naming the field, never a database overflow (a 500).
+MAX_PRIORITY = 100_000  # a priority is about the age in months plus 12 per repair
+MAX_WAVE_VOLUME = 5_000
+MAX_NEW_STARTERS = 100_000  # the whole force is about 45,000 people
+MAX_VOLUME_CAP = 1_000_000
+MAX_UNIT_PRICE = Decimal("1000000.00")
+MAX_REPAIR_THRESHOLD = 100
+MAX_IDLE_DAYS = 3_650
+MAX_LIFECYCLE_MONTHS = 240
+# Ids in URLs and forms: BigAutoField's range (larger overflows the database driver).
+MAX_ID = 2**63 - 1
 
 
 class RefreshPolicy(models.Model):
@@ -27,16 +43,18 @@ class RefreshPolicy(models.Model):
     category = models.CharField(max_length=16, choices=Category.choices)
     effective_from = models.DateField()
     lifecycle_months = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(240)]
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_LIFECYCLE_MONTHS)]
     )
     repair_threshold = models.PositiveSmallIntegerField(
         "repairs that make a device due",
         default=3,
+        validators=[MaxValueValidator(MAX_REPAIR_THRESHOLD)],
         help_text="0 means repair history never makes a device due on its own.",
     )
     idle_days = models.PositiveSmallIntegerField(
         "idle after (days unseen)",
         default=90,
+        validators=[MaxValueValidator(MAX_IDLE_DAYS)],
         help_text="A deployed device not seen for this many days is reclaimed, not refreshed.",
     )
     os_end_of_support_forces_refresh = models.BooleanField(default=True)
@@ -193,7 +211,9 @@ class BauRate(models.Model):
     """
 
     category = models.CharField(max_length=16, choices=Category.choices, unique=True)
-    new_starters_per_year = models.PositiveIntegerField(default=0)
+    new_starters_per_year = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_NEW_STARTERS)]
+    )
     breakage_rate_pct = models.DecimalField(
         "breakage replacements (% of devices in use a year)",
         max_digits=5,
@@ -209,7 +229,11 @@ class BauRate(models.Model):
         validators=[MinValueValidator(-100), MaxValueValidator(100)],
     )
     planning_unit_price = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_UNIT_PRICE)],
     )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -332,8 +356,12 @@ class RefreshWave(models.Model):
         BusinessUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="refresh_waves"
     )
     category = models.CharField(max_length=16, choices=Category.choices, blank=True)
-    min_priority = models.IntegerField(default=0)
-    volume = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    min_priority = models.IntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(MAX_PRIORITY)]
+    )
+    volume = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WAVE_VOLUME)]
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -349,6 +377,10 @@ class RefreshWave(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(volume__gte=1), name="%(app_label)s_%(class)s_volume_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_priority__gte=0, min_priority__lte=MAX_PRIORITY),
+                name="%(app_label)s_%(class)s_min_priority_in_range",
             ),
         ]
 
@@ -413,10 +445,13 @@ class WaveItem(models.Model):
 
 
 class ATConfirmation(models.Model):
-    """Someone confirmed the person's assistive technology and accessibility
-    tools work on the new device (business case: AT users must not be left
-    without working tools). A swap for a person with AT needs cannot complete
-    without it."""
+    """Retired: a confirmation recorded before the devices AT check existed.
+
+    Swaps now require the ``devices.ATCheck`` of their handover to be confirmed
+    (``refresh.services.swap_confirm_at`` / ``swap_complete``), which devices opens
+    at every deployment to a person with AT needs, from any door. Migration 0007
+    copied every row here onto that check; the rows stay, read-only and
+    append-only, as history. Nothing writes new ones."""
 
     wave_item = models.OneToOneField(
         WaveItem, on_delete=models.PROTECT, related_name="at_confirmation"

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
+from api.routers import ApiRouter
 from refresh.api import views
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("eligibility", views.EligibilityViewSet, basename="eligibility")
 
 urlpatterns = [

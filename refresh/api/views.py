@@ -24,6 +24,7 @@ from refresh.api.serializers import (
     ForecastResponseSerializer,
     ForecastRowSerializer,
 )
+from refresh.models import MAX_ID
 
 
 class EligibilityCursorPagination(IdCursorPagination):
@@ -39,6 +40,9 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = EligibilityCursorPagination
     lookup_field = "pk"
     lookup_url_kwarg = "device_id"
+    # A device id is a positive 64-bit integer: anything longer is not a device (404),
+    # never an integer overflow in the database driver (500).
+    lookup_value_regex = r"[0-9]{1,18}"
     filter_backends: list = []
 
     @extend_schema(
@@ -57,7 +61,8 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         unit = None
         if params.get("business_unit"):
-            if not params["business_unit"].isdigit():
+            raw = params["business_unit"]
+            if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
                 raise ValidationError({"business_unit": "Give a business unit id."})
             unit = BusinessUnit.objects.within(scope).filter(pk=params["business_unit"]).first()
             if unit is None:
@@ -91,22 +96,24 @@ class ForecastView(APIView):
         responses={200: ForecastResponseSerializer},
     )
     def get(self, request):
+        raw_years = request.query_params.get("years", "5")
         try:
-            years = int(request.query_params.get("years", 5))
+            # Short strings only: int() of a 5,000-digit string is refused by Python.
+            years = int(raw_years) if len(raw_years) <= 4 else 0
         except ValueError:
             raise ValidationError({"years": "Give a whole number of years."}) from None
         if not 1 <= years <= 10:
             raise ValidationError({"years": "Give between 1 and 10 years."})
         if request.query_params.get("from"):
             try:
-                first = FinancialYear.parse(request.query_params["from"])
+                first = selectors.financial_year_in_range(request.query_params["from"])
             except ValueError as exc:
                 raise ValidationError({"from": str(exc)}) from None
         else:
             first = selectors.default_financial_years()[0]
         fys = [FinancialYear(first.start_year + i) for i in range(years)]
         commercial = can_see_commercial(request.user)
-        rows = selectors.forecast_totals(financial_years=fys, unit_scope=unit_scope(request.user))
+        rows = selectors.forecast_totals(financial_years=fys, scope=unit_scope(request.user))
         fields = ["financial_year", "category", "refresh_volume", "bau_volume", "volume"]
         if commercial:
             fields.append("cost")

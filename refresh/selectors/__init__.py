@@ -30,6 +30,7 @@ from refresh.selectors.forecast_engine import (
     bau_volume,
     category_prices,
     default_financial_years,
+    financial_year_in_range,
 )
 from refresh.selectors.policies import policies_current, policies_in_force
 from refresh.selectors.scenarios import scenario_compare
@@ -37,8 +38,10 @@ from refresh.selectors.waves import (
     CENTRAL_STORE_MARKERS,
     allocatable_devices,
     central_store_q,
+    central_store_unit,
     is_central_store,
     stock_for_item,
+    swap_at_check,
     wave_items,
     wave_list,
 )
@@ -58,11 +61,13 @@ __all__ = [
     "eligibility_list",
     "eligibility_summary",
     "failure_rates",
+    "financial_year_in_range",
     "forecast_lines",
     "forecast_totals",
     "forecast_with_variance",
     "allocatable_devices",
     "central_store_q",
+    "central_store_unit",
     "is_central_store",
     "last_eligibility_run",
     "plan_snapshot",
@@ -71,6 +76,7 @@ __all__ = [
     "refresh_due_by_unit",
     "scenario_compare",
     "stock_for_item",
+    "swap_at_check",
     "wave_items",
     "wave_list",
 ]

@@ -80,24 +80,29 @@ def forecast_lines(
 
 
 def forecast_totals(
-    *, financial_years: list[FinancialYear] | None = None, unit_scope=None
+    *, financial_years: list[FinancialYear] | None = None, scope=None, unit_scope=None
 ) -> list[dict]:
     """Demand per financial year and category: refresh volume, BAU volume, total
     volume and cost (Decimal, commercial: show only to finance roles).
 
     Keys: financial_year (label), category, refresh_volume, bau_volume, volume,
-    cost. ``unit_scope`` is an ``accounts.scoping.UnitScope`` (None: whole estate).
+    cost. ``scope`` is an ``accounts.scoping.UnitScope`` (None: whole estate);
+    ``unit_scope`` is its older name, still used by procurement.
     """
     financial_years = financial_years or default_financial_years()
-    lines = forecast_lines(financial_years=financial_years, scope=unit_scope)
+    scope = scope if scope is not None else unit_scope
+    lines = forecast_lines(financial_years=financial_years, scope=scope)
     return priced_totals(lines, financial_years=financial_years, prices=category_prices())
 
 
-def refresh_due_by_unit(*, financial_years: list[FinancialYear]) -> dict[tuple[int, str, str], int]:
+def refresh_due_by_unit(
+    *, financial_years: list[FinancialYear], scope=None
+) -> dict[tuple[int, str, str], int]:
     """(business_unit_id, FY label, category) -> devices due for refresh in that
-    year (overdue ones in the current year), from one grouped query."""
+    year (overdue ones in the current year) inside ``scope`` (None: every unit),
+    from one grouped query."""
     current = financial_year(timezone.localdate())
-    refresh, _in_use = unit_year_groups(current=current)
+    refresh, _in_use = unit_year_groups(current=current, scope=scope)
     labels = {fy.start_year: fy.label for fy in financial_years}
     return {
         (unit, labels[fy], cat): n for (unit, cat, fy), n in refresh.items() if fy in labels and n
@@ -125,7 +130,7 @@ def baseline_totals(*, snapshot: BaselineSnapshot, scope=None) -> dict[tuple[str
 def forecast_with_variance(*, financial_years: list[FinancialYear], scope=None) -> dict:
     """Today's forecast per FY and category beside the plan baseline: variance
     and whether the forecast exceeds the plan's maximum volume."""
-    rows = forecast_totals(financial_years=financial_years, unit_scope=scope)
+    rows = forecast_totals(financial_years=financial_years, scope=scope)
     plan = plan_snapshot()
     planned = baseline_totals(snapshot=plan, scope=scope) if plan else {}
     for row in rows:

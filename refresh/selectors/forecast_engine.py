@@ -44,6 +44,24 @@ def default_financial_years(today: dt.date | None = None, count: int = 5) -> lis
     return [FinancialYear(start.start_year + i) for i in range(count)]
 
 
+# The financial years a forecast may be asked for (a year outside has no dates
+# Python can hold at its far end, or no meaning for this plan).
+FIRST_PLANNING_YEAR = 2000
+LAST_PLANNING_YEAR = 2100
+
+
+def financial_year_in_range(label: str) -> FinancialYear:
+    """Parse a financial year label and refuse one outside the planning range
+    (ValueError with the reason)."""
+    fy = FinancialYear.parse(label)
+    if not FIRST_PLANNING_YEAR <= fy.start_year <= LAST_PLANNING_YEAR:
+        raise ValueError(
+            f"Give a financial year from {FinancialYear(FIRST_PLANNING_YEAR).label} "
+            f"to {FinancialYear(LAST_PLANNING_YEAR).label}."
+        )
+    return fy
+
+
 def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
     index = year * 12 + (month - 1) + months
     return index // 12, index % 12 + 1
@@ -201,7 +219,8 @@ def headcount(*, day: dt.date, scope=None, by_unit: bool = True):
     )
     total_people = people.count()
     if not by_unit:
-        in_scope = total_people if scope is None else people.within(scope).count()
+        unscoped = scope is None or getattr(scope, "unrestricted", False)
+        in_scope = total_people if unscoped else people.within(scope).count()
         return {None: in_scope}, total_people
     people = people.within(scope)
     heads = dict(

@@ -24,23 +24,31 @@ from refresh.selectors.forecast_engine import (
 
 
 def scenario_compare(
-    *, scenario: Scenario, financial_years: list[FinancialYear] | None = None
+    *,
+    scenario: Scenario,
+    financial_years: list[FinancialYear] | None = None,
+    scope=None,
 ) -> dict:
     """Baseline forecast (policies in force) and the scenario side by side per
     FY and category, with the totals over ``financial_years`` and the saving (or,
-    negative, the overspend) of the scenario. Organisation-wide: about eight
-    grouped queries whatever the estate's size. The comparison with the capital
-    envelope is procurement's (``procurement.selectors.scenario_against_envelope``)."""
+    negative, the overspend) of the scenario, for the devices and people inside
+    ``scope`` (the viewer's ``UnitScope``; None: the whole estate). Scope applies to
+    aggregates as to rows (DESIGN "Rules at every door"): a viewer scoped to one
+    command sees that command's volumes and costs, never the force's. New starters
+    are shared by the scope's share of the organisation's headcount, as in the
+    forecast. About eight grouped queries whatever the estate's size. The
+    comparison with the capital envelope is procurement's
+    (``procurement.selectors.scenario_against_envelope``)."""
     financial_years = financial_years or default_financial_years()
     overrides = Overrides.from_json(scenario.overrides)
     today = timezone.localdate()
     current = financial_year(today)
-    groups = groups_today(by_unit=False)
+    groups = groups_today(scope=scope, by_unit=False)
     in_use: dict[tuple, int] = defaultdict(int)
     for _unit, cat, *_rest, using, n in groups:
         if using:
             in_use[(None, cat)] += n
-    heads, total_people = headcount(day=today, by_unit=False)
+    heads, total_people = headcount(day=today, scope=scope, by_unit=False)
     base_prices = category_prices()
     scen_prices = dict(base_prices)
     scen_prices.update(overrides.unit_prices)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from devices.models import Device
+from accounts.models import BusinessUnit
+from devices.models import ATCheck, Device
 from refresh.models import RefreshWave, WaveItem
 
 # Units whose code contains one of these hold central stock any unit may draw on
@@ -17,11 +18,28 @@ def is_central_store(unit) -> bool:
 
 
 def central_store_q(prefix: str = "business_unit") -> Q:
-    """Devices held by a central store (the condition ``is_central_store`` applies)."""
+    """Devices held by a central store (the condition ``is_central_store`` applies);
+    with ``prefix=""`` the business units that are central stores."""
+    lookup = f"{prefix}__code__icontains" if prefix else "code__icontains"
     central = Q(pk__in=[])
     for marker in CENTRAL_STORE_MARKERS:
-        central |= Q(**{f"{prefix}__code__icontains": marker})
+        central |= Q(**{lookup: marker})
     return central
+
+
+def central_store_unit(*, preferred=None):
+    """The central store an old device goes back to when its swap completes:
+    ``preferred`` (the store the new device came from) when it is an active
+    central store, else the first active central store by code; None when the
+    organisation has no store unit (the caller refuses rather than guess)."""
+    if preferred is not None and preferred.active and is_central_store(preferred):
+        return preferred
+    return (
+        BusinessUnit.objects.filter(central_store_q(prefix=""))
+        .filter(active=True)
+        .order_by("code")
+        .first()
+    )
 
 
 def allocatable_devices(*, actor=None, scope=None):
@@ -57,7 +75,7 @@ def wave_items(*, wave: RefreshWave, scope):
     return (
         WaveItem.objects.within(scope)
         .filter(wave=wave)
-        .select_related("old_device", "new_device", "person", "business_unit", "at_confirmation")
+        .select_related("old_device", "new_device", "person", "business_unit")
         .order_by("-priority", "id")
     )
 
@@ -78,4 +96,18 @@ def stock_for_item(*, item: WaveItem, scope, limit: int = 20):
         .exclude(pk__in=allocated)
         .select_related("device_model")
         .order_by("-purchase_date", "id")[:limit]
+    )
+
+
+def swap_at_check(*, item: WaveItem) -> ATCheck | None:
+    """The AT check of a swap's handover: the latest deployment of its new device to
+    its person (devices opens one at every deployment to a person with AT needs,
+    from any door); None before handover."""
+    if item.new_device_id is None:
+        return None
+    return (
+        ATCheck.objects.filter(device_id=item.new_device_id, person_id=item.person_id)
+        .select_related("deployed_by", "confirmed_by")
+        .order_by("-deployed_at", "-pk")
+        .first()
     )

@@ -10,11 +10,27 @@ from django.db import transaction
 
 from core.errors import DomainError
 from core.financial_year import FinancialYear
-from refresh.models import Scenario
+from refresh.models import MAX_NEW_STARTERS, MAX_UNIT_PRICE, MAX_VOLUME_CAP, Scenario
 from refresh.selectors.forecast_engine import CATEGORIES
 from refresh.services.validation import raise_validation
 
 BAU_KEYS = ("new_starters_per_year", "breakage_rate_pct", "growth_pct")
+# The sane range of each BAU rate (the same as BauRate's and the forms').
+BAU_RANGES = {
+    "new_starters_per_year": (Decimal(0), Decimal(MAX_NEW_STARTERS)),
+    "breakage_rate_pct": (Decimal(0), Decimal(100)),
+    "growth_pct": (Decimal(-100), Decimal(100)),
+}
+
+
+def _finite_decimal(value) -> Decimal:
+    """A Decimal from ``value``; NaN and infinities are not numbers here."""
+    if isinstance(value, bool):
+        raise ValueError
+    number = Decimal(str(value).strip())
+    if not number.is_finite():
+        raise ValueError
+    return number
 
 
 def scenario_overrides_clean(raw: Any) -> dict:
@@ -78,8 +94,12 @@ def scenario_overrides_clean(raw: Any) -> dict:
     if "unit_prices" in raw:
         prices = category_map(
             "unit_prices",
-            lambda v: Decimal(str(v)),
-            lambda v: None if v >= 0 else "cannot be negative",
+            _finite_decimal,
+            lambda v: (
+                "cannot be negative"
+                if v < 0
+                else (f"cannot be more than {MAX_UNIT_PRICE:,}" if v > MAX_UNIT_PRICE else None)
+            ),
         )
         clean["unit_prices"] = {k: str(v.quantize(Decimal("0.01"))) for k, v in prices.items()}
     if "volume_caps" in raw:
@@ -111,9 +131,10 @@ def scenario_overrides_clean(raw: Any) -> dict:
                         f"volume_caps.{label}.{category}: {value!r} is not a whole number.",
                         field="volume_caps",
                     ) from None
-                if n < 0:
+                if not 0 <= n <= MAX_VOLUME_CAP:
                     raise DomainError(
-                        f"volume_caps.{label}.{category}: cannot be negative.", field="volume_caps"
+                        f"volume_caps.{label}.{category}: must be from 0 to {MAX_VOLUME_CAP:,}.",
+                        field="volume_caps",
                     )
                 inner[category] = n
             clean_caps[fy.label] = inner
@@ -131,13 +152,16 @@ def scenario_overrides_clean(raw: Any) -> dict:
             inner = {}
             for key, value in rates.items():
                 try:
-                    number = Decimal(str(value))
-                except InvalidOperation:
+                    number = _finite_decimal(value)
+                except (InvalidOperation, ValueError):
                     raise DomainError(
                         f"bau.{category}.{key}: {value!r} is not a number.", field="bau"
                     ) from None
-                if key != "growth_pct" and number < 0:
-                    raise DomainError(f"bau.{category}.{key}: cannot be negative.", field="bau")
+                low, high = BAU_RANGES[key]
+                if not low <= number <= high:
+                    raise DomainError(
+                        f"bau.{category}.{key}: must be from {low:,} to {high:,}.", field="bau"
+                    )
                 inner[key] = int(number) if key == "new_starters_per_year" else str(number)
             clean_bau[category] = inner
         clean["bau"] = clean_bau

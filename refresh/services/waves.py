@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.scoping import UnitScope
 from core.errors import DomainError
 from devices import services as device_services
-from devices.models import Device, DeviceEvent
-from refresh.models import ATConfirmation, DeviceEligibility, RefreshWave, WaveItem
+from devices.models import ATCheck, Device, DeviceEvent
+from refresh.models import MAX_PRIORITY, MAX_WAVE_VOLUME, DeviceEligibility, RefreshWave, WaveItem
 from refresh.selectors.forecast_engine import CATEGORIES
-from refresh.selectors.waves import allocatable_devices, is_central_store
+from refresh.selectors.waves import (
+    allocatable_devices,
+    central_store_unit,
+    is_central_store,
+    swap_at_check,
+)
 
 S = WaveItem.Status
 SWAP_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -48,8 +52,10 @@ def wave_create(
     """
     if not name.strip():
         raise DomainError("Give the wave a name.", field="name")
-    if volume is None or volume < 1:
-        raise DomainError("Volume must be at least 1.", field="volume")
+    if volume is None or not 1 <= volume <= MAX_WAVE_VOLUME:
+        raise DomainError(f"Volume must be 1 to {MAX_WAVE_VOLUME:,}.", field="volume")
+    if min_priority is None or not 0 <= min_priority <= MAX_PRIORITY:
+        raise DomainError(f"Minimum priority must be 0 to {MAX_PRIORITY:,}.", field="min_priority")
     if category and category not in CATEGORIES:
         raise DomainError(f"{category!r} is not a category.", field="category")
     with transaction.atomic():
@@ -208,8 +214,33 @@ def swap_record_return(*, item: WaveItem, actor=None) -> WaveItem:
     return locked
 
 
-def swap_confirm_at(*, item: WaveItem, actor, note: str) -> ATConfirmation:
-    """Record that the person's AT and accessibility tools work on the new device."""
+def _handed_over_by(locked: WaveItem):
+    """Who deployed the new device to the person for this swap, from its chain of
+    custody (the deployment event the handover wrote); None when not recorded."""
+    event = (
+        DeviceEvent.objects.filter(
+            device_id=locked.new_device_id,
+            kind=DeviceEvent.Kind.DEPLOYED,
+            source=f"wave:{locked.wave_id}",
+        )
+        .select_related("recorded_by")
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    return event.recorded_by if event else None
+
+
+def swap_confirm_at(*, item: WaveItem, actor, note: str) -> ATCheck:
+    """Confirm the person's AT and accessibility tools work on the new device.
+
+    Business case (Equality Comments): a refresh swap for someone with assistive-
+    technology needs is not complete until their AT is confirmed working. The
+    confirmation is the devices ``ATCheck`` of the handover, closed through
+    ``devices.services.at_check_confirm``, which refuses the person who deployed the
+    device (code ``same_person``): the check is a second pair of eyes. A swap handed
+    over before checks were opened at every deployment gets its check opened here,
+    naming who handed over, before it is confirmed.
+    """
     if not note or not note.strip():
         raise DomainError("Say what was checked.", field="note")
     with transaction.atomic():
@@ -218,53 +249,118 @@ def swap_confirm_at(*, item: WaveItem, actor, note: str) -> ATConfirmation:
             raise DomainError(
                 "AT can be confirmed only once the new device is handed over.", field="note"
             )
-        if ATConfirmation.objects.filter(wave_item=locked).exists():
+        if not locked.person.at_needs:
+            raise DomainError(
+                f"{locked.person} has no assistive-technology needs recorded: there is no AT "
+                "to confirm.",
+                field="note",
+            )
+        check = swap_at_check(item=locked)
+        if check is None:
+            device_services.at_checks_open(
+                deployments=[(locked.new_device_id, locked.person_id)],
+                deployed_by=_handed_over_by(locked),
+            )
+            check = swap_at_check(item=locked)
+        if check.confirmed_at is not None:
             raise DomainError("AT is already confirmed for this swap.", field="note")
-        confirmation = ATConfirmation(
-            wave_item=locked, confirmed_by=actor, confirmed_at=timezone.now(), note=note.strip()
-        )
-        confirmation.full_clean()
-        confirmation.save()
-    return confirmation
+        return device_services.at_check_confirm(check=check, actor=actor, note=note.strip())
 
 
 def swap_complete(*, item: WaveItem, actor=None) -> WaveItem:
-    """Complete a swap: the old device moves to returned (ready for disposals)
-    and both devices get a lifecycle event (source ``wave:<id>``).
+    """Complete a swap: the new device joins the person's business unit and location,
+    the old device goes back to the central store as returned (ready for disposals),
+    and both get a lifecycle event saying where each went and why (source
+    ``wave:<id>``).
 
-    Business case: a swap for someone with assistive-technology needs is not
-    complete until their AT is confirmed working on the new device.
+    Business case: the estate and the stewardship reports count each device where it
+    is used ("how well each unit looks after its devices"), so the new device must
+    not stay counted in the stores. Person has no location, so the new device takes
+    the old device's location (where the person works); the old device takes the
+    location the new one left when it came from the store the old one goes to. A
+    blank location never replaces a recorded one. With no central store unit the
+    swap is refused (code ``no_central_store``) rather than the device sent to a
+    guessed unit.
+
+    Business case (Equality Comments): a swap for someone with assistive-technology
+    needs is not complete until their AT is confirmed working on the new device:
+    the handover's ``devices.ATCheck`` must be confirmed (code
+    ``at_confirmation_required``).
+
+    Status moves go through ``devices.services.devices_status_move`` (the one
+    set-based mover); the new device's unit and location through
+    ``devices.services.device_update``.
     """
     with transaction.atomic():
         locked = _lock_item(item)
         if locked.status != WaveItem.Status.RETURNED:
             _move(locked, WaveItem.Status.COMPLETED)  # raises with the reason
-        if locked.person.at_needs and not ATConfirmation.objects.filter(wave_item=locked).exists():
+        if locked.person.at_needs:
+            check = swap_at_check(item=locked)
+            if check is None or check.confirmed_at is None:
+                raise DomainError(
+                    f"{locked.person} has assistive-technology needs: confirm their AT works "
+                    "on the new device before completing the swap.",
+                    field="at_check",
+                    code="at_confirmation_required",
+                )
+        # Lock both devices, in pk order, so nothing moves them between the read
+        # of their units and locations and the writes below.
+        devices = {
+            d.pk: d
+            for d in Device.objects.select_for_update(of=("self",))
+            .select_related("business_unit")
+            .filter(pk__in=[locked.old_device_id, locked.new_device_id])
+            .order_by("pk")
+        }
+        old, new = devices[locked.old_device_id], devices[locked.new_device_id]
+        store = central_store_unit(preferred=new.business_unit)
+        if store is None:
             raise DomainError(
-                f"{locked.person} has assistive-technology needs: confirm their AT works on "
-                "the new device before completing the swap.",
-                field="at_confirmation",
-                code="at_confirmation_required",
+                "There is no central store unit to take the old device back: add the "
+                "stores unit (a unit whose code contains STORE or CENTRAL) first.",
+                field="old_device",
+                code="no_central_store",
             )
-        source = f"wave:{locked.wave_id}"
-        device_services.device_transition(
-            device=locked.old_device,
-            to_status=Device.Status.RETURNED,
-            actor=actor,
-            kind=DeviceEvent.Kind.RETURNED,
-            source=source,
-            details={"refresh_swap": locked.pk, "replaced_by": str(locked.new_device)},
+        person_unit = locked.person.business_unit
+        new_location = old.location or new.location
+        old_location = (
+            new.location if new.business_unit_id == store.pk and new.location else old.location
         )
+        source = f"wave:{locked.wave_id}"
+        device_services.devices_status_move(
+            moves=[(old.pk, old.status)],
+            to_status=Device.Status.RETURNED,
+            kind=DeviceEvent.Kind.RETURNED,
+            actor=actor,
+            source=source,
+            details={
+                old.pk: {
+                    "refresh_swap": locked.pk,
+                    "replaced_by": str(new),
+                    "reason": "refresh swap completed: back to the central store",
+                    "business_unit": [old.business_unit.code, store.code],
+                    "location": [old.location, old_location],
+                }
+            },
+            fields={"business_unit": store, "location": old_location},
+        )
+        changes = {"business_unit": person_unit, "location": new_location}
+        device_services.device_update(device=new, changes=changes, actor=actor, source=source)
         device_services.device_event_record(
-            device=locked.new_device,
+            device=new,
             kind=DeviceEvent.Kind.NOTE,
             actor=actor,
             source=source,
             details={
                 "refresh_swap": locked.pk,
-                "replaces": str(locked.old_device),
-                "note": "refresh swap completed",
+                "replaces": str(old),
+                "note": f"refresh swap completed: moved to {locked.person}'s unit and location",
+                "business_unit": [new.business_unit.code, person_unit.code],
+                "location": [new.location, new_location],
             },
+            from_status=new.status,
+            to_status=new.status,
         )
         _move(locked, WaveItem.Status.COMPLETED)
     return locked

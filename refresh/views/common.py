@@ -18,7 +18,7 @@ def form_error(form, exc: DomainError):
 def years_from(request) -> list[FinancialYear]:
     """Five financial years from the ``from`` parameter (default: from this year)."""
     try:
-        first = FinancialYear.parse(request.GET.get("from", ""))
+        first = selectors.financial_year_in_range(request.GET.get("from", ""))
     except ValueError:
         return selectors.default_financial_years()
     return [FinancialYear(first.start_year + i) for i in range(5)]

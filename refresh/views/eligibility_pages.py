@@ -17,6 +17,7 @@ from accounts.roles import Role, has_role, require_role
 from accounts.scoping import unit_scope
 from core.exports import OFFICIAL, csv_cell, neutralise
 from refresh import forms, selectors, services
+from refresh.models import MAX_ID
 
 PAGE_SIZE = 100
 
@@ -24,8 +25,11 @@ PAGE_SIZE = 100
 def _after(request) -> tuple[int, int] | None:
     """The keyset cursor ``after=<priority>:<device id>``, None when absent or malformed."""
     try:
-        priority, device_id = (int(x) for x in request.GET.get("after", "").split(":"))
+        priority, device_id = (int(x) for x in request.GET.get("after", "")[:40].split(":"))
     except ValueError:
+        return None
+    # Out of the columns' range is as malformed as text: it would overflow the driver.
+    if not (-(2**31) <= priority < 2**31 and 0 < device_id <= MAX_ID):
         return None
     return priority, device_id
 

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.roles import can_see_commercial, require_role
+from accounts.scoping import unit_scope
 from core.errors import DomainError
 from core.exports import OFFICIAL, classification
 from refresh import forms, selectors, services
@@ -66,7 +67,10 @@ def scenario_compare(request, pk: int):
     require_role(request.user, *PLANNERS)
     scenario = get_object_or_404(Scenario.objects.select_related("created_by"), pk=pk)
     commercial = can_see_commercial(request.user)
-    result = selectors.scenario_compare(scenario=scenario, financial_years=years_from(request))
+    # Volumes and costs of the viewer's units only: scope applies to aggregates too.
+    result = selectors.scenario_compare(
+        scenario=scenario, financial_years=years_from(request), scope=unit_scope(request.user)
+    )
     if not commercial:
         for row in result["rows"]:
             for key in ("base_cost", "scenario_cost", "cost_delta"):

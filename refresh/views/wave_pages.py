@@ -105,14 +105,15 @@ def wave_item_detail(request, pk: int, item_pk: int):
         action = request.POST.get("action", "")
         try:
             if action == "allocate":
-                device_id = request.POST.get("new_device", "")
+                allocate = forms.AllocateForm(request.POST)
                 # Only a device the user may allocate can be chosen; any other id
-                # is refused as unknown, without naming the device.
+                # (unknown, out of range, outside their units) is refused as
+                # unknown, without naming the device.
                 device = (
                     selectors.allocatable_devices(actor=request.user)
-                    .filter(pk=int(device_id))
+                    .filter(pk=allocate.cleaned_data["new_device"])
                     .first()
-                    if device_id.isdigit()
+                    if allocate.is_valid()
                     else None
                 )
                 if device is None:
@@ -137,7 +138,7 @@ def wave_item_detail(request, pk: int, item_pk: int):
             messages.success(request, "Swap updated.")
             return redirect("refresh:wave_item_detail", pk=wave.pk, item_pk=item.pk)
         item.refresh_from_db()
-    at_confirmation = getattr(item, "at_confirmation", None)
+    at_check = selectors.swap_at_check(item=item) if item.person.at_needs else None
     stock = (
         list(selectors.stock_for_item(item=item, scope=unit_scope(request.user)))
         if can_act and item.status == WaveItem.Status.PLANNED
@@ -150,7 +151,7 @@ def wave_item_detail(request, pk: int, item_pk: int):
             "wave": wave,
             "item": item,
             "stock": stock,
-            "at_confirmation": at_confirmation,
+            "at_check": at_check,
             "at_form": at_form,
             "error": error,
             "can_act": can_act,

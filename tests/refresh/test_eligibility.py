@@ -111,14 +111,14 @@ def test_only_devices_in_use_or_in_stock_are_eligible(policies, recompute):
         DeviceFactory(status=Device.Status.IN_STOCK),
         DeviceFactory(status=Device.Status.IN_REPAIR),
     ]
+    # A device enters a disposal status only with a disposal case (a database rule on
+    # PostgreSQL); one disposed before records began is recorded as historical.
     gone = [
-        DeviceFactory(status=status)
-        for status in (
-            Device.Status.DISPOSED,
-            Device.Status.LOST_STOLEN,
-            Device.Status.AWAITING_SANITISATION,
-            Device.Status.RETURNED,
-        )
+        DeviceFactory(status=Device.Status.DISPOSED, historical=True),
+        *(
+            DeviceFactory(status=status)
+            for status in (Device.Status.LOST_STOLEN, Device.Status.RETURNED)
+        ),
     ]
     recompute()
     rows = set(DeviceEligibility.objects.values_list("device_id", flat=True))

@@ -38,7 +38,12 @@ def estate(policies):
         DeviceFactory(business_unit=b, purchase_date=dt.date(2022, 4, 1)) for _ in range(3)
     ]
     # disposed: never counted
-    DeviceFactory(business_unit=a, purchase_date=dt.date(2020, 5, 1), status=Device.Status.DISPOSED)
+    DeviceFactory(
+        business_unit=a,
+        purchase_date=dt.date(2020, 5, 1),
+        status=Device.Status.DISPOSED,
+        historical=True,  # disposed before records began: no disposal case needed
+    )
     return made
 
 
@@ -150,7 +155,10 @@ def test_baseline_uses_the_estate_and_policies_of_its_date(estate):
     # given a laptop bought after the baseline date, and a device disposed before it
     DeviceFactory(business_unit=estate["a"], purchase_date=dt.date(2025, 1, 1))
     gone = DeviceFactory(
-        business_unit=estate["a"], purchase_date=dt.date(2020, 5, 1), status=Device.Status.DISPOSED
+        business_unit=estate["a"],
+        purchase_date=dt.date(2020, 5, 1),
+        status=Device.Status.DISPOSED,
+        historical=True,
     )
     DeviceEventFactory(
         device=gone,

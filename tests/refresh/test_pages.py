@@ -228,6 +228,8 @@ def test_wave_pages_are_scoped_and_their_queries_constant(
 
 def test_swap_page_walks_a_swap_to_completion(client, make_user, units):
     north = units[0]
+    # Completion sends the old device back to the central store, so one must exist.
+    BusinessUnitFactory(code="EUS-STORES")
     add_devices(north, 1)
     services.eligibility_recompute()
     manager = make_user(Role.ASSET_MANAGER)
@@ -263,11 +265,17 @@ def test_swap_page_shows_the_at_refusal(client, make_user, units):
     services.swap_allocate(item=item, new_device=DeviceFactory(business_unit=north), actor=manager)
     services.swap_hand_over(item=item, actor=manager)
     services.swap_record_return(item=item, actor=manager)
+    BusinessUnitFactory(code="EUS-STORES")
     client.force_login(manager)
     url = reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk])
     response = client.post(url, {"action": "complete"})
     assert response.status_code == 400
     assert "assistive-technology needs" in response.content.decode()
+    # The one who handed the device over cannot confirm their own handover's AT check.
+    response = client.post(url, {"action": "confirm_at", "note": "NVDA works"})
+    assert response.status_code == 400
+    assert "someone other than" in response.content.decode()
+    client.force_login(make_user(Role.ASSET_MANAGER))
     assert client.post(url, {"action": "confirm_at", "note": "NVDA works"}).status_code == 302
     assert client.post(url, {"action": "complete"}).status_code == 302
 
@@ -323,10 +331,10 @@ def test_scenario_list_and_compare_queries_are_constant(
     # session, user, roles, scenarios with their authors (one join)
     with django_assert_num_queries(4):
         client.get(reverse("refresh:scenario_list"))
-    # session, user, roles, the scenario; the grouped eligibility query, policy
-    # lifecycles, headcount, people, catalogue and planning prices, BAU rates
-    # (base and scenario); the envelope comparison is procurement's fragment
-    with django_assert_num_queries(11):
+    # session, user, roles, the scenario, the viewer's scope; the grouped eligibility
+    # query, policy lifecycles, headcount, people, catalogue and planning prices, BAU
+    # rates (base and scenario); the envelope comparison is procurement's fragment
+    with django_assert_num_queries(12):
         response = client.get(reverse("refresh:scenario_compare", args=[scenario.pk]))
     assert response.status_code == 200
 
@@ -359,9 +367,9 @@ def test_swap_page_queries_are_constant(client, make_user, units, django_assert_
     manager = make_user(Role.ASSET_MANAGER)
     item = services.wave_create(name="W", volume=1, actor=manager).items.get()
     client.force_login(manager)
-    # session, user, roles, scope, the wave, the swap (joined), its AT confirmation,
-    # stock candidates
-    with django_assert_num_queries(8):
+    # session, user, roles, scope, the wave, the swap (joined), stock candidates (the
+    # handover's AT check is read only for a person with AT needs)
+    with django_assert_num_queries(7):
         response = client.get(reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk]))
     assert len(response.context["stock"]) == 3 + extra
 

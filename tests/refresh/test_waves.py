@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from accounts.roles import Role
 from core.errors import DomainError
 from devices.models import Category, Device, DeviceEvent, EntitlementException
 from refresh import services
@@ -20,6 +21,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def unit(db):
     return BusinessUnitFactory(code="UNIT")
+
+
+@pytest.fixture
+def store(db):
+    """The central store a completed swap's old device goes back to."""
+    return BusinessUnitFactory(code="EUS-STORES")
 
 
 def deployed(person, **kwargs):
@@ -70,7 +77,7 @@ def test_wave_filters_by_category_and_minimum_priority(policies, unit, asset_man
         services.wave_create(name="W", volume=2, actor=asset_manager, min_priority=10_000)
 
 
-def test_full_swap_completes_returns_the_old_device_and_logs_both(swap, asset_manager):
+def test_full_swap_completes_returns_the_old_device_and_logs_both(swap, store, asset_manager):
     item = services.swap_allocate(item=swap["item"], new_device=swap["new"], actor=asset_manager)
     assert item.status == WaveItem.Status.ALLOCATED
     services.swap_hand_over(item=item, actor=asset_manager)
@@ -169,7 +176,7 @@ def test_hand_over_is_refused_above_entitlement_and_allowed_with_an_exception(sw
 
 
 def test_swap_for_a_person_with_at_needs_cannot_complete_until_at_is_confirmed(
-    policies, unit, asset_manager
+    policies, unit, store, asset_manager, make_user
 ):
     person = PersonFactory(business_unit=unit, at_needs=True, at_note="Screen reader")
     deployed(person)
@@ -186,7 +193,12 @@ def test_swap_for_a_person_with_at_needs_cannot_complete_until_at_is_confirmed(
     assert Device.objects.get(pk=item.old_device_id).status == Device.Status.DEPLOYED
     with pytest.raises(DomainError):
         services.swap_confirm_at(item=item, actor=asset_manager, note="  ")
-    services.swap_confirm_at(item=item, actor=asset_manager, note="JAWS and ZoomText tested")
+    # The confirmation is a second pair of eyes: not the one who handed over.
+    with pytest.raises(DomainError) as err:
+        services.swap_confirm_at(item=item, actor=asset_manager, note="JAWS tested")
+    assert err.value.code == "same_person"
+    colleague = make_user(Role.ASSET_MANAGER)
+    services.swap_confirm_at(item=item, actor=colleague, note="JAWS and ZoomText tested")
     assert (
         services.swap_complete(item=item, actor=asset_manager).status == WaveItem.Status.COMPLETED
     )
