@@ -1,13 +1,22 @@
-from django.contrib import admin
+"""Admin for report runs: what was produced for whom, when, and where the files are.
 
+A run's status, files and figures are written by the workers (``reports.services``):
+the admin shows runs and edits none of them. "Generate again" is the service's own
+on-demand request (``report_run_request``: scope, role and the one-run-per-period rule
+all apply), queued like the page's button. The schedule itself is edited under
+Periodic tasks (django_celery_beat).
+"""
+
+from django.contrib import admin, messages
+
+from accounts.admin import ScopedAdminMixin, ViewOnlyAdminMixin
+from core.errors import DomainError
+from reports import services
 from reports.models import ReportRun
 
 
 @admin.register(ReportRun)
-class ReportRunAdmin(admin.ModelAdmin):
-    """Runs are written by the workers; the admin shows them (the schedule itself is
-    edited under Periodic tasks, django_celery_beat)."""
-
+class ReportRunAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
@@ -22,18 +31,24 @@ class ReportRunAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "trigger", "period_start")
     search_fields = ("business_unit__code", "business_unit__name")
     raw_id_fields = ("business_unit", "requested_by")
+    list_select_related = ("business_unit",)
     date_hierarchy = "period_start"
-    readonly_fields = (
-        "queued_at",
-        "started_at",
-        "finished_at",
-        "attempts",
-        "progress_done",
-        "progress_total",
-        "summary",
-        "error",
-        "notified_at",
-        "notified_to",
-        "device_rows",
-        "classification",
-    )
+    actions = ["generate_again"]
+
+    @admin.action(description="Generate the selected reports again")
+    def generate_again(self, request, queryset):
+        queued = 0
+        for run in queryset.select_related("business_unit").order_by("pk"):
+            try:
+                services.report_run_request(
+                    user=request.user,
+                    kind=run.kind,
+                    unit=run.business_unit,
+                    period_start=run.period_start,
+                )
+            except DomainError as error:
+                self.message_user(request, f"{run}: {error}", messages.ERROR)
+            else:
+                queued += 1
+        if queued:
+            self.message_user(request, f"{queued} report(s) queued to generate again.")
