@@ -1,12 +1,16 @@
+"""Admin for the API's own records. Idempotency records are the API's memory of
+responses: never added, edited or deleted here (deleting one would let a retried
+POST write twice). A token's label may be corrected; tokens are created by
+``create_api_token`` and revoked through knox's own admin, which removes the label."""
+
 from django.contrib import admin
 
+from accounts.admin import ViewOnlyAdminMixin
 from api.models import ApiTokenLabel, IdempotencyRecord
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
-    """Read-only: the records are the API's memory of responses, not something to edit."""
-
+class IdempotencyRecordAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "key",
         "user",
@@ -20,13 +24,6 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "method"]
     search_fields = ["key", "user__username", "path"]
-    readonly_fields = [f.name for f in IdempotencyRecord._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApiTokenLabel)
@@ -34,3 +31,9 @@ class ApiTokenLabelAdmin(admin.ModelAdmin):
     list_display = ["token", "description"]
     search_fields = ["description", "token__user__username"]
     readonly_fields = ["token"]
+
+    def has_add_permission(self, request):
+        return False  # a label is written with its token by create_api_token
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke the token instead: the label goes with it

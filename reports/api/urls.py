@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
+from api.routers import ApiRouter
 from reports.api import views
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("runs", views.ReportRunViewSet, basename="report-run")
 
 urlpatterns = router.urls

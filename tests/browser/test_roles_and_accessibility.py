@@ -6,6 +6,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from accounts.services import user_create
 from devices.models import Category, Device
@@ -153,8 +154,17 @@ def test_login_page_is_accessible_and_styled_with_the_arial_fallback(
 def test_dashboard_draws_the_chart_beside_its_table(page, live_server, accounts, screenshot):
     sign_in(page, live_server, "manager")
 
-    page.wait_for_function("() => window.Chart && Chart.getChart('estate-chart')")
-    datasets = page.evaluate("() => Chart.getChart('estate-chart').data.datasets.length")
+    # Chart.js marks the canvas it draws on; a locator wait needs no 'unsafe-eval',
+    # which the page's Content-Security-Policy refuses.
+    page.locator("#estate-chart").wait_for()
+    datasets = None
+    for _ in range(50):
+        datasets = page.evaluate(
+            "() => window.Chart && Chart.getChart('estate-chart')?.data.datasets.length"
+        )
+        if datasets:
+            break
+        page.wait_for_timeout(100)
     assert datasets == len(Device.Status.choices)
     screenshot("dashboard")
 
@@ -195,9 +205,7 @@ def test_device_list_search_updates_the_results_while_typing(page, live_server, 
     page.locator("#id_q").press_sequentially(wanted.asset_tag.lower(), delay=20)
 
     # Then htmx swaps in just that device, and the address bar keeps the search
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-test=device-table] tbody tr').length === 1"
-    )
+    expect(page.locator("[data-test=device-table] tbody tr")).to_have_count(1)
     assert page.locator("[data-test=device-table] tbody tr a").inner_text() == wanted.asset_tag
     assert "q=" in page.url
     assert page.locator("#id_q").input_value() == wanted.asset_tag.lower()
