@@ -101,6 +101,9 @@ class DeviceFactory(factory.django.DjangoModelFactory):
     device_model = factory.SubFactory(DeviceModelFactory)
     manufacturer = factory.LazyAttribute(lambda o: o.device_model.manufacturer)
     status = Device.Status.IN_STOCK
+    # A disposed device with no disposal case is one disposed before records began: the
+    # database (PostgreSQL) refuses any other disposal status without a case.
+    historical = factory.LazyAttribute(lambda o: o.status == Device.Status.DISPOSED)
     business_unit = factory.SubFactory(BusinessUnitFactory)
     assigned_to = None
     purchase_date = dt.date(2021, 5, 10)
