@@ -712,11 +712,13 @@ def _build() -> Objects:
             created_by=creator,
             file_name=f"matrix-{side}.csv",
             sha256="0" * 64,
-            status=ImportRun.Status.SUCCEEDED,
+            status=ImportRun.Status.RUNNING,
         )
+        # A run is written while it runs; once finished it is append-only (PostgreSQL).
         run.error_report.save(
             f"matrix-{side}-errors.csv", ContentFile(b"row,column,reason\r\n2,serial,blank\r\n")
         )
+        ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.SUCCEEDED)
         o.params[("import_run", side)] = {"pk": run.pk}
 
     # Procurement: the envelope, a line, a contract, one draft order per unit.
