@@ -1,29 +1,38 @@
 """Writes to the estate: makers and models, and devices (received into stock,
-registered, deployed and reassigned within entitlement, moved one status at a
-time by ``device_transition``, repaired, updated), each device write with its
-event. Set-based status moves live with their callers (the importer's upsert,
-the disposal services), under the same ``ALLOWED_TRANSITIONS``."""
+registered, deployed and reassigned within entitlement, moved by the one status
+mover ``devices_status_move`` or one at a time by ``device_transition``, repaired,
+updated), each device write with its event, and the AT checks deployments open.
+Entitlement and its exceptions live in ``devices.entitlement`` and are re-exported
+here, since every door calls ``devices.services``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import BusinessUnit
 from core.errors import DomainError
+from devices.entitlement import (  # noqa: F401 - re-exported: pages, API, importer and other apps call devices.services
+    HELD_STATUSES,
+    entitlement_allowance,
+    entitlement_allowances,
+    entitlement_check,
+    entitlement_exceeded_message,
+    entitlement_exception_approve,
+    entitlement_exception_refuse,
+    entitlement_exception_request,
+    entitlement_holdings,
+)
 from devices.errors import TransitionNotAllowed
 from devices.models import (
     ALLOWED_TRANSITIONS,
     ATCheck,
-    Category,
     Device,
     DeviceEvent,
     DeviceModel,
-    Entitlement,
-    EntitlementException,
     Manufacturer,
     Person,
 )
@@ -327,170 +336,6 @@ def device_record_repair(
 
 
 # Statuses in which a device counts against its holder's entitlement.
-HELD_STATUSES = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
-
-
-def _in_date_approved(on_date):
-    """The exceptions that count in an entitlement check: approved and in date."""
-    return Q(status=EntitlementException.Status.APPROVED) & (
-        Q(valid_until__isnull=True) | Q(valid_until__gte=on_date)
-    )
-
-
-def entitlement_allowance(*, person, category: str, on_date=None) -> int:
-    """How many devices of ``category`` a person may hold: role entitlement plus
-    approved, in-date exceptions (a requested or refused one counts for nothing)."""
-    on_date = on_date or timezone.localdate()
-    base = (
-        Entitlement.objects.filter(role_profile_id=person.role_profile_id, category=category)
-        .values_list("quantity", flat=True)
-        .first()
-    ) or 0
-    extra = (
-        (
-            EntitlementException.objects.filter(person=person, category=category)
-            .filter(_in_date_approved(on_date))
-            .aggregate(n=Sum("extra_quantity"))["n"]
-        )
-        or 0
-    )
-    return base + extra
-
-
-_CHUNK = 5_000  # keeps IN lists under SQLite's variable limit
-
-
-def _chunked(items):
-    items = sorted(items)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def entitlement_allowances(*, person_ids, on_date=None) -> dict[tuple[int, str], int]:
-    """``entitlement_allowance`` for many people at once: ``{(person_id, category):
-    allowed}`` for every category, in three queries per 5,000 people (the importer
-    and the bulk API check a whole batch with it, never a query per row)."""
-    on_date = on_date or timezone.localdate()
-    roles: dict[int, int] = {}
-    extra: dict[tuple[int, str], int] = {}
-    for chunk in _chunked(set(person_ids)):
-        roles.update(Person.objects.filter(pk__in=chunk).values_list("pk", "role_profile_id"))
-        for pid, category, n in (
-            EntitlementException.objects.filter(person_id__in=chunk)
-            .filter(_in_date_approved(on_date))
-            .values("person_id", "category")
-            .annotate(n=Sum("extra_quantity"))
-            .values_list("person_id", "category", "n")
-        ):
-            extra[(pid, category)] = n
-    base = {
-        (role, category): quantity
-        for role, category, quantity in Entitlement.objects.filter(
-            role_profile_id__in=set(roles.values())
-        ).values_list("role_profile_id", "category", "quantity")
-    }
-    return {
-        (pid, category): base.get((role, category), 0) + extra.get((pid, category), 0)
-        for pid, role in roles.items()
-        for category in Category.values
-    }
-
-
-def entitlement_holdings(*, person_ids) -> dict[tuple[int, str], set[tuple[int, str]]]:
-    """The devices each person holds now (deployed or in repair), by category:
-    ``{(person_id, category): {(manufacturer_id, serial_number), ...}}`` (the
-    importer's device key, so a batch can take out the rows it moves). One query
-    per 5,000 people."""
-    held: dict[tuple[int, str], set[tuple[int, str]]] = {}
-    for chunk in _chunked(set(person_ids)):
-        for pid, category, mid, serial in Device.objects.filter(
-            assigned_to_id__in=chunk, status__in=HELD_STATUSES
-        ).values_list(
-            "assigned_to_id", "device_model__category", "manufacturer_id", "serial_number"
-        ):
-            held.setdefault((pid, category), set()).add((mid, serial))
-    return held
-
-
-def entitlement_exceeded_message(
-    *, staff_number: str, category: str, held: int, allowed: int
-) -> str:
-    """The one wording of an entitlement refusal (service, import row, bulk item)."""
-    return (
-        f"{staff_number} would hold {held} {category}(s) and the role allows {allowed}; "
-        "record an approved entitlement exception with a reason first."
-    )
-
-
-def entitlement_exception_request(
-    *,
-    person,
-    category: str,
-    reason: str,
-    requested_by,
-    extra_quantity: int = 1,
-    valid_until=None,
-    now=None,
-) -> EntitlementException:
-    """Ask for a person to hold more of a category than their role allows. It counts
-    for nothing until someone else approves it (business case: "anything beyond
-    [the entitlement] is an exception with a reason and an approver")."""
-    with transaction.atomic():
-        exception = EntitlementException(
-            person=person,
-            category=category,
-            reason=(reason or "").strip(),
-            extra_quantity=extra_quantity,
-            valid_until=valid_until,
-            status=EntitlementException.Status.REQUESTED,
-            requested_by=requested_by,
-            requested_at=now or timezone.now(),
-        )
-        exception.full_clean()
-        exception.save()
-    return exception
-
-
-def _exception_decide(*, exception, actor, to_status: str) -> EntitlementException:
-    with transaction.atomic():
-        locked = EntitlementException.objects.select_for_update().get(pk=exception.pk)
-        if locked.status != EntitlementException.Status.REQUESTED:
-            raise DomainError(
-                f"This exception is already {locked.get_status_display().lower()}.",
-                field="status",
-                code="conflict",
-            )
-        if to_status == EntitlementException.Status.APPROVED:
-            if locked.requested_by_id is not None and locked.requested_by_id == actor.pk:
-                raise DomainError(
-                    "An entitlement exception is approved by someone other than who asked for it.",
-                    field="approved_by",
-                    code="same_person",
-                )
-            locked.approved_by = actor
-            locked.approved_at = timezone.now()
-        locked.status = to_status
-        locked.full_clean()
-        locked.save()
-    exception.refresh_from_db()
-    return locked
-
-
-def entitlement_exception_approve(*, exception, approver) -> EntitlementException:
-    """Approve a requested exception: it then counts in entitlement checks while in
-    date. The requester may not approve their own request (code ``same_person``)."""
-    return _exception_decide(
-        exception=exception, actor=approver, to_status=EntitlementException.Status.APPROVED
-    )
-
-
-def entitlement_exception_refuse(*, exception, refuser) -> EntitlementException:
-    """Refuse a requested exception; it never counts."""
-    return _exception_decide(
-        exception=exception, actor=refuser, to_status=EntitlementException.Status.REFUSED
-    )
-
-
 def at_check_confirm(*, check, actor, note: str):
     """Confirm a person's AT and accessibility tools work on a deployed device
     (business case: a refresh for someone with AT needs is not complete until
@@ -516,32 +361,6 @@ def at_check_confirm(*, check, actor, note: str):
         locked.save()
     check.refresh_from_db()
     return locked
-
-
-def entitlement_check(*, person, category: str, replacing: Device | None = None) -> None:
-    """Refuse a deployment that would leave ``person`` above their entitlement.
-
-    ``replacing`` is the device a refresh swap takes back, which does not count:
-    the person holds both only for the length of the handover.
-    """
-    held = Device.objects.filter(
-        assigned_to=person, status__in=HELD_STATUSES, device_model__category=category
-    )
-    if replacing is not None:
-        held = held.exclude(pk=replacing.pk)
-    count = held.count()
-    allowance = entitlement_allowance(person=person, category=category)
-    if count + 1 > allowance:
-        raise DomainError(
-            entitlement_exceeded_message(
-                staff_number=person.staff_number,
-                category=category,
-                held=count + 1,
-                allowed=allowance,
-            ),
-            field="assigned_to",
-            code="entitlement_exceeded",
-        )
 
 
 def device_deploy(
