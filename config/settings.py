@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "rest_framework",
     "knox",
     "drf_spectacular",
@@ -88,9 +89,13 @@ INSTALLED_APPS = [
     "procurement",
     "disposals",
     "reports",
+    "workspace",
     "api",
     "demo",
 ]
+
+# Widgets render through the project's templates too (core.forms.GovukDateInput).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -8,8 +8,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.middleware import API_PREFIX, api_not_found, api_server_error
-from devices import views as device_views
 from devices.forms import SignInForm
+from devices.views import lists as device_views
 
 # /api/v1/: each app's API router, mounted here (the api app is plumbing and knows no app).
 api_v1 = [

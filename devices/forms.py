@@ -9,53 +9,9 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import BusinessUnit
 from accounts.roles import Role, user_roles
+from core.forms import GovukFormMixin
 from devices import selectors
 from devices.models import Category, Device, DeviceModel
-
-
-class GovukFormMixin:
-    """Give each widget its GOV.UK class (and the error variant when the field is invalid).
-
-    Templates then render a field with ``{% include "includes/form_field.html" %}``.
-    Other apps' forms may use this mixin too.
-    """
-
-    WIDGET_CLASSES = {
-        forms.Select: "govuk-select",
-        forms.SelectMultiple: "govuk-select",
-        forms.Textarea: "govuk-textarea",
-        forms.ClearableFileInput: "govuk-file-upload",
-        forms.FileInput: "govuk-file-upload",
-        forms.CheckboxInput: "govuk-checkboxes__input",
-    }
-    ERROR_CLASSES = {
-        "govuk-select": "govuk-select--error",
-        "govuk-textarea": "govuk-textarea--error",
-        "govuk-file-upload": "govuk-file-upload--error",
-        "govuk-input": "govuk-input--error",
-    }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            css = next(
-                (c for cls, c in self.WIDGET_CLASSES.items() if isinstance(widget, cls)),
-                "govuk-input",
-            )
-            existing = widget.attrs.get("class", "")
-            widget.attrs["class"] = f"{css} {existing}".strip()
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                base = widget.attrs.get("class", "").split(" ")[0]
-                error_class = self.ERROR_CLASSES.get(base)
-                if error_class and error_class not in widget.attrs["class"]:
-                    widget.attrs["class"] += f" {error_class}"
-                widget.attrs["aria-describedby"] = f"{self[name].auto_id}-error"
 
 
 class DeviceFilterForm(GovukFormMixin, forms.Form):

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from devices import import_views, views
+from devices import import_views
+from devices.views import detail, lists
 
 app_name = "devices"
 
 urlpatterns = [
-    path("", views.device_list, name="device_list"),
-    path("<int:pk>/", views.device_detail, name="device_detail"),
+    path("", lists.device_list, name="device_list"),
+    path("<int:pk>/", detail.device_detail, name="device_detail"),
     path("import/", import_views.import_list, name="import_list"),
     path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("import/<int:pk>/progress/", import_views.import_progress, name="import_progress"),

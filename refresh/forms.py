@@ -6,7 +6,7 @@ from django import forms
 
 from accounts.models import BusinessUnit
 from core.financial_year import FinancialYear
-from devices.forms import GovukFormMixin
+from core.forms import GovukFormMixin
 from devices.models import Category
 from refresh.models import (
     MAX_ID,

@@ -1,0 +1,1 @@
+"""Estate pages, one module per page family."""
