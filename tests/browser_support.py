@@ -72,3 +72,60 @@ def screenshot(page):
         return path
 
     return _take
+
+
+# ---------------------------------------------------------------------------
+# Journeys: what every page a journey visits must pass
+# ---------------------------------------------------------------------------
+
+PASSWORD = "Correct-Horse-Battery-42"
+PHONE_WIDTH = 390
+# Screenshots of the main pages, kept as artefacts (BROWSER_SCREENSHOTS) and, when
+# SCREENSHOTS_FOR_README=1, written to docs/screenshots/ for the README.
+README_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def sign_in(page, live_server, username, password=PASSWORD):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")
+
+
+def assert_no_axe_violations(page):
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def page_overflow(page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0 when it fits)."""
+    return page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
+
+
+def check_page(page, name: str | None = None):
+    """Every page a journey visits: axe finds nothing, the page fits a 390 px phone
+    (checked at that width, then the viewport is put back), and, when named, a
+    full-page screenshot is saved (BROWSER_SCREENSHOTS, or docs/screenshots/ with
+    SCREENSHOTS_FOR_README=1)."""
+    assert_no_axe_violations(page)
+    size = page.viewport_size
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": size["height"]})
+    try:
+        overflow = page_overflow(page)
+        assert overflow <= 0, f"{page.url} is {overflow}px wider than a {PHONE_WIDTH}px screen"
+    finally:
+        page.set_viewport_size(size)
+    if name:
+        folder = Path(os.environ.get("BROWSER_SCREENSHOTS", tempfile.gettempdir()))
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"journey-{name}.png"), full_page=True)
+        if os.environ.get("SCREENSHOTS_FOR_README") == "1":
+            README_SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(README_SHOTS / f"{name}.png"), full_page=False)
