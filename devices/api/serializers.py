@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import BusinessUnit
-from api.commercial import CommercialFieldsMixin
+from accounts.roles import can_see_commercial
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 
 COMMERCIAL_NOTE = (
@@ -22,6 +22,24 @@ COMMERCIAL_NOTE = (
     "omitted for everyone else."
 )
 NOT_FOUND = "not found"
+
+
+class CommercialFieldsMixin:
+    """Drop ``commercial_fields`` unless the caller may see commercial data."""
+
+    commercial_fields: tuple[str, ...] = ()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        # No request, or an anonymous one, is the schema generator asking (the API
+        # itself refuses anonymous callers): describe every field, the commercial
+        # ones documented as conditional.
+        user = getattr(request, "user", None)
+        if getattr(user, "is_authenticated", False) and not can_see_commercial(user):
+            for name in self.commercial_fields:
+                fields.pop(name, None)
+        return fields
 
 
 class StrictInputMixin:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from api.commercial import CommercialFieldsMixin
+from accounts.roles import can_see_commercial
 from procurement.models import (
     ApprovalRecord,
     BudgetLine,
@@ -15,6 +15,20 @@ from procurement.models import (
     ContractAward,
     PurchaseOrder,
 )
+
+
+class CommercialFieldsMixin:
+    """Removes ``commercial_fields`` unless the request's user may see commercial data."""
+
+    commercial_fields: tuple[str, ...] = ()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and not can_see_commercial(request.user):
+            for name in self.commercial_fields:
+                fields.pop(name, None)
+        return fields
 
 
 class BudgetLineSerializer(serializers.ModelSerializer):
