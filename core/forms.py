@@ -182,7 +182,9 @@ class GovukDateInput(forms.MultiWidget):
         return context
 
     def id_for_label(self, id_):
-        return f"{id_}_day" if id_ else id_
+        # MultiWidget numbers its boxes' ids (_0, _1, _2): the label and the error
+        # summary point at the day box.
+        return f"{id_}_0" if id_ else id_
 
 
 class GovukDateField(forms.MultiValueField):
@@ -285,6 +287,9 @@ class BoundedIntegerField(forms.IntegerField):
 
     def __init__(self, *, min_value=0, max_value=INTEGER_MAX, **kwargs):
         super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+        label = str(self.label or "Number")
+        self.error_messages["min_value"] = f"{label} must be {min_value:,} or more"
+        self.error_messages["max_value"] = f"{label} must be {max_value:,} or less"
 
     def to_python(self, value):
         if isinstance(value, str) and len(value.strip()) > 12:

@@ -66,6 +66,9 @@ def test_date_renders_as_govuk_date_input():
     for part in ("day", "month", "year"):
         assert f'name="dispatch_date_{part}"' in html
     assert 'value="2026"' in html
+    # The label and the error summary link to the day box, which exists.
+    target = bound()["dispatch_date"].id_for_label
+    assert f'id="{target}"' in html
 
 
 @pytest.mark.parametrize(
@@ -93,3 +96,9 @@ def test_bounded_integer_refuses_a_twenty_digit_number():
     form = bound(count="99999999999999999999")
     assert not form.is_valid()
     assert form.errors["count"] == ["Minimum priority must be 2,147,483,647 or less"]
+
+
+def test_bounded_integer_names_the_field_below_its_floor():
+    form = bound(count="-1")
+    assert not form.is_valid()
+    assert form.errors["count"] == ["Minimum priority must be 0 or more"]
