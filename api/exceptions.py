@@ -32,16 +32,32 @@ class PreconditionFailed(exceptions.APIException):
 RequestValidationError = exceptions.ValidationError
 
 
+def _messages(value) -> list[str]:
+    return [str(m) for m in (value if isinstance(value, list) else [value])]
+
+
+def _flatten(prefix: str, value, into: dict) -> None:
+    """Nested errors (a list item's field, a nested object's field) become one key per
+    field, named by its path: ``results[2].serial_number``."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
+    elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        for index, inner in enumerate(value):
+            if inner:  # DRF gives an empty dict for each list item without errors
+                _flatten(f"{prefix}[{index}]", inner, into)
+    else:
+        into.setdefault(prefix or "non_field_errors", []).extend(_messages(value))
+
+
 def _fields_from(detail) -> dict:
-    if isinstance(detail, dict):
-        return {
-            key: [str(m) for m in (value if isinstance(value, list) else [value])]
-            if not isinstance(value, dict)
-            else _fields_from(value)
-            for key, value in detail.items()
-        }
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(m) for m in detail]}
+    """Field (or header) name to its messages, flat, as the schema's Error says."""
+    if isinstance(detail, dict | list):
+        fields: dict[str, list[str]] = {}
+        if isinstance(detail, list) and not any(isinstance(v, dict | list) for v in detail):
+            return {"non_field_errors": _messages(detail)}
+        _flatten("", detail, fields)
+        return fields
     return {}
 
 
