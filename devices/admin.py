@@ -30,6 +30,7 @@ from devices.models import (
     DeviceModel,
     Entitlement,
     EntitlementException,
+    EstateCount,
     ImportRun,
     Manufacturer,
     Person,
@@ -268,6 +269,18 @@ class ATCheckAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["device__asset_tag", "device__serial_number", "person__staff_number"]
     raw_id_fields = ["device", "person"]
     list_select_related = ["device", "person"]
+
+
+@admin.register(EstateCount)
+class EstateCountAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The estate's device counts by unit, model and status, kept by database triggers
+    on the devices table (migration 0007): shown, never edited here."""
+
+    list_display = ["business_unit", "device_model", "status", "devices"]
+    list_filter = ["status"]
+    list_select_related = ["business_unit", "device_model__manufacturer"]
+    search_fields = ["business_unit__code", "business_unit__name"]
+    show_full_result_count = False
 
 
 @admin.register(ImportRun)

@@ -165,7 +165,10 @@ class Device(models.Model):
     asset_tag = models.CharField(max_length=64, unique=True, null=True, blank=True)
     serial_number = models.CharField(max_length=100)
     manufacturer = models.ForeignKey(Manufacturer, on_delete=models.PROTECT, related_name="devices")
-    device_model = models.ForeignKey(DeviceModel, on_delete=models.PROTECT, related_name="devices")
+    # No index of its own: (device_model, id) below serves it.
+    device_model = models.ForeignKey(
+        DeviceModel, on_delete=models.PROTECT, related_name="devices", db_index=False
+    )
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.IN_STOCK)
     business_unit = models.ForeignKey(
         BusinessUnit, on_delete=models.PROTECT, related_name="devices"
@@ -222,9 +225,15 @@ class Device(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "business_unit"], name="devices_device_status_unit"),
-            models.Index(fields=["purchase_date"], name="devices_device_purchase_date"),
-            models.Index(fields=["last_seen"], name="devices_device_last_seen"),
-            models.Index(fields=["serial_number"], name="devices_device_serial"),
+            # The device list's sortable columns: each sort walks one of these in
+            # (column, id) order, so a keyset page costs the same at any depth
+            # (devices.listing). The serial one also serves the prefix search.
+            models.Index(fields=["asset_tag", "id"], name="devices_device_tag_id"),
+            models.Index(fields=["serial_number", "id"], name="devices_device_serial_id"),
+            models.Index(fields=["device_model", "id"], name="devices_device_model_id"),
+            models.Index(fields=["status", "id"], name="devices_device_status_id"),
+            models.Index(fields=["last_seen", "id"], name="devices_device_seen_id"),
+            models.Index(fields=["purchase_date", "id"], name="devices_device_bought_id"),
             # Scoped lists walk one unit's devices in id (cursor) order; measured 55 ms -> 0.4 ms
             # at 1,000,000 devices (bench/RESULTS.md, REST API).
             models.Index(fields=["business_unit", "id"], name="devices_device_unit_id"),
@@ -501,6 +510,21 @@ class ImportRun(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The run's lease (devices.importing.runs, core.leases): the row is the source of
+    # truth, a Celery message only a wake-up; a lapsed lease is taken over or reaped.
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Attempts started; the number fences each attempt's writes."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The worker holds the run until then and renews it while it works.",
+    )
+    woken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the reaper last sent its wake-up again (a lost message or worker).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -536,3 +560,34 @@ class ImportRun(models.Model):
         if not self.rows_total:
             return 0
         return min(100, (100 * self.rows_processed) // self.rows_total)
+
+
+class EstateCount(models.Model):
+    """How many devices of one model, in one business unit, are in one status.
+
+    Kept by the database, not by the services: triggers on ``devices_device``
+    (migration 0007; PostgreSQL statement triggers with transition tables, SQLite
+    row triggers) add and subtract on every INSERT, DELETE and change of status,
+    unit or model, whatever the door (ORM, COPY, raw SQL). Nothing in the apps
+    writes it. Keyed by device model rather than category, so a category is a
+    join to the small catalogue, and a list filtered by model is counted here too.
+    Dashboard and list totals read it instead of counting a million devices.
+    """
+
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.CASCADE, related_name="+")
+    device_model = models.ForeignKey(DeviceModel, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=32, choices=Device.Status.choices)
+    devices = models.BigIntegerField(default=0)
+
+    objects = scoped_manager("business_unit")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_unit", "device_model", "status"],
+                name="%(app_label)s_%(class)s_unique_unit_model_status",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id}/{self.device_model_id}/{self.status}: {self.devices}"

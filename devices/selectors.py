@@ -3,12 +3,10 @@ the device-model catalogue is shared by every unit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import BusinessUnit
-from accounts.roles import can_see_commercial
+from accounts.redaction import redact_commercial_changes
 from accounts.scoping import UnitScope, unit_scope
 from devices.models import (
     ATCheck,
@@ -17,13 +15,10 @@ from devices.models import (
     DeviceEvent,
     DeviceModel,
     EntitlementException,
+    EstateCount,
     Manufacturer,
     Person,
 )
-
-# Rows on one page of the device list. Keyset pagination on id: no OFFSET and no
-# COUNT over the estate, so page 1 and page 900 cost the same.
-DEVICE_PAGE_SIZE = 100
 
 
 def device_list(*, user) -> QuerySet[Device]:
@@ -45,15 +40,18 @@ def device_events(*, device: Device) -> QuerySet[DeviceEvent]:
 
 
 def estate_counts(*, user) -> dict:
-    """Device counts by category and status for the user's scope: one grouped query.
+    """Device counts by category and status for the user's scope, read from the estate
+    counts the database keeps (``EstateCount``): a sum over at most units x models x
+    statuses rows, whatever the number of devices.
 
     Returns ``{"rows": [{"category", "label", "by_status": {status: n}, "total"}],
     "statuses": [(value, label)], "totals": {status: n}, "total": n}``.
     """
     grouped = (
-        Device.objects.visible_to(user)
+        EstateCount.objects.visible_to(user)
+        .filter(devices__gt=0)
         .values("device_model__category", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("devices"))
         .order_by()
     )
     statuses = list(Device.Status.choices)
@@ -92,15 +90,6 @@ def device_model_choices(*, user) -> QuerySet[DeviceModel]:
     return DeviceModel.objects.select_related("manufacturer").order_by("manufacturer__name", "name")
 
 
-@dataclass
-class DevicePage:
-    """One keyset page of devices: the rows, and the ids to continue from."""
-
-    rows: list[Device] = field(default_factory=list)
-    next_after: int | None = None
-    previous_before: int | None = None
-
-
 def _prefix_range(field: str, prefix: str) -> Q:
     """``field`` starts with ``prefix``, written so a plain b-tree index answers it.
 
@@ -127,6 +116,10 @@ def _identifier_prefix_q(q: str) -> Q:
     return condition
 
 
+def _unit_ids(units: QuerySet[BusinessUnit]) -> list[int]:
+    return list(units.order_by().values_list("id", flat=True))
+
+
 def device_search(
     *,
     user,
@@ -140,13 +133,24 @@ def device_search(
 
     ``q`` finds a device by asset tag or serial number: an exact value, or the
     start of one (as typed, or in capitals). A business unit includes its sub-units.
+
+    A scope (the user's units, a chosen unit) is applied as the literal ids of its
+    units, read first from the small unit table: PostgreSQL then estimates the
+    units' share of the estate from the business_unit_id statistics and walks
+    (business_unit, id) or a sort index accordingly, instead of guessing through a
+    join on the unit paths (a scoped list sorted by status: 190 ms -> 0.1 ms at
+    1,000,000 devices).
     """
+    scope = unit_scope(user)
     qs = device_list(user=user)
+    if not scope.unrestricted:
+        qs = qs.filter(business_unit_id__in=_unit_ids(business_unit_list(user=user)))
     q = (q or "").strip()
     if q:
         qs = qs.filter(_identifier_prefix_q(q))
     if business_unit is not None:
-        qs = qs.within(UnitScope.subtree(business_unit))
+        subtree = BusinessUnit.objects.within(UnitScope.subtree(business_unit))
+        qs = qs.filter(business_unit_id__in=_unit_ids(subtree))
     if category:
         qs = qs.filter(device_model__category=category)
     if status:
@@ -156,47 +160,11 @@ def device_search(
     return qs.order_by("id")
 
 
-def device_page(
-    *,
-    queryset: QuerySet[Device],
-    after: int | None = None,
-    before: int | None = None,
-    size: int = DEVICE_PAGE_SIZE,
-) -> DevicePage:
-    """One page of ``queryset`` by keyset on id, in one query.
-
-    Fetch one row more than the page to learn whether there is a further page,
-    instead of counting. ``before`` walks backwards (id descending) and the rows
-    are turned round for display.
-    """
-    if before is not None:
-        rows = list(queryset.filter(id__lt=before).order_by("-id")[: size + 1])
-        has_more = len(rows) > size
-        rows = list(reversed(rows[:size]))
-        return DevicePage(
-            rows=rows,
-            next_after=rows[-1].id if rows else None,
-            previous_before=rows[0].id if rows and has_more else None,
-        )
-    if after is not None:
-        queryset = queryset.filter(id__gt=after)
-    rows = list(queryset.order_by("id")[: size + 1])
-    has_more = len(rows) > size
-    rows = rows[:size]
-    return DevicePage(
-        rows=rows,
-        next_after=rows[-1].id if rows and has_more else None,
-        previous_before=rows[0].id if rows and after is not None else None,
-    )
-
-
 def device_get(*, user, pk: int) -> Device | None:
     """One device the user may see, with what its page shows; None if out of scope."""
     return device_list(user=user).filter(pk=pk).select_related("assigned_to__role_profile").first()
 
 
-# Fields whose values are OFFICIAL-SENSITIVE [COMMERCIAL]: never in a diff for other users.
-COMMERCIAL_DEVICE_FIELDS = frozenset({"purchase_cost"})
 # Foreign keys shown by name rather than id in the change history.
 _HISTORY_FK_MODELS = {
     "business_unit": BusinessUnit,
@@ -204,24 +172,31 @@ _HISTORY_FK_MODELS = {
     "assigned_to": Person,
     "manufacturer": Manufacturer,
 }
+_HISTORY_KINDS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+# The first record of a device whose creation was never recorded (the seeded or
+# bulk-loaded estate writes no history rows): its values are where the history
+# begins, not changes from empty.
+FIRST_RECORDED = "First recorded"
 
 
 def device_change_history(*, user, device: Device) -> list[dict]:
     """Field-level changes to a device (django-simple-history), newest first.
 
-    Each entry: ``{"when", "who", "kind", "changes": [{"field", "label", "old", "new"}]}``.
-    Diffs are computed in memory between consecutive records; foreign keys are
-    named with one query per referenced model, never one per change. Commercial
-    fields are left out for users who may not see commercial figures.
+    Each entry: ``{"when", "who", "kind", "changes": [{"field", "label", "old", "new"}],
+    "redacted"}``. Diffs are computed in memory between consecutive records; foreign
+    keys are named with one query per referenced model, never one per change. A
+    first record (``Created``, or ``First recorded`` when the device predates its
+    history) lists the values it starts with and no old values. Commercial fields
+    are removed by ``accounts.redaction.redact_commercial_changes`` for users who
+    may not see commercial figures (``redacted`` says an entry lost some).
     """
     records = list(
         device.history.select_related("history_user").order_by("history_date", "history_id")
     )
-    hidden = set() if can_see_commercial(user) else set(COMMERCIAL_DEVICE_FIELDS)
     fields = {
         f.attname: f
         for f in Device._meta.concrete_fields
-        if f.attname not in {"id", "version", "updated_at", "created_at"} and f.name not in hidden
+        if f.attname not in {"id", "version", "updated_at", "created_at"}
     }
     entries = []
     wanted_ids: dict[str, set] = {name: set() for name in _HISTORY_FK_MODELS}
@@ -233,7 +208,7 @@ def device_change_history(*, user, device: Device) -> list[dict]:
             old = getattr(previous, attname, None) if previous is not None else None
             if previous is not None and old == new:
                 continue
-            if previous is None and new in (None, ""):
+            if previous is None and new in (None, "", False):
                 continue
             if model_field.name in wanted_ids:
                 wanted_ids[model_field.name].update(v for v in (old, new) if v is not None)
@@ -245,20 +220,23 @@ def device_change_history(*, user, device: Device) -> list[dict]:
                     "new": new,
                 }
             )
+        kind = _HISTORY_KINDS.get(record.history_type, record.history_type)
+        if previous is None and record.history_type == "~":
+            kind = FIRST_RECORDED
+        visible = redact_commercial_changes(changes, user=user)
         entries.append(
             {
                 "when": record.history_date,
                 "who": record.history_user,
-                "kind": {"+": "Created", "~": "Changed", "-": "Deleted"}.get(
-                    record.history_type, record.history_type
-                ),
-                "changes": changes,
+                "kind": kind,
+                "changes": visible,
+                "redacted": len(visible) != len(changes),
             }
         )
         previous = record
     names = {
         name: {
-            obj.pk: str(obj)
+            obj.pk: (f"{obj.name} ({obj.code})" if model is BusinessUnit else str(obj))
             for obj in model.objects.filter(pk__in=ids).select_related(
                 *(["manufacturer"] if model is DeviceModel else [])
             )
@@ -307,4 +285,14 @@ def entitlement_exceptions_open_by_unit(*, scope: UnitScope | None = None) -> di
         .annotate(n=Count("id"))
         .order_by()
         .values_list("person__business_unit_id", "n")
+    )
+
+
+def entitlement_exceptions_awaiting_review(*, user) -> QuerySet[EntitlementException]:
+    """Entitlement exceptions requested and neither approved nor refused, in the user's
+    units, oldest first (the "For you" list counts those someone else requested)."""
+    return (
+        EntitlementException.objects.visible_to(user)
+        .filter(status=EntitlementException.Status.REQUESTED)
+        .order_by("requested_at", "id")
     )

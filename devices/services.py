@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from accounts.models import BusinessUnit
@@ -154,6 +154,7 @@ def devices_status_move(
     now=None,
     disposal: bool = False,
     fields: dict | None = None,
+    holders: dict[int, int | None] | None = None,
 ) -> int:
     """The one device status mover every door calls (DESIGN "Rules at every door":
     status moves go through one set-based mover in ``devices``).
@@ -167,9 +168,12 @@ def devices_status_move(
     back; rows are never locked while a person thinks). ``fields`` (``assigned_to``,
     ``business_unit``, ``location``...) are set in the same update; leaving use
     clears the holder unless ``fields`` says otherwise, as ``device_transition``
-    always has. One ``DeviceEvent`` per device and the simple-history rows are
-    written in bulk; a deployment to a person with AT needs opens an ``ATCheck``.
-    Returns the number of devices moved.
+    always has. ``holders`` (device id -> person id) gives devices moving into use
+    each their own holder (None: no holder) in the same update, for set-based doors
+    that deploy many devices to different people at once (the importer and the bulk
+    API); a device it does not name keeps its holder. One ``DeviceEvent`` per device
+    and the simple-history rows are written in bulk; a deployment to a person with
+    AT needs opens an ``ATCheck``. Returns the number of devices moved.
     """
     if not moves:
         return 0
@@ -180,6 +184,12 @@ def devices_status_move(
     if forbidden:
         raise DomainError(
             f"The mover sets {', '.join(sorted(forbidden))} itself.", field=sorted(forbidden)[0]
+        )
+    holders = dict(holders or {})
+    if holders and ("assigned_to" in fields or to_status not in IN_USE_STATUSES):
+        raise DomainError(
+            "Holders are given only for a move into use, and not with fields['assigned_to'].",
+            field="assigned_to",
         )
     if to_status not in IN_USE_STATUSES and "assigned_to" not in fields:
         fields["assigned_to"] = None
@@ -203,15 +213,27 @@ def devices_status_move(
         if (
             to_status == Device.Status.DEPLOYED
             and fields.get("assigned_to") is None
-            and Device.objects.filter(pk__in=ids, assigned_to__isnull=True).exists()
+            and (
+                None in holders.values()
+                or Device.objects.filter(
+                    pk__in=[pk for pk in ids if pk not in holders], assigned_to__isnull=True
+                ).exists()
+            )
         ):
             raise DomainError(
                 "A deployed device must be assigned to a person.", field="assigned_to"
             )
         for from_status, group in sorted(by_from.items()):
+            own = [When(pk=pk, then=Value(holders[pk])) for pk in group if pk in holders]
+            if own:
+                fields["assigned_to"] = Case(
+                    *own, default=F("assigned_to"), output_field=Device.assigned_to.field
+                )
             moved = Device.objects.filter(pk__in=group, status=from_status).update(
                 status=to_status, version=F("version") + 1, updated_at=now, **fields
             )
+            if own:
+                del fields["assigned_to"]
             if moved != len(group):
                 raise DomainError(
                     "Some devices changed status while you were working; reload and try again.",

@@ -1,14 +1,29 @@
 """``POST /api/v1/devices/bulk/``: the importer's upsert, behind the API's scope check.
 
-The rules (parsing, validation, upsert by manufacturer + serial, events) are the
+The rules (parsing, validation, upsert by manufacturer + serial, or by asset tag for
+an item without a serial number, events) are the
 importer's, in ``devices.importing.services.devices_upsert_rows``; this module
 only shapes the request, refuses what lies outside the caller's business
 units (reported exactly as an unknown unit would be, so nothing about other
 units leaks) and shapes the per-item results.
+
+``record_exceptions`` (object form only: ``{"devices": [...], "record_exceptions":
+true}``) is the import's ``--record-exceptions`` for a first migration of an existing
+estate: an item that would put a person past their entitlement is kept and an
+exception awaiting review is recorded, instead of the item being refused
+``entitlement_exceeded``. Only an asset manager may ask for it (a 403 otherwise):
+it turns refusals into open exceptions for a person to review, which is a decision
+someone takes once for a migration, not something an unattended integration should
+do on every sync; a token's unit scope limits whose entitlement it touches but not
+that, so integration tokens are refused whatever their scope.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
+from rest_framework.exceptions import PermissionDenied
+
+from accounts.roles import Role, has_role
 from accounts.scoping import unit_scope
 from api.exceptions import RequestValidationError
 from devices.importing.rows import CLEAR_MARKER
@@ -16,27 +31,38 @@ from devices.importing.services import devices_upsert_rows
 from devices.importing.upsert import Lookups
 from devices.models import Device, Person
 
-MAX_ITEMS = 5000
 SOURCE = "api"
 NOT_FOUND = "not found"
+SHAPE = 'Send a JSON array of devices or {"devices": [...], "record_exceptions": false}.'
+RECORD_EXCEPTIONS_ROLE = (
+    "Only an asset manager may record entitlement exceptions (record_exceptions); "
+    "integrations are refused items past an entitlement."
+)
 
 
-def _items_from(data) -> list:
+def max_items() -> int:
+    """Devices per request (``API_BULK_MAX_ITEMS``)."""
+    return settings.API_BULK_MAX_ITEMS
+
+
+def _items_from(data) -> tuple[list, bool]:
+    """The items and the ``record_exceptions`` option, or a 400 naming the field."""
+    record_exceptions = False
     if isinstance(data, dict):
-        if set(data) != {"devices"}:
-            raise RequestValidationError(
-                {"devices": ['Send a JSON array of devices or {"devices": [...]}.']}
-            )
+        if "devices" not in data or set(data) - {"devices", "record_exceptions"}:
+            raise RequestValidationError({"devices": [SHAPE]})
+        record_exceptions = data.get("record_exceptions", False)
+        if not isinstance(record_exceptions, bool):
+            raise RequestValidationError({"record_exceptions": ["Must be true or false."]})
         data = data["devices"]
     if not isinstance(data, list):
+        raise RequestValidationError({"devices": [SHAPE]})
+    limit = max_items()
+    if len(data) > limit:
         raise RequestValidationError(
-            {"devices": ['Send a JSON array of devices or {"devices": [...]}.']}
+            {"devices": [f"At most {limit} devices per call; this request has {len(data)}."]}
         )
-    if len(data) > MAX_ITEMS:
-        raise RequestValidationError(
-            {"devices": [f"At most {MAX_ITEMS} devices per call; this request has {len(data)}."]}
-        )
-    return data
+    return data, record_exceptions
 
 
 def _row_from(item) -> tuple[dict | None, dict]:
@@ -75,7 +101,8 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
     Units are matched as the importer matches them (its ``Lookups``: code,
     then case-insensitive code, then an unambiguous name). Set-based: the unit
     and maker tables once, then one query for the visible people and one for
-    the devices outside the scope.
+    the devices outside the scope (by serial number, and by asset tag for items
+    without one).
     """
     scope = unit_scope(user)
     if scope.unrestricted:
@@ -95,6 +122,13 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
         .exclude(Device.objects.scope_q(scope))
         .values_list("manufacturer__name", "serial_number")
     }
+    # Items without a serial number name their device by asset tag.
+    tags = {_text(r, "asset_tag") for r in rows.values() if not _text(r, "serial_number")}
+    hidden_tags = set(
+        Device.objects.filter(asset_tag__in=tags - {""})
+        .exclude(Device.objects.scope_q(scope))
+        .values_list("asset_tag", flat=True)
+    )
     errors: dict[int, dict] = {}
     for index, row in rows.items():
         item_errors = {}
@@ -103,7 +137,10 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
             unit_id = lookups.unit(code)
             if unit_id is None or not lookups.in_scope(unit_id):
                 item_errors["business_unit"] = [NOT_FOUND]
-        if (_text(row, "manufacturer").lower(), _text(row, "serial_number")) in hidden_devices:
+        serial = _text(row, "serial_number")
+        if (_text(row, "manufacturer").lower(), serial) in hidden_devices or (
+            not serial and _text(row, "asset_tag") in hidden_tags
+        ):
             # An existing device in another unit: refused exactly as an unknown
             # unit is, so the caller learns nothing about it.
             item_errors["business_unit"] = [NOT_FOUND]
@@ -116,7 +153,9 @@ def _out_of_scope(*, user, rows: dict[int, dict]) -> dict[int, dict]:
 
 
 def bulk_upsert(*, request, data) -> dict:
-    items = _items_from(data)
+    items, record_exceptions = _items_from(data)
+    if record_exceptions and not has_role(request.user, Role.ASSET_MANAGER):
+        raise PermissionDenied(RECORD_EXCEPTIONS_ROLE)
     results: dict[int, dict] = {}
     rows: dict[int, dict] = {}
     for index, item in enumerate(items):
@@ -143,7 +182,11 @@ def bulk_upsert(*, request, data) -> dict:
     order = sorted(rows)
     if order:
         outcome = devices_upsert_rows(
-            rows=[rows[i] for i in order], actor=request.user, source=SOURCE, mode="valid-rows"
+            rows=[rows[i] for i in order],
+            actor=request.user,
+            source=SOURCE,
+            mode="valid-rows",
+            record_exceptions=record_exceptions,
         )
         for result in outcome.results:
             index = order[result.index]

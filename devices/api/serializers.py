@@ -14,7 +14,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import BusinessUnit
-from accounts.roles import can_see_commercial
+from accounts.redaction import redact_commercial
+from api.commercial import CommercialFieldsMixin
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 
 COMMERCIAL_NOTE = (
@@ -22,24 +23,6 @@ COMMERCIAL_NOTE = (
     "omitted for everyone else."
 )
 NOT_FOUND = "not found"
-
-
-class CommercialFieldsMixin:
-    """Drop ``commercial_fields`` unless the caller may see commercial data."""
-
-    commercial_fields: tuple[str, ...] = ()
-
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        # No request, or an anonymous one, is the schema generator asking (the API
-        # itself refuses anonymous callers): describe every field, the commercial
-        # ones documented as conditional.
-        user = getattr(request, "user", None)
-        if getattr(user, "is_authenticated", False) and not can_see_commercial(user):
-            for name in self.commercial_fields:
-                fields.pop(name, None)
-        return fields
 
 
 class StrictInputMixin:
@@ -258,12 +241,33 @@ class DeviceUpdateSerializer(StrictInputMixin, _DeviceWritableFields):
 
 
 class DeviceEventSerializer(serializers.ModelSerializer):
-    """An entry in a device's lifecycle log (append-only)."""
+    """An entry in a device's lifecycle log (append-only).
+
+    ``details`` holds what the event's writer recorded, which may include values of
+    commercial fields (an update's old and new ``purchase_cost``): they pass through
+    ``accounts.redaction.redact_commercial`` with the caller, so only finance and
+    commercial roles receive them. Without a request in the context nothing
+    commercial is shown (fail closed)."""
 
     recorded_by = serializers.CharField(
         source="recorded_by.username", read_only=True, allow_null=True
     )
     device = serializers.IntegerField(source="device_id", read_only=True)
+    details = serializers.JSONField(
+        read_only=True,
+        help_text='What the event recorded, e.g. `{"changed": {"location": [old, new]}}`. '
+        "Commercial values (purchase_cost and other costs, prices and values) are "
+        "OFFICIAL-SENSITIVE [COMMERCIAL]: present only for finance and commercial roles; "
+        "omitted for everyone else.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        data["details"] = redact_commercial(
+            data.get("details") or {}, user=getattr(request, "user", None)
+        )
+        return data
 
     class Meta:
         model = DeviceEvent
@@ -388,12 +392,22 @@ class BulkDeviceItemSerializer(serializers.Serializer):
     An absent key or "" leaves the stored value as it is; JSON null clears it
     (the required columns and status cannot be cleared)."""
 
-    serial_number = serializers.CharField()
+    serial_number = serializers.CharField(
+        required=False,
+        help_text="With the manufacturer, what matches an existing device. An item without "
+        "one is matched on asset_tag instead (and must name an existing device); an item "
+        "whose serial number and asset tag name different devices is an error naming both.",
+    )
     manufacturer = serializers.CharField()
     model = serializers.CharField()
     category = serializers.ChoiceField(choices=Category.choices)
     business_unit = serializers.CharField(help_text="Business unit code.")
-    asset_tag = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    asset_tag = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Unique across the estate; matches the device when serial_number is absent.",
+    )
     assigned_to = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text="Staff number."
     )
@@ -417,7 +431,17 @@ class BulkDeviceItemSerializer(serializers.Serializer):
 
 
 class BulkRequestSerializer(serializers.Serializer):
-    devices = BulkDeviceItemSerializer(many=True, help_text="Up to 5,000 devices.")
+    devices = BulkDeviceItemSerializer(
+        many=True, help_text="Up to API_BULK_MAX_ITEMS devices (5,000 by default)."
+    )
+    record_exceptions = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="First migration of an existing estate (asset managers only; a 403 for "
+        "other roles): an item that would put a person past their role's entitlement is kept "
+        "and an entitlement exception awaiting review is recorded for it, instead of the item "
+        "being refused with the code entitlement_exceeded.",
+    )
 
 
 class BulkItemResultSerializer(serializers.Serializer):

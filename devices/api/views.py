@@ -26,7 +26,7 @@ from api.etags import expected_version
 from api.idempotency import idempotent
 from api.parsers import JSONParser
 from api.permissions import EstatePermission
-from devices import selectors, services
+from devices import lifecycle, selectors, services
 from devices.api import bulk
 from devices.api.filters import (
     BusinessUnitFilter,
@@ -278,7 +278,9 @@ class DeviceViewSet(
         page = self.paginate_queryset(
             DeviceEvent.objects.filter(device=device).select_related("recorded_by")
         )
-        return self.get_paginated_response(DeviceEventSerializer(page, many=True).data)
+        # The request in the context: commercial values in details are the caller's to see.
+        serializer = DeviceEventSerializer(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
 
     @extend_schema(
         summary="Record a lifecycle event",
@@ -300,17 +302,23 @@ class DeviceViewSet(
         event = _record_event(device=device, actor=request.user, **data.validated_data)
         device.refresh_from_db(fields=["version"])
         return Response(
-            DeviceEventSerializer(event).data,
+            DeviceEventSerializer(event, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
             headers={"ETag": device.etag},
         )
 
     @extend_schema(
-        summary="Upsert up to 5,000 devices",
+        summary=f"Upsert up to {bulk.max_items():,} devices",
         description='A JSON array of devices, or `{"devices": [...]}`, named as the import '
         "columns. Each item is created, updated, unchanged or an error with field messages, by "
-        "the importer's rules (upsert by manufacturer + serial number; the good items land). "
-        "A business unit outside your scope is reported as `business_unit: not found`.",
+        "the importer's rules (upsert by manufacturer + serial number, or by asset tag for an "
+        "item without a serial number; the good items land). "
+        "A business unit outside your scope is reported as `business_unit: not found`. "
+        'With `{"devices": [...], "record_exceptions": true}` (asset managers only: a 403 for '
+        "any other role, integrations included) an item that would put a person past their "
+        "role's entitlement is kept and an entitlement exception awaiting review is recorded, "
+        "instead of the item being refused `entitlement_exceeded`: for the first migration of "
+        f"an existing estate. More than {bulk.max_items():,} items is a 400 naming the limit.",
         request=PolymorphicProxySerializer(
             component_name="BulkDevicesRequest",
             serializers=[BulkDeviceItemSerializer(many=True), BulkRequestSerializer],
@@ -321,7 +329,14 @@ class DeviceViewSet(
         responses={
             200: BulkResponseSerializer,
             **WRITE_ERRORS,
-            400: _err(f"Not a list of objects, or more than {bulk.MAX_ITEMS} items."),
+            400: _err(
+                f"Not a list of objects, more than {bulk.max_items():,} items, or "
+                "`record_exceptions` not a boolean."
+            ),
+            403: _err(
+                "Your role does not allow this, or `record_exceptions` from a role other than "
+                "asset manager."
+            ),
         },
         filters=False,
     )
@@ -350,30 +365,17 @@ def _record_event(*, device: Device, actor, action: str, assigned_to=None, note=
             device=device, to_status=S.IN_REPAIR, kind=K.REPAIR_STARTED, details=details, **common
         )
     elif action == EventAction.REPAIRED:
-        if device.status == S.IN_REPAIR:
-            # Back to its holder if it has one, otherwise into stock.
-            target = S.DEPLOYED if device.assigned_to_id else S.IN_STOCK
-            device = services.device_transition(
-                device=device, to_status=target, kind=K.REPAIRED, details=details, **common
-            )
-        else:  # fixed in place: repair history only
-            return services.device_record_repair(device=device, details=details, **common)
+        # Back to its holder (or into stock) if in repair; fixed in place: history only.
+        done = lifecycle.device_repair_finish(device=device, details=details, **common)
+        if isinstance(done, DeviceEvent):
+            return done
+        device = done
     elif action == EventAction.LOST:
         device = services.device_transition(
             device=device, to_status=S.LOST_STOLEN, kind=K.LOST, details=details, **common
         )
     elif action == EventAction.FOUND:
-        if device.status != S.LOST_STOLEN:
-            from core.errors import DomainError
-
-            raise DomainError(
-                "Only a device recorded as lost or stolen can be found.",
-                field="action",
-                code="transition_not_allowed",
-            )
-        device = services.device_transition(
-            device=device, to_status=S.IN_STOCK, kind=K.FOUND, details=details, **common
-        )
+        device = lifecycle.device_found(device=device, details=details, **common)
     elif action == EventAction.RECLAIM:
         device = services.device_transition(
             device=device, to_status=S.IN_STOCK, kind=K.RECLAIMED, details=details, **common

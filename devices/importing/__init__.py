@@ -2,6 +2,9 @@
 ``devices.importing.upsert`` (the API through ``services.devices_upsert_rows``, a
 file batch by batch through ``services.import_run_execute``).
 
-``reading`` opens a file and ``mappings`` names its columns; ``values`` parses a
-cell; ``rows``, ``validation``, ``copy_write`` and ``orm_write`` are the upsert's
-steps; ``runs`` keeps the record of each import and ``selectors`` reads it back."""
+``limits`` refuses a file past the import's limits before it is parsed (``errors``
+names why a whole file is refused); ``reading`` opens a file and ``mappings`` names
+its columns; ``values`` parses a cell; ``rows``, ``validation`` (with ``existing``,
+its queries), ``copy_write``, ``orm_write`` and ``moves`` (status moves, through the
+one status mover) are the upsert's steps; ``runs`` keeps the record of each import
+and ``selectors`` reads it back."""

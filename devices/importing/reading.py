@@ -23,9 +23,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devices.importing.mappings import MAPPINGS, resolve_columns
-from devices.importing.rows import REQUIRED_COLUMNS
+from devices.importing.errors import FileUnreadable, ImportRefused
+from devices.importing.limits import (
+    import_limits,
+    rows_within,
+    size_check,
+    text_line_bound,
+    xlsx_check,
+)
+from devices.importing.mappings import MAPPINGS, STATUS_WHEN_ASSIGNED, resolve_columns
+from devices.importing.rows import IDENTITY_COLUMNS, REQUIRED_COLUMNS
 from devices.importing.values import CellProblem
+
+__all__ = ["FileUnreadable", "ImportRefused", "Table", "check_limits", "open_table"]
 
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (",", "\t", ";")
@@ -37,14 +47,6 @@ DATE_COLUMNS = ("purchase_date", "warranty_expires", "last_seen")
 MONEY_COLUMNS = ("purchase_cost",)
 
 csv.field_size_limit(1 << 20)
-
-
-class FileUnreadable(Exception):
-    """The file as a whole cannot be imported (exit status 2)."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -75,10 +77,17 @@ class Table:
         """``(row number, {column: raw value})`` for every non-blank data row.
         Row numbers are as a user counts them in the file: the header is row 1."""
         positions = list(self.positions.items())
-        if self.format == "xlsx":
-            yield from self._xlsx_rows(positions)
-        else:
-            yield from self._csv_rows(positions)
+        rows = self._xlsx_rows(positions) if self.format == "xlsx" else self._csv_rows(positions)
+        status = STATUS_WHEN_ASSIGNED.get(self.mapping)
+        if status is None:
+            yield from rows
+            return
+        for number, row in rows:
+            # The tool's meaning of a holder without a status (Snipe-IT: checked out
+            # to someone is deployed).
+            if not _blank(row.get("assigned_to")) and _blank(row.get("status")):
+                row["status"] = status
+            yield number, row
 
     def cells(self, columns: tuple[str, ...]) -> Iterator[tuple]:
         """The raw values of ``columns``, in that order, for every non-blank
@@ -273,8 +282,12 @@ def open_table(path, *, mapping: str = "default") -> Table:
         raise FileUnreadable(
             f"There is no column mapping called {mapping!r}; use one of {', '.join(MAPPINGS)}."
         )
+    size_check(path.stat().st_size)
     with open(path, "rb") as handle:
         head = handle.read(SAMPLE_BYTES)
+        if head.startswith(b"PK\x03\x04"):
+            # Sizes and XML declarations, before openpyxl opens anything.
+            xlsx_check(handle)
     if not head.strip():
         raise FileUnreadable("The file is empty.")
     if head.startswith(b"PK\x03\x04"):
@@ -344,7 +357,8 @@ def _detect_delimiter(first_line: str, mapping: str) -> tuple[str, list[str]]:
     if width < 2 or known == 0:
         raise FileUnreadable(
             "Could not find the columns: the first line should be a header such as "
-            f"{', '.join(REQUIRED_COLUMNS)} separated by commas, tabs or semicolons."
+            f"serial_number, {', '.join(REQUIRED_COLUMNS)} separated by commas, tabs or "
+            "semicolons."
         )
     return delimiter, headers
 
@@ -365,12 +379,14 @@ def _open_xlsx(path: Path, mapping: str) -> Table:
 def _finish(table: Table) -> Table:
     positions, unknown, shadowed = resolve_columns(table.headers, table.mapping)
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    if not any(c in positions for c in IDENTITY_COLUMNS):
+        missing.insert(0, " or ".join(IDENTITY_COLUMNS))
     if missing:
         found = ", ".join(h.strip() for h in table.headers if h.strip()) or "none"
+        required = ", ".join([" or ".join(IDENTITY_COLUMNS), *REQUIRED_COLUMNS])
         raise FileUnreadable(
             f"The file has no {', '.join(missing)} column"
-            f"{'s' if len(missing) > 1 else ''} (required: {', '.join(REQUIRED_COLUMNS)}; "
-            f"found: {found})."
+            f"{'s' if len(missing) > 1 else ''} (required: {required}; found: {found})."
         )
     table.positions = positions
     if unknown:
@@ -390,3 +406,29 @@ def _finish(table: Table) -> Table:
     finally:
         rows.close()
     return table
+
+
+def check_limits(path, *, mapping: str = "default") -> None:
+    """Refuse (``ImportRefused``) a file past the import's limits before it is parsed:
+    its size, an XLSX's expanded size and XML declarations, and its rows.
+
+    Rows are bounded cheaply first (``devices.importing.limits``); only a file whose
+    bound is past the limit is read row by row, and then only up to the limit. Any
+    other problem with the file is left for the import to report as it always has.
+    """
+    path = Path(path)
+    size_check(path.stat().st_size)
+    limit = import_limits().rows
+    with open(path, "rb") as handle:
+        xlsx = handle.read(4) == b"PK\x03\x04"
+        bound = xlsx_check(handle) if xlsx else text_line_bound(handle)
+    if bound is not None and bound - 1 <= limit:
+        return
+    try:
+        table = open_table(path, mapping=mapping)
+    except ImportRefused:
+        raise
+    except FileUnreadable:
+        return
+    for _row in rows_within(table.cells(tuple(table.columns[:1])), limit):
+        pass

@@ -31,7 +31,11 @@ CANONICAL_COLUMNS = (
     "last_seen",
     "os_version",
 )
-REQUIRED_COLUMNS = ("serial_number", "manufacturer", "model", "category", "business_unit")
+# Every row needs these, and one of IDENTITY_COLUMNS: a device is matched on its
+# manufacturer + serial number, or, for a row without a serial number, on its asset
+# tag (unique across the estate). Snipe-IT's own import template has no serial column.
+REQUIRED_COLUMNS = ("manufacturer", "model", "category", "business_unit")
+IDENTITY_COLUMNS = ("serial_number", "asset_tag")
 
 MODES = ("valid-rows", "all-or-nothing")
 IN_USE = frozenset({Device.Status.DEPLOYED.value, Device.Status.IN_REPAIR.value})
@@ -83,7 +87,7 @@ BLANK_AS_NONE = {"purchase_date", "warranty_expires", "purchase_cost", "last_see
 CLEAR_MARKER = "[clear]"
 # What cannot be cleared: a device's identity and the columns every row needs,
 # and its status (a status moves through the status machine, never to nothing).
-NOT_CLEARABLE = frozenset(REQUIRED_COLUMNS) | {"status"}
+NOT_CLEARABLE = frozenset(REQUIRED_COLUMNS) | {"serial_number", "status"}
 
 
 @dataclass
@@ -114,6 +118,9 @@ class UpsertOutcome:
     # Updated rows' changed fields, counted per field ({"location": 40, ...}): what
     # a dry run would change, what a run changed.
     field_changes: dict[str, int] = field(default_factory=dict)
+    # The ids of the devices created or updated (known once written), for the
+    # estate_changed signal.
+    changed_ids: list[int] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -199,6 +206,7 @@ class ParsedRow:
         "model_key",
         "codes",
         "exceedance",
+        "by_tag",
     )
 
     def __init__(self, index: int, raw: dict):
@@ -217,6 +225,8 @@ class ParsedRow:
         # (person_id, category, held, allowed) when an entitlement is exceeded and
         # the import records exceptions instead of refusing.
         self.exceedance = None
+        # Whether the row (which has no serial number) found its device by asset tag.
+        self.by_tag = False
 
     def error(self, column: str, message: str, code: str | None = None) -> None:
         self.errors.setdefault(column, []).append(message)
@@ -229,6 +239,7 @@ class ParsedRow:
         self.maker_key = ""
         self.existing = self.final = self.changed = self.model_key = self.device_id = None
         self.exceedance = None
+        self.by_tag = False
         self.codes = {}
         self.outcome = ""
 
@@ -306,6 +317,13 @@ def _parse(index: int, raw: dict) -> ParsedRow:
     for column in REQUIRED_COLUMNS:
         if column not in row.errors and not values.get(column):
             row.error(column, "is required", code="required")
+    identified = values.get("serial_number") or values.get("asset_tag")
+    if not identified and "serial_number" not in row.errors and "asset_tag" not in row.errors:
+        row.error(
+            "serial_number",
+            "is required (or an asset tag, to match an existing device by)",
+            code="required",
+        )
     return row
 
 

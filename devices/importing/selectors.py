@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
-from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL, classification
+from core.exports import FORMULA_TRIGGERS as TRIGGERS
+from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL, classification, csv_bytes
 from devices.models import ImportRun
 
 WITHHELD = "withheld (commercial)"
@@ -30,11 +31,17 @@ def import_run_get(*, user, pk: int) -> ImportRun:
 
 
 def _redact(error: dict) -> dict:
-    """A purchase cost quoted in an error is a commercial figure."""
+    """A purchase cost quoted in an error is a commercial figure: the value is withheld,
+    and so is any quotation of it in the reason (the parsers no longer quote a cost;
+    runs recorded before may, with or without the spaces or the neutralising quote)."""
     if error.get("column") != "purchase_cost" or not error.get("value"):
         return error
-    value = error["value"]
-    return {**error, "value": WITHHELD, "reason": error["reason"].replace(value, "the value")}
+    value = str(error["value"])
+    reason = str(error.get("reason", ""))
+    for quoted in sorted({value, value.strip(), value.lstrip("'").strip()}, key=len, reverse=True):
+        if quoted:
+            reason = reason.replace(quoted, "the value")
+    return {**error, "value": WITHHELD, "reason": reason}
 
 
 def import_run_errors_for(*, run: ImportRun, user) -> tuple[list[dict], str]:
@@ -49,21 +56,22 @@ def import_run_errors_for(*, run: ImportRun, user) -> tuple[list[dict], str]:
     return errors, classification(commercial=shows_cost)
 
 
-def import_error_report(*, run: ImportRun, user) -> bytes:
-    """The full error report CSV for download, redacted for a user who may not
-    see commercial figures (and then marked OFFICIAL)."""
+def import_error_report(*, run: ImportRun, user) -> tuple[bytes, str]:
+    """The full error report CSV for download and its marking: as stored for a user
+    who may see commercial figures; otherwise with purchase costs withheld, and then
+    marked OFFICIAL. The stored report is marked commercial when it quotes a cost."""
     with run.error_report.open("rb") as handle:
         data = handle.read()
-    if can_see_commercial(user):
-        return data
     text = data.decode("utf-8-sig")
     lines = csv.reader(io.StringIO(text))
-    marking_line = next(lines, [""])[0]
-    if OFFICIAL_SENSITIVE_COMMERCIAL not in marking_line:
-        return data
-    from core.exports import FORMULA_TRIGGERS as TRIGGERS
-    from core.exports import csv_bytes
-
+    marking_line = next(lines, [""])
+    stored = (
+        OFFICIAL_SENSITIVE_COMMERCIAL
+        if marking_line and OFFICIAL_SENSITIVE_COMMERCIAL in marking_line[0]
+        else OFFICIAL
+    )
+    if stored == OFFICIAL or can_see_commercial(user):
+        return data, stored
     header = next(lines, [])
     rows = []
     for row in lines:
@@ -73,4 +81,4 @@ def import_error_report(*, run: ImportRun, user) -> bytes:
     # The stored cells are already neutralised; csv_bytes would add a second
     # quote to a neutralised cell, so strip the first one back off.
     rows = [[c[1:] if c.startswith("'") and c[1:2] in TRIGGERS else c for c in row] for row in rows]
-    return csv_bytes(header=header, rows=rows, marking=OFFICIAL)
+    return csv_bytes(header=header, rows=rows, marking=OFFICIAL), OFFICIAL

@@ -14,6 +14,8 @@ from contextlib import nullcontext, suppress
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from devices.importing.limits import rows_within
+from devices.importing.moves import moving_rows, write_moves
 from devices.importing.reading import FileUnreadable, open_table
 from devices.importing.runs import (
     ErrorSink,
@@ -44,7 +46,7 @@ from devices.importing.upsert import (
     writer_connection_prepare,
 )
 from devices.models import ImportRun
-from devices.signals import estate_changed_announce
+from devices.signals import ChangedDevices, estate_changed_announce
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -72,22 +74,26 @@ def devices_upsert_rows(
     """Create or update devices from rows keyed by the import's column names.
 
     The API's bulk endpoint's way into the importer's upsert (``upsert_batch``,
-    which file imports call batch by batch), with the importer's rules. Devices match on
-    manufacturer (case-insensitive) + exact serial number; the asset tag is
-    unique too. Unknown makers/models are created (category from the row); an
-    unknown business unit or staff number, a status move the status machine
+    which file imports call batch by batch), with the importer's rules. Devices
+    match on manufacturer (case-insensitive) + exact serial number, or, for a row
+    without a serial number, on the asset tag (unique across the estate); a serial
+    number and an asset tag naming different devices is an error naming both.
+    Unknown makers/models are created (category from the row); an unknown
+    business unit or staff number, a status move the status machine
     forbids (``ALLOWED_TRANSITIONS``), an assignment outside deployed/in repair,
     an asset tag already on another device, a unit outside the actor's scope and
     a key repeated in ``rows`` are row errors naming the field.
 
     Every created or changed device gets an ``imported``/``updated`` event with
     ``source`` and the changed fields old → new, and its ``version`` increments;
-    unchanged rows write nothing, so repeating a call is a no-op.
+    a status move goes through the one status mover (``devices.importing.moves``:
+    the move's own event and history row). Unchanged rows write nothing, so
+    repeating a call is a no-op.
 
-    A column absent from a row leaves that field alone; present but blank
-    clears it (except ``status`` and ``asset_tag``, which blank leaves as they
-    are). ``mode="valid-rows"`` writes the good rows; ``"all-or-nothing"`` writes
-    nothing if any row has an error. ``dry_run`` validates and counts only. Runs
+    A column absent from a row, or blank, leaves that field alone; the
+    ``[clear]`` marker clears it (``rows.CLEAR_MARKER``). ``mode="valid-rows"``
+    writes the good rows; ``"all-or-nothing"`` writes nothing if any row has an
+    error. ``dry_run`` validates and counts only. Runs
     in one transaction (a savepoint if the caller has one open). Results carry
     ``index`` = position in ``rows``.
     """
@@ -103,7 +109,7 @@ def devices_upsert_rows(
         lookups=Lookups(actor=actor, record_exceptions=record_exceptions),
     )
     if outcome.applied and (outcome.created or outcome.updated):
-        estate_changed_announce(trigger=source, actor=actor)
+        estate_changed_announce(trigger=source, actor=actor, device_ids=outcome.changed_ids)
     return outcome
 
 
@@ -183,8 +189,11 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
         try:
             table = open_table(path, mapping=run.mapping)
             # First pass: duplicates across the whole file and the row count
-            # (for progress), before anything is written.
-            dup_keys, dup_tags, total = find_duplicate_cells(table.cells(DUPLICATE_CELLS))
+            # (for progress), before anything is written; a file past
+            # IMPORT_MAX_ROWS is refused here, at the first row beyond it.
+            dup_keys, dup_tags, total = find_duplicate_cells(
+                rows_within(table.cells(DUPLICATE_CELLS))
+            )
             duplicates = (dup_keys, dup_tags)
         except FileUnreadable as problem:
             return import_run_finish(
@@ -202,10 +211,19 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
         )
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         field_changes: dict[str, int] = {}
+        changed = ChangedDevices()
         try:
             with transaction.atomic() if all_or_nothing else nullcontext():
                 _import_batches(
-                    run, table, duplicates, counts, sink, progress, all_or_nothing, field_changes
+                    run,
+                    table,
+                    duplicates,
+                    counts,
+                    sink,
+                    progress,
+                    all_or_nothing,
+                    field_changes,
+                    changed,
                 )
                 applied = not run.dry_run and not (all_or_nothing and counts["rejected"])
                 if all_or_nothing and counts["rejected"]:
@@ -234,7 +252,8 @@ def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:
             field_changes=field_changes,
         )
         if applied and (counts["created"] or counts["updated"]):
-            estate_changed_announce(trigger="import", actor=run.created_by)
+            # Only the devices this import changed (the whole estate past a limit).
+            estate_changed_announce(trigger="import", actor=run.created_by, device_ids=changed.ids)
         return run
     except Exception as error:
         import_run_finish(
@@ -297,7 +316,7 @@ def _prefetched(items, *, depth: int = 1):
 
 
 def _import_batches(
-    run, table, duplicates, counts, sink, progress, all_or_nothing, field_changes
+    run, table, duplicates, counts, sink, progress, all_or_nothing, field_changes, changed
 ) -> None:
     lookups = Lookups(actor=run.created_by, record_exceptions=run.record_exceptions)
     state = {"processed": 0}
@@ -311,6 +330,7 @@ def _import_batches(
             counts[key] += getattr(outcome, key)
         for name, n in outcome.field_changes.items():
             field_changes[name] = field_changes.get(name, 0) + n
+        changed.add(outcome.changed_ids)
         if outcome.rejected:
             by_number = dict(zip(numbers, rows, strict=True))
             for result in outcome.results:
@@ -412,9 +432,14 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
 
     def prepared(parsed):
         """Validated rows to their write: new makers/models created, COPY text
-        formatted here on the main thread, so the writer only waits on SQL."""
+        formatted here on the main thread, so the writer only waits on SQL. Rows
+        that move a device's status are left out of the COPY: they go through the
+        one status mover on this connection when the batch's write starts."""
         writes = prepare_write(parsed, lookups)
-        return writes, (stage_rows(writes, lookups=lookups) if writes else None)
+        moving = moving_rows(writes)
+        moving_ids = set(map(id, moving))
+        copied = [row for row in writes if id(row) not in moving_ids]
+        return writes, (copied, moving, stage_rows(copied, lookups=lookups) if copied else None)
 
     def finish_oldest() -> None:
         numbers, rows, parsed, writes, writer, raw = in_flight.popleft()
@@ -426,8 +451,14 @@ def _import_batches_pipelined(run, batches, lookups, record) -> None:
         record(numbers, rows, batch_outcome(parsed, applied=True, errors_only=True))
 
     def start_writing(numbers, rows, parsed, writes, staged) -> None:
+        copied, moving, staged = staged
+        if moving:
+            # Committed before the batch's COPY write starts: batches never touch
+            # the same device, and a failure here fails the run as a write would.
+            with transaction.atomic():
+                write_moves(moving, actor=actor, source=source)
         writer = raw = None
-        if writes:
+        if copied:
             if not idle:
                 side = connections.create_connection(DEFAULT_DB_ALIAS)
                 side.ensure_connection()

@@ -12,10 +12,13 @@ handled set-based in four steps, never a query per row:
 4. write only new and changed rows, set-based: on PostgreSQL a ``COPY`` into a
    temporary staging table, one ``INSERT ... ON CONFLICT DO UPDATE`` and the
    events by ``INSERT ... SELECT``; elsewhere ``bulk_create``/``bulk_update``.
-   Unchanged rows write nothing, so re-running a file is a no-op.
+   Rows that move a device to another status go through the one status mover
+   (``devices.importing.moves``) instead. Unchanged rows write nothing, so
+   re-running a file is a no-op.
 
 Step 1 is ``devices.importing.rows``, steps 2 and 3 ``devices.importing.validation``,
-step 4 ``devices.importing.copy_write`` (PostgreSQL) or ``devices.importing.orm_write``;
+step 4 ``devices.importing.copy_write`` (PostgreSQL) or ``devices.importing.orm_write``,
+and ``devices.importing.moves`` for status moves;
 this module runs a batch through them in one transaction and creates the new
 makers and models both writes need. The names callers use are re-exported here.
 """
@@ -31,6 +34,7 @@ from devices.importing.copy_write import (
     write_staged,
     writer_connection_prepare,
 )
+from devices.importing.moves import moving_rows, write_moves
 from devices.importing.orm_write import write_orm
 from devices.importing.rows import (
     CANONICAL_COLUMNS,
@@ -139,6 +143,8 @@ def batch_outcome(parsed: list, *, applied: bool, errors_only: bool = False) -> 
             continue
         kind = row.outcome if row.outcome in ("created", "updated") else "unchanged"
         counts[kind] += 1
+        if kind != "unchanged" and row.device_id is not None:
+            outcome.changed_ids.append(row.device_id)
         if kind == "updated" and row.changed:
             for name in row.changed:
                 field_changes[name] = field_changes.get(name, 0) + 1
@@ -163,11 +169,18 @@ def _write(parsed: list[ParsedRow], *, lookups: Lookups, actor, source: str) -> 
     writes = prepare_write(parsed, lookups)
     if not writes:
         return
-    if connection.vendor == "postgresql":
-        write_postgres(writes, lookups=lookups, actor=actor, source=source)
-    else:
-        write_orm(writes, lookups=lookups, actor=actor, source=source)
-    exceptions_record(writes, actor=actor, source=source)
+    # Status moves through the one mover; the rest set-based (COPY or bulk writes).
+    moving = moving_rows(writes)
+    moved = write_moves(moving, actor=actor, source=source)
+    if moving:
+        moving_ids = set(map(id, moving))
+        writes = [row for row in writes if id(row) not in moving_ids]
+    if writes:
+        if connection.vendor == "postgresql":
+            write_postgres(writes, lookups=lookups, actor=actor, source=source)
+        else:
+            write_orm(writes, lookups=lookups, actor=actor, source=source)
+    exceptions_record([*writes, *moved], actor=actor, source=source)
 
 
 def exceptions_record(writes: list[ParsedRow], *, actor, source: str) -> int:

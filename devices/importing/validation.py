@@ -8,12 +8,9 @@ use, their models.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.db import connection
-
 from accounts.models import BusinessUnit
 from accounts.scoping import unit_scope
+from devices.importing.existing import lookup
 from devices.importing.rows import (
     BLANK_AS_NONE,
     IN_USE,
@@ -66,8 +63,10 @@ class Lookups:
             ni = name.strip().lower()
             self.units_by_name_ci[ni] = None if ni in self.units_by_name_ci else pk
         self.makers: dict[str, int] = {}
+        self.maker_name: dict[int, str] = {}
         for pk, name in Manufacturer.objects.values_list("pk", "name"):
             self.makers.setdefault(name.lower(), pk)
+            self.maker_name[pk] = name
         self.makers_loaded: set[int] = set()
         # (manufacturer_id, model name lower) -> (model id, category, name)
         self.models: dict[tuple[int, str], tuple[int, str, str]] = {}
@@ -124,22 +123,25 @@ def resolve_batch(parsed: list[ParsedRow], lookups: Lookups):
     # Existing devices, by (manufacturer id, serial).
     keys = []
     # Asset tags named in the batch -> the key of the row naming them (None
-    # when the maker is unknown, or when two live rows name the same tag).
+    # when the maker is unknown, the row has no serial, or two live rows name
+    # the same tag).
     tags: dict[str, tuple[int, str] | None] = {}
+    # Rows without a serial number find their device by asset tag.
+    by_tag: list[str] = []
     for row in live:
         mid = lookups.makers.get(row.maker_key)
+        serial = row.values.get("serial_number")
         key = None
-        if mid is not None:
-            key = (mid, row.values["serial_number"])
+        if mid is not None and serial:
+            key = (mid, serial)
             keys.append(key)
         tag = row.values.get("asset_tag")
         if tag:
             tags[tag] = None if tag in tags else key
-    if connection.vendor == "postgresql":
-        people, existing, tag_owner = _lookup_postgres(staff_numbers, keys, tags)
-    else:
-        people, existing, tag_owner = _lookup_orm(staff_numbers, keys, tags)
-    return people, existing, tag_owner, _lookup_people(people, lookups)
+            if not serial:
+                by_tag.append(tag)
+    people, existing, tag_owner, existing_by_tag = lookup(staff_numbers, keys, tags, by_tag)
+    return people, existing, tag_owner, _lookup_people(people, lookups), existing_by_tag
 
 
 def _lookup_people(people: dict[str, int], lookups: Lookups) -> dict:
@@ -161,28 +163,17 @@ def _lookup_people(people: dict[str, int], lookups: Lookups) -> dict:
     }
 
 
-def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict) -> list[str]:
-    """The tags whose owner a query must find. A row whose own device already
-    carries the tag it names needs no query: asset tags are unique, so that
-    device is the owner (on a re-import that is most tagged rows)."""
-    wanted = []
-    for tag, key in tags.items():
-        current = existing.get(key) if key is not None else None
-        if current is not None and current["asset_tag"] == tag:
-            tag_owner[tag] = (current["pk"], current["serial_number"], current["business_unit_id"])
-        else:
-            wanted.append(tag)
-    return wanted
-
-
 def validate_batch(parsed: list[ParsedRow], lookups: Lookups, resolved) -> None:
     """Step 3, pure Python (no query): check each row against what step 2 found."""
-    people, existing, tag_owner, about_people = resolved
+    people, existing, tag_owner, about_people, existing_by_tag = resolved
     live = [row for row in parsed if not row.errors]
     live_set = set(map(id, live))
     new_models: dict[tuple[str, str], str] = {}
     for row in live:
-        _validate_row(row, lookups, people, existing, tag_owner, new_models, about_people)
+        _validate_row(
+            row, lookups, people, existing, tag_owner, new_models, about_people, existing_by_tag
+        )
+    _one_row_per_device(live)
     _check_entitlements([row for row in live if not row.errors], lookups, about_people)
     for row in parsed:
         if id(row) in live_set:
@@ -194,112 +185,8 @@ def validate_batch(parsed: list[ParsedRow], lookups: Lookups, resolved) -> None:
             row.error("assigned_to", f"no person has the staff number {values['assigned_to']!r}")
 
 
-_DEVICE_FIELDS = (
-    "pk",
-    "manufacturer_id",
-    "serial_number",
-    "asset_tag",
-    "device_model_id",
-    "status",
-    "business_unit_id",
-    "assigned_to_id",
-    "assigned_to__staff_number",
-    "location",
-    "purchase_date",
-    "warranty_expires",
-    "purchase_cost",
-    "last_seen",
-    "os_version",
-    "version",
-)
-_EXISTING_SQL = """
-SELECT d.id, d.manufacturer_id, d.serial_number, d.asset_tag, d.device_model_id, d.status,
-       d.business_unit_id, d.assigned_to_id, p.staff_number, d.location,
-       d.purchase_date, d.warranty_expires, d.purchase_cost,
-       d.last_seen AT TIME ZONE 'UTC', d.os_version, d.version
-FROM devices_device d
-JOIN unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, %s)) AS k(mid, serial)
-  ON d.manufacturer_id = k.mid AND d.serial_number = k.serial
-LEFT JOIN devices_person p ON p.id = d.assigned_to_id
-"""
-
-
-# Lists go to PostgreSQL as one text parameter split server-side: adapting a
-# 20,000-element Python list to an array costs more than the query. The ASCII
-# unit separator cannot appear in a parsed serial, tag or staff number (the
-# parsers refuse control characters).
-_SEP = "\x1f"
-
-
-def _lookup_postgres(staff_numbers, keys, tags):
-    """Three queries with array parameters (one placeholder each, however many
-    rows). No row locks: the upsert's version check guards the write instead,
-    so unchanged rows are never locked."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT staff_number, id FROM devices_person "
-            "WHERE staff_number = ANY(string_to_array(%s, %s))",
-            [_SEP.join(staff_numbers), _SEP],
-        )
-        people = dict(cursor.fetchall())
-        existing = {}
-        if keys:
-            cursor.execute(
-                _EXISTING_SQL,
-                [",".join(str(k[0]) for k in keys), _SEP.join(k[1] for k in keys), _SEP],
-            )
-            # last_seen comes back as naive UTC: psycopg's C loader reads it,
-            # where an aware timestamp goes through Django's slower Python one.
-            for found in cursor.fetchall():
-                current = dict(zip(_DEVICE_FIELDS, found, strict=True))
-                if current["last_seen"] is not None:
-                    current["last_seen"] = current["last_seen"].replace(tzinfo=dt.UTC)
-                existing[(found[1], found[2])] = current
-        tag_owner: dict[str, tuple[int, str]] = {}
-        wanted = _tags_to_look_up(tags, existing, tag_owner)
-        if wanted:
-            cursor.execute(
-                "SELECT asset_tag, id, serial_number, business_unit_id FROM devices_device "
-                "WHERE asset_tag = ANY(string_to_array(%s, %s))",
-                [_SEP.join(wanted), _SEP],
-            )
-            tag_owner.update(
-                (tag, (pk, serial, unit)) for tag, pk, serial, unit in cursor.fetchall()
-            )
-    return people, existing, tag_owner
-
-
-def _lookup_orm(staff_numbers, keys, tags):
-    """The portable lookups: IN lists in chunks, existing rows locked for the
-    write where the database supports it."""
-    people: dict[str, int] = {}
-    for chunk in chunks(staff_numbers):
-        people.update(
-            Person.objects.filter(staff_number__in=chunk).values_list("staff_number", "pk")
-        )
-    serials_by_maker: dict[int, list[str]] = {}
-    for mid, serial in keys:
-        serials_by_maker.setdefault(mid, []).append(serial)
-    existing: dict[tuple[int, str], dict] = {}
-    lock = connection.features.has_select_for_update
-    for mid, serials in serials_by_maker.items():
-        for chunk in chunks(serials):
-            qs = Device.objects.filter(manufacturer_id=mid, serial_number__in=chunk)
-            if lock:
-                qs = qs.select_for_update().order_by("pk")
-            for found in qs.values(*_DEVICE_FIELDS):
-                existing[(mid, found["serial_number"])] = found
-    tag_owner: dict[str, tuple[int, str]] = {}
-    for chunk in chunks(_tags_to_look_up(tags, existing, tag_owner)):
-        for tag, pk, serial, unit in Device.objects.filter(asset_tag__in=chunk).values_list(
-            "asset_tag", "pk", "serial_number", "business_unit_id"
-        ):
-            tag_owner[tag] = (pk, serial, unit)
-    return people, existing, tag_owner
-
-
 def _validate_row(
-    row: ParsedRow, lookups, people, existing, tag_owner, new_models, about_people
+    row: ParsedRow, lookups, people, existing, tag_owner, new_models, about_people, by_tag
 ) -> None:
     values = row.values
     unit_id = lookups.unit(values["business_unit"])
@@ -352,21 +239,57 @@ def _validate_row(
             )
         row.model_key = key
 
-    current = existing.get((mid, values["serial_number"])) if mid is not None else None
+    serial = values.get("serial_number")
+    tag = values.get("asset_tag")
+    if serial:
+        current = existing.get((mid, serial)) if mid is not None else None
+    else:
+        # No serial number: the device is the one carrying the row's asset tag
+        # (tags are unique across the estate).
+        current = by_tag.get(tag)
+        if current is None:
+            row.error(
+                "serial_number",
+                f"is required for a new device (no device has the asset tag {tag!r})",
+                code="required",
+            )
+            return
+        row.by_tag = True
     row.existing = current
     if current is not None and not lookups.in_scope(current["business_unit_id"]):
         # The same words as any clash: nothing about the other device or its unit.
-        row.error("serial_number", "is already in use", code="in_use")
+        if serial:
+            row.error("serial_number", "is already in use", code="in_use")
+        else:
+            row.error("asset_tag", f"{tag} is already in use", code="in_use")
         return
+    if not serial:
+        if current["manufacturer_id"] != mid:
+            row.error(
+                "manufacturer",
+                f"the device with asset tag {tag} is made by "
+                f"{lookups.maker_name.get(current['manufacturer_id'], 'another maker')}, not "
+                f"{values['manufacturer']} (a device's manufacturer does not change)",
+            )
+            return
+        # From here on the row is that device's, by its own serial number.
+        values["serial_number"] = serial = current["serial_number"]
 
-    tag = values.get("asset_tag")
     if tag:
         owner = tag_owner.get(tag)
         if owner is not None and (current is None or owner[0] != current["pk"]):
-            # The other device's serial only when the actor may see it; outside
-            # their units the words must not confirm what holds the tag.
-            seen = f" (serial {owner[1]})" if lookups.in_scope(owner[2]) else ""
-            row.error("asset_tag", f"{tag} is already in use{seen}", code="in_use")
+            # Serial number and asset tag name different devices. The other device's
+            # serial only when the actor may see it; outside their units the words
+            # must not confirm what holds the tag.
+            if lookups.in_scope(owner[2]):
+                message = (
+                    f"{tag} is already in use by the device with serial number {owner[1]}, "
+                    f"and this row's serial number is {serial}: a serial number and an "
+                    "asset tag must name the same device"
+                )
+            else:
+                message = f"{tag} is already in use"
+            row.error("asset_tag", message, code="in_use")
 
     # Status and assignment.
     status = values.get("status") or ""
@@ -458,6 +381,26 @@ def _validate_row(
         row.changed = changed
     else:
         row.outcome = "unchanged"
+
+
+def _one_row_per_device(rows: list[ParsedRow]) -> None:
+    """Two rows of one batch naming the same existing device (one by its serial
+    number, the other by its asset tag alone) are both refused: which should win
+    cannot be told, and one write must not undo the other."""
+    first: dict[int, ParsedRow] = {}
+    clashes = []
+    for row in rows:
+        if row.errors or row.existing is None:
+            continue
+        other = first.setdefault(row.existing["pk"], row)
+        if other is not row:
+            clashes.append((other, row))
+    for pair in clashes:
+        for row, other in (pair, pair[::-1]):
+            column = "asset_tag" if row.by_tag else "serial_number"
+            message = f"names the same device as row {other.index} of the input"
+            if message not in row.errors.get(column, []):
+                row.error(column, message)
 
 
 def _device_key(row: ParsedRow, lookups: Lookups):

@@ -234,7 +234,9 @@ def parse_money(value) -> Decimal | None:
     """Pounds as ``1234.56``, ``1,234.56`` or ``£1,234.56`` into an exact Decimal.
 
     Anything a reader could take two ways is refused: ``1.234,56`` and ``12,34``
-    (European decimal comma), negatives, and more than two decimal places.
+    (European decimal comma), negatives, and more than two decimal places. A cost
+    is commercial, so a refusal never quotes it (the error report's value column
+    does, and is withheld from those who may not see costs).
     """
     if value is None:
         return None
@@ -249,14 +251,14 @@ def parse_money(value) -> Decimal | None:
         # the spreadsheet showed; more than 2 decimals means it was not money.
         text = repr(value)
         if "e" in text or "E" in text:
-            raise ValueProblem(f"{text} is not an amount in pounds")
+            raise ValueProblem("is not an amount in pounds")
         amount = Decimal(text)
         if amount.as_tuple().exponent < -2:
-            raise ValueProblem(f"{text} has more than two decimal places")
+            raise ValueProblem("has more than two decimal places")
     elif isinstance(value, Decimal):
         amount = value
         if amount.as_tuple().exponent < -2:
-            raise ValueProblem(f"{value} has more than two decimal places")
+            raise ValueProblem("has more than two decimal places")
     elif isinstance(value, str):
         text = value.strip()
         if not text:
@@ -267,9 +269,9 @@ def parse_money(value) -> Decimal | None:
         match = _MONEY.match(text)
         if not match:
             if text.startswith(("-", "£-", "(")) or text.endswith("-"):
-                raise ValueProblem(f"{text} is negative; a cost cannot be below zero")
+                raise ValueProblem("is negative; a cost cannot be below zero")
             raise ValueProblem(
-                f"{text} is not an unambiguous amount in pounds: use 1234.56, 1,234.56 or "
+                "is not an unambiguous amount in pounds: use 1234.56, 1,234.56 or "
                 "£1,234.56 (comma for thousands, point for pence, at most two decimals)"
             )
         whole, pence = match.groups()
@@ -279,9 +281,9 @@ def parse_money(value) -> Decimal | None:
     else:
         raise ValueProblem("must be an amount in pounds")
     if amount < 0:
-        raise ValueProblem(f"{amount} is negative; a cost cannot be below zero")
+        raise ValueProblem("is negative; a cost cannot be below zero")
     if amount > MAX_MONEY:
-        raise ValueProblem(f"{amount} is too large")
+        raise ValueProblem(f"is too large (at most £{MAX_MONEY:,})")
     return amount.quantize(Decimal("0.01"))
 
 

@@ -1,92 +1,155 @@
-"""Estate pages: the dashboard and the device list (with its CSV). Thin: each view asks a
-selector and renders."""
+"""The device list: its page, its CSV, its column chooser and its bulk actions (the
+estate dashboard is the landing page, ``workspace.views.home``). Thin: each view
+validates its input, asks a selector or a service and renders."""
 
 from __future__ import annotations
 
 import csv
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from accounts.scoping import unit_scope
 from core import exports
-from devices import selectors
-from devices.forms import DeviceFilterForm, filter_tags
+from core.errors import DomainError
+from devices import list_actions, listing, selectors
+from devices.forms import (
+    BulkConfirmForm,
+    DeviceColumnsForm,
+    DeviceFilterForm,
+    DeviceSelectionForm,
+    filter_tags,
+)
 from devices.models import Device
 
-# The headline cards on the dashboard, in the order shown.
-HEADLINE_STATUSES = [
-    Device.Status.DEPLOYED,
-    Device.Status.IN_STOCK,
-    Device.Status.IN_REPAIR,
-    Device.Status.AWAITING_SANITISATION,
-]
+COLUMNS_SESSION_KEY = "device_list_columns"
+# What a row of the list can show: loading only these keeps a page of 100 rows (500
+# model instances with the joined model, maker, unit and holder) cheap to build.
+LIST_FIELDS = (
+    "asset_tag",
+    "serial_number",
+    "status",
+    "historical",
+    "location",
+    "purchase_date",
+    "warranty_expires",
+    "last_seen",
+    "os_version",
+    "device_model__name",
+    "device_model__category",
+    "manufacturer__name",
+    "business_unit__name",
+    "assigned_to__staff_number",
+)
 
 
-@login_required
-@require_GET
-def dashboard(request):
-    counts = selectors.estate_counts(user=request.user)
-    statuses = dict(counts["statuses"])
-    headlines = [{"label": "Devices in total", "value": counts["total"], "key": "total"}] + [
-        {"label": statuses[s], "value": counts["totals"][s], "key": s.value}
-        for s in HEADLINE_STATUSES
-    ]
-    chart = {
-        "labels": [row["label"] for row in counts["rows"]],
-        "datasets": [
-            {"label": label, "data": [row["by_status"][value] for row in counts["rows"]]}
-            for value, label in counts["statuses"]
-        ],
-    }
-    return render(
-        request,
-        "devices/dashboard.html",
-        {
-            "counts": counts,
-            "headlines": headlines,
-            "chart": chart,
-            "scope_units": selectors.scope_unit_names(user=request.user),
-            "classification": exports.OFFICIAL,
-        },
-    )
+def chosen_columns(request) -> list[str]:
+    saved = request.session.get(COLUMNS_SESSION_KEY)
+    if not isinstance(saved, list):
+        return list(listing.DEFAULT_COLUMNS)
+    return [key for key in listing.COLUMNS if key in saved]
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+def _query(params, **changes) -> str:
+    """``?query`` of ``params`` with ``changes`` (a None value removes the key)."""
+    merged = {k: v for k, v in params.items() if v}
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return f"?{urlencode(merged)}" if merged else "?"
 
 
 @login_required
 @require_GET
 def device_list(request):
-    """Find any device: search, filters, keyset pages of 100, CSV of the filtered list."""
-    params = request.GET.copy()
-    for key in ("after", "before", "format"):
-        params.pop(key, None)
-    form = DeviceFilterForm(params or None, user=request.user)
-    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    queryset = selectors.device_search(user=request.user, **filters)
+    """Find any device: search, filters, sortable columns, keyset pages of 100, the total,
+    CSV of the filtered list; ticked devices go to the bulk actions."""
+    form = DeviceFilterForm(request.GET, user=request.user)
+    wants_csv = request.GET.get("format") == "csv"
+    if not form.is_valid():
+        if wants_csv:
+            problems = [str(e) for e in form.non_field_errors()] + [
+                f"{form.fields[name].label}: {error}"
+                for name, errors in form.errors.items()
+                if name != "__all__"
+                for error in errors
+            ]
+            return HttpResponse(
+                "\n".join(problems) + "\n", status=400, content_type="text/plain; charset=utf-8"
+            )
+        return render(
+            request,
+            "devices/device_list.html",
+            {"form": form, "devices": [], "invalid": True, "classification": exports.OFFICIAL},
+            status=400,
+        )
 
-    if request.GET.get("format") == "csv":
+    filters = form.filters
+    queryset = selectors.device_search(
+        user=request.user,
+        q=filters.q,
+        business_unit=filters.business_unit,
+        category=filters.category,
+        status=filters.status,
+        device_model=filters.device_model,
+    )
+    if wants_csv:
         return _device_csv(queryset)
 
-    page = selectors.device_page(
-        queryset=queryset,
-        after=_int_or_none(request.GET.get("after")),
-        before=_int_or_none(request.GET.get("before")),
-    )
-    base_query = urlencode([(k, v) for k, v in params.items() if v])
-
-    def link(**extra):
-        query = "&".join(q for q in (base_query, urlencode(extra)) if q)
-        return f"?{query}" if query else "?"
-
+    queryset = queryset.only(*LIST_FIELDS)
+    sort = listing.SORTS.get(form.cleaned_data["sort"], listing.ADDED)
+    descending = form.cleaned_data["order"] == "desc"
+    scope = unit_scope(request.user)
+    try:
+        page = listing.list_page(
+            queryset=queryset,
+            scope=scope,
+            filters=filters,
+            sort=sort,
+            descending=descending,
+            after=request.GET.get("after") or None,
+            before=request.GET.get("before") or None,
+        )
+    except listing.BadCursor:
+        form.add_error(None, "This page link no longer matches the list: start from the first page")
+        return render(
+            request,
+            "devices/device_list.html",
+            {"form": form, "devices": [], "invalid": True, "classification": exports.OFFICIAL},
+            status=400,
+        )
+    params = {k: v for k, v in request.GET.items() if k not in form.PAGE_PARAMETERS}
+    columns = chosen_columns(request)
+    headers = [{"key": "asset_tag", "label": "Asset tag", "sort": "asset_tag"}] + [
+        {"key": c.key, "label": c.label, "sort": c.sort}
+        for c in (listing.COLUMNS[k] for k in columns)
+    ]
+    for header in headers:
+        if header["sort"]:
+            active = header["sort"] == sort.key
+            header["aria_sort"] = (
+                ("descending" if descending else "ascending") if active else "none"
+            )
+            header["url"] = _query(
+                params,
+                sort=header["sort"],
+                order="asc" if active and descending else ("desc" if active else None),
+            )
     return render(
         request,
         "devices/device_list.html",
@@ -94,14 +157,130 @@ def device_list(request):
             "form": form,
             "page": page,
             "devices": page.rows,
+            "total": listing.list_total(scope=scope, filters=filters, queryset=queryset),
+            "sort": sort,
+            "descending": descending,
+            "headers": headers,
+            "columns": columns,
+            "show": dict.fromkeys(columns, True),
+            # More than the default columns: the filter goes above the table (wider).
+            "wide": len(columns) > len(listing.DEFAULT_COLUMNS),
+            "columns_form": DeviceColumnsForm(
+                initial={"columns": columns, "back": _query(params)[1:]}
+            ),
+            "bulk_actions": _bulk_actions(request.user),
+            "may_move": list_actions.may_move_devices(request.user),
             "selected": filter_tags(form, params),
-            "next_url": link(after=page.next_after) if page.next_after else None,
-            "previous_url": link(before=page.previous_before) if page.previous_before else None,
-            "csv_url": link(format="csv"),
-            "page_size": selectors.DEVICE_PAGE_SIZE,
-            "next_label": f"Next {selectors.DEVICE_PAGE_SIZE}",
+            "next_url": _query(params, after=page.next_cursor) if page.next_cursor else None,
+            "previous_url": (
+                _query(params, before=page.previous_cursor) if page.previous_cursor else None
+            ),
+            "csv_url": _query(params, format="csv"),
+            "page_size": listing.PAGE_SIZE,
+            "next_label": f"Next {listing.PAGE_SIZE}",
             "classification": exports.OFFICIAL,
         },
+    )
+
+
+def _back_to_list(back: str) -> str:
+    """The list's URL with a query string from a form, keeping only the list's own
+    parameters (the path is fixed: never a redirect elsewhere)."""
+    query = QueryDict(back or "")
+    known = set(DeviceFilterForm.base_fields)
+    kept = [(k, v) for k, v in query.items() if k in known and v]
+    url = reverse("devices:device_list")
+    return f"{url}?{urlencode(kept)}" if kept else url
+
+
+@login_required
+@require_POST
+def device_list_columns(request):
+    """Save the column choice for this session and go back to the list."""
+    form = DeviceColumnsForm(request.POST)
+    if form.is_valid():
+        request.session[COLUMNS_SESSION_KEY] = form.cleaned_data["columns"]
+        messages.success(request, "Columns updated.")
+    return HttpResponseRedirect(_back_to_list(request.POST.get("back", "")))
+
+
+def _bulk_actions(user) -> list[tuple[str, str]]:
+    actions = [("export", "Download selected as CSV")]
+    if list_actions.may_move_devices(user):
+        actions = [(m.key, m.label) for m in list_actions.BULK_MOVES.values()] + actions
+    return actions
+
+
+@login_required
+@require_POST
+def device_bulk(request):
+    """Ticked devices from the list: download them, or (asset managers) confirm a status
+    move with a reason, then make it through ``devices.list_actions``.
+
+    Devices the user cannot see are "not found" (404), whoever else holds them.
+    """
+    if request.POST.get("action") in list_actions.BULK_MOVES and not (
+        list_actions.may_move_devices(request.user)
+    ):
+        raise PermissionDenied("Only asset managers change devices' status.")
+    actions = _bulk_actions(request.user)
+    back = request.POST.get("back", "")
+    confirming = "confirm" in request.POST
+    form = (BulkConfirmForm if confirming else DeviceSelectionForm)(request.POST, actions=actions)
+    if not form.is_valid() and not (confirming and form.cleaned_data.get("device")):
+        for errors in form.errors.values():
+            messages.error(request, errors[0])
+            break
+        return HttpResponseRedirect(_back_to_list(back))
+    ids = form.cleaned_data["device"]
+    action = form.cleaned_data.get("action") or request.POST.get("action", "")
+    try:
+        if action == "export":
+            devices = list_actions.selected_devices(user=request.user, device_ids=ids)
+            return _device_csv(
+                selectors.device_list(user=request.user).filter(pk__in=[d.pk for d in devices]),
+                name="devices-selected",
+            )
+        plan = list_actions.bulk_move_plan(user=request.user, device_ids=ids, action=action)
+        if not confirming:
+            return _bulk_confirm_page(request, plan, back, BulkConfirmForm(actions=actions))
+        if not form.is_valid():
+            return _bulk_confirm_page(request, plan, back, form, status=400)
+        moved = list_actions.devices_bulk_move(
+            user=request.user, device_ids=ids, action=action, reason=form.cleaned_data["reason"]
+        )
+    except DomainError as exc:
+        if exc.code == "not_found":
+            raise Http404(exc.message) from exc
+        if confirming:
+            try:  # the selection as it is now, with the refusal above the form
+                plan = list_actions.bulk_move_plan(user=request.user, device_ids=ids, action=action)
+            except DomainError:
+                plan = None
+            if plan is not None:
+                form.add_error("reason" if exc.field == "reason" else None, exc.message)
+                return _bulk_confirm_page(request, plan, back, form, status=400)
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(_back_to_list(back))
+    move = list_actions.BULK_MOVES[action]
+    messages.success(request, f"{moved:,} device{'s' if moved != 1 else ''} {move.done}.")
+    return HttpResponseRedirect(_back_to_list(back))
+
+
+def _bulk_confirm_page(request, plan, back: str, form, status: int = 200):
+    """The confirmation of a bulk move: which devices will move, which cannot (and
+    why), and the reason to record."""
+    return render(
+        request,
+        "devices/device_bulk_confirm.html",
+        {
+            "form": form,
+            "plan": plan,
+            "back": back,
+            "back_url": _back_to_list(back),
+            "classification": exports.OFFICIAL,
+        },
+        status=status,
     )
 
 
@@ -113,6 +292,7 @@ CSV_HEADER = [
     "Category",
     "Status",
     "Business unit",
+    "Business unit code",
     "Assigned to (staff number)",
     "Location",
     "Purchase date",
@@ -127,27 +307,33 @@ class _Echo:
         return value
 
 
-def _device_csv(queryset):
-    """Stream the filtered list as CSV, marked OFFICIAL (no commercial columns).
+def _device_csv(queryset, name: str = "devices"):
+    """Stream the devices as CSV, marked OFFICIAL (no commercial columns), in the order
+    they were added.
 
     Rows come from ``values_list(...).iterator()`` so memory stays flat for the
     whole estate; every cell goes through core.exports (formula neutralisation).
     """
-    rows = queryset.values_list(
-        "asset_tag",
-        "serial_number",
-        "manufacturer__name",
-        "device_model__name",
-        "device_model__category",
-        "status",
-        "business_unit__code",
-        "assigned_to__staff_number",
-        "location",
-        "purchase_date",
-        "warranty_expires",
-        "last_seen",
-        "os_version",
-    ).iterator(chunk_size=2000)
+    rows = (
+        queryset.order_by("id")
+        .values_list(
+            "asset_tag",
+            "serial_number",
+            "manufacturer__name",
+            "device_model__name",
+            "device_model__category",
+            "status",
+            "business_unit__name",
+            "business_unit__code",
+            "assigned_to__staff_number",
+            "location",
+            "purchase_date",
+            "warranty_expires",
+            "last_seen",
+            "os_version",
+        )
+        .iterator(chunk_size=2000)
+    )
     statuses = dict(Device.Status.choices)
     writer = csv.writer(_Echo(), lineterminator="\r\n")
 
@@ -162,5 +348,5 @@ def _device_csv(queryset):
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="devices-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response

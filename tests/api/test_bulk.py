@@ -161,3 +161,42 @@ def test_bulk_serial_sent_as_a_json_number_is_refused_naming_the_field(api_as, i
 
     assert result["results"][0]["outcome"] == "error"
     assert "serial_number" in result["results"][0]["errors"]
+
+
+def test_bulk_item_limit_is_a_setting_and_the_400_names_it(api_as, integration, estate, settings):
+    settings.API_BULK_MAX_ITEMS = 3
+    before = Device.objects.count()
+
+    response = api_as(integration).post(BULK, [item(f"B{i}") for i in range(4)])
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["devices"] == [
+        "At most 3 devices per call; this request has 4."
+    ]
+    assert Device.objects.count() == before
+    assert api_as(integration).post(BULK, [item(f"B{i}") for i in range(3)]).status_code == 200
+
+
+def test_bulk_record_exceptions_is_in_the_schema_and_asset_managers_may_send_it(
+    api_as, make_user, estate
+):
+    from tests.api.conftest import schema_dict
+
+    request = schema_dict()["components"]["schemas"]["BulkRequestRequest"]
+    assert request["properties"]["record_exceptions"]["type"] == "boolean"
+    manager = make_user(Role.ASSET_MANAGER)
+
+    # The schema-checked client validates this body against the documented request.
+    response = api_as(manager).post(BULK, {"devices": [item("BULK-1")], "record_exceptions": True})
+
+    assert response.status_code == 200
+    assert response.json()["counts"]["created"] == 1
+
+
+def test_bulk_record_exceptions_from_an_integration_is_a_403(api_as, integration, estate):
+    response = api_as(integration).post(
+        BULK, {"devices": [item("BULK-1")], "record_exceptions": True}
+    )
+
+    assert response.status_code == 403
+    assert not Device.objects.filter(serial_number="BULK-1").exists()

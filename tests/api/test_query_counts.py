@@ -63,8 +63,9 @@ def add_devices(estate, k):
     ("url", "queries"),
     [
         ("/api/v1/devices/", 3),  # roles, scope, page (devices + model, maker, unit, person)
-        # roles, scope, the ids of the unit and its sub-units, page
-        ("/api/v1/devices/?business_unit=NORTH&status=deployed", 4),
+        # roles, scope, the unit is one the caller can see (api/filters.py), the ids of
+        # the unit and its sub-units, page
+        ("/api/v1/devices/?business_unit=NORTH&status=deployed", 5),
         ("/api/v1/events/", 3),  # roles, scope, page (events + recorder)
         ("/api/v1/business-units/", 3),  # roles, scope, page (units + parent)
         ("/api/v1/people/", 3),  # roles, scope, page (people + unit + role profile)

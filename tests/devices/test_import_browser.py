@@ -58,9 +58,9 @@ def test_upload_through_the_form_lands_on_an_accessible_summary(
     page.set_input_files("#id_file", str(path))
     page.get_by_role("button", name="Import").click()
     page.wait_for_load_state("networkidle")
-    # Then the run's page shows the summary, the error and the report link
-    summary = page.locator("[data-test=import-summary]")
-    assert summary.is_visible()
+    # Then the run's page shows the summary once the background import has finished
+    # (its progress panel polls), with the error and the report link
+    expect(page.locator("[data-test=import-summary]")).to_be_visible(timeout=20_000)
     assert page.locator("[data-count=created]").inner_text() == "2"
     assert page.locator("[data-count=rejected]").inner_text() == "1"
     assert "US month/day/year" in page.locator("[data-test=import-errors]").inner_text()

@@ -286,9 +286,16 @@ def test_leaving_use_clears_the_holder_like_a_transition_does(unit, asset_manage
     device.refresh_from_db()
     assert device.status == Device.Status.RETURNED
     assert device.assigned_to is None
+    # The move went through the one mover: its event and history row, as a transition's.
     event = DeviceEvent.objects.get(device=device)
-    assert (event.from_status, event.to_status) == ("deployed", "returned")
-    assert event.details["changed"]["assigned_to"] == [person.staff_number, None]
+    assert (event.kind, event.from_status, event.to_status) == ("returned", "deployed", "returned")
+    assert event.details == {"row": 0}
+    latest = device.history.latest("history_date")
+    assert (latest.status, latest.assigned_to_id, latest.history_change_reason) == (
+        "returned",
+        None,
+        "api",
+    )
 
 
 def test_model_category_must_match_the_catalogue(unit, asset_manager):

@@ -4,11 +4,13 @@ progress partial and summary, the error report download, the list of runs."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from devices.models import Device, ImportRun
@@ -200,3 +202,48 @@ def test_import_list_query_count_does_not_grow_with_runs(
     with django_assert_num_queries(len(first.captured_queries)):
         response = client.get(reverse("devices:import_list"))
     assert response.content.decode().count("f1.csv") >= 1
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (4.2, "4.2 seconds"),
+        (1.0, "1.0 second"),
+        (0.04, "0.0 seconds"),
+        (125.3, "2 minutes 5.3 seconds"),
+    ],
+)
+def test_the_summary_says_how_long_the_import_took_in_seconds(
+    client, asset_manager, seconds, shown
+):
+    started = timezone.now() - dt.timedelta(minutes=10)
+    run = ImportRun.objects.create(
+        created_by=asset_manager,
+        file_name="x.csv",
+        sha256="0" * 64,
+        status=ImportRun.Status.SUCCEEDED,
+        rows_total=4,
+        rows_processed=4,
+        updated_count=2,
+        field_changes={"location": 2, "purchase_cost": 1},
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=seconds),
+    )
+    client.force_login(asset_manager)
+
+    page = client.get(reverse("devices:import_detail", args=[run.pk])).content.decode()
+
+    assert f'data-test="import-took">{shown}<' in page
+    # The per-field change counts stay.
+    assert 'data-field="location">2 rows<' in page and 'data-field="purchase_cost">1 row<' in page
+
+
+def test_the_upload_form_hint_states_the_limits(client, asset_manager, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+    settings.IMPORT_MAX_ROWS = 1_000_000
+    settings.IMPORT_MAX_XLSX_EXPANDED_BYTES = 100 * 1024 * 1024
+    client.force_login(asset_manager)
+
+    page = client.get(reverse("devices:import_list")).content.decode()
+
+    assert "At most 256 MB and 1,000,000 rows; an XLSX may expand to at most 100 MB." in page

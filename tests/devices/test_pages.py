@@ -1,4 +1,5 @@
-"""The estate pages: dashboard, device list and device detail, each in the user's scope.
+"""The estate pages: dashboard and device list, each in the user's scope (the device
+page is tested with workspace, in tests/workspace/).
 
 Every list-shaped page has a query-count test run with N and N+k rows: the count
 must not grow with the estate.
@@ -6,16 +7,14 @@ must not grow with the estate.
 
 import datetime as dt
 import re
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from accounts.roles import Role
-from devices.models import Category, Device, DeviceEvent
+from devices.models import Category, Device
 from tests.factories import (
     BusinessUnitFactory,
-    DeviceEventFactory,
     DeviceFactory,
     DeviceModelFactory,
     PersonFactory,
@@ -109,8 +108,9 @@ def test_dashboard_query_count_does_not_grow_with_the_estate(
     client.force_login(viewer)
 
     # Queries: 1 session, 2 user, 3 the user's groups (roles), 4 the user's unit
-    # scopes, 5 the grouped estate count, 6 the names of the scoped units.
-    with django_assert_num_queries(6):
+    # scopes, 5 "For you": reports ready, 6 the grouped estate counts, 7 the names of
+    # the scoped units.
+    with django_assert_num_queries(7):
         response = client.get(reverse("dashboard"))
     assert response.context["counts"]["total"] == 5 + 2 * extra
 
@@ -192,9 +192,9 @@ def test_device_list_pages_by_keyset_forward_and_back(client, asset_manager, uni
     url = reverse("devices:device_list")
 
     first = client.get(url)
-    second = client.get(url, {"after": first.context["page"].next_after})
-    third = client.get(url, {"after": second.context["page"].next_after})
-    back = client.get(url, {"before": third.context["page"].previous_before})
+    second = client.get(url, {"after": first.context["page"].next_cursor})
+    third = client.get(url, {"after": second.context["page"].next_cursor})
+    back = client.get(url, {"before": third.context["page"].previous_cursor})
 
     assert [d.id for d in first.context["devices"]] == ids[:100]
     assert [d.id for d in second.context["devices"]] == ids[100:200]
@@ -226,10 +226,11 @@ def test_device_list_query_count_does_not_grow_with_rows(
     )
     client.force_login(asset_manager)
 
-    # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the filter's
-    # business units, 6 the filter's device models, 7 the page of devices (with
-    # model, manufacturer, unit and person joined, one row more than the page).
-    with django_assert_num_queries(7):
+    # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the page of
+    # devices (with model, manufacturer, unit and person joined, one row more than
+    # the page), 6 the search's total (counted, up to a limit), 7 the filter's
+    # business units, 8 the filter's device models.
+    with django_assert_num_queries(8):
         # (a prefix search on the factory's asset tags, so the search path is counted too)
         response = client.get(reverse("devices:device_list"), {"q": "TAG"})
     assert len(response.context["devices"]) == 5 + extra
@@ -253,117 +254,113 @@ def test_device_list_csv_is_marked_official_and_neutralises_formulas(client, ass
     assert "899.00" not in body  # no commercial column (the factory cost) in an OFFICIAL export
 
 
-# --- device detail ------------------------------------------------------------------
+def test_device_list_shows_the_total_and_unit_names(client, make_user, units):
+    DeviceFactory.create_batch(3, business_unit=units["north"])
+    DeviceFactory.create_batch(2, business_unit=units["south"])
+    client.force_login(make_user(Role.UNIT_VIEWER, units=[units["north"]]))
 
-
-def test_device_detail_outside_the_scope_is_not_found(client, make_user, units):
-    device = DeviceFactory(business_unit=units["south"])
-    viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])
-    client.force_login(viewer)
-
-    response = client.get(reverse("devices:device_detail", args=[device.pk]))
-
-    assert response.status_code == 404
-
-
-def test_device_detail_shows_purchase_cost_only_to_commercial_roles(
-    client, make_user, asset_manager, units
-):
-    device = DeviceFactory(business_unit=units["north"], purchase_cost=Decimal("1234.56"))
-    url = reverse("devices:device_detail", args=[device.pk])
-
-    client.force_login(asset_manager)
-    manager_page = client.get(url)
-    client.force_login(make_user(Role.FINANCE))
-    finance_page = client.get(url)
-
-    assert "1234.56" not in manager_page.content.decode()
-    assert manager_page.context["classification"] == "OFFICIAL"
-    assert "£1234.56" in finance_page.content.decode()
-    assert finance_page.context["classification"] == "OFFICIAL-SENSITIVE [COMMERCIAL]"
-
-
-def test_device_detail_shows_the_lifecycle_newest_first(client, asset_manager, units):
-    device = DeviceFactory(business_unit=units["north"])
-    DeviceEventFactory(
-        device=device,
-        kind=DeviceEvent.Kind.RECEIVED,
-        occurred_at=dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
-        to_status="in_stock",
-    )
-    DeviceEventFactory(
-        device=device,
-        kind=DeviceEvent.Kind.REPAIR_STARTED,
-        occurred_at=dt.datetime(2024, 3, 1, 9, tzinfo=dt.UTC),
-        from_status="in_stock",
-        to_status="in_repair",
-        details={"fault": "Screen"},
-        recorded_by=asset_manager,
-    )
-    client.force_login(asset_manager)
-
-    response = client.get(reverse("devices:device_detail", args=[device.pk]))
+    response = client.get(reverse("devices:device_list"))
 
     html = response.content.decode()
-    assert [e.kind for e in response.context["events"]] == ["repair_started", "received"]
-    assert "In stock → In repair" in html
-    assert "Screen" in html
-    assert html.index("Sent for repair") < html.index("Received")
+    assert response.context["total"].value == 3
+    assert re.search(r'data-test="total">3 devices<', html)
+    assert 'data-test="unit">North Area<' in html
 
 
-def test_device_detail_change_history_names_the_changed_fields(client, asset_manager, units):
-    device = DeviceFactory(business_unit=units["north"], location="Old desk")
-    device.location = "New desk"
-    device.business_unit = units["south"]
-    device.save()
+def test_device_list_sorts_by_a_column_heading_and_reverses_it(client, asset_manager, units):
+    seen = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for tag, days in (("OLD", 0), ("NEW", 9), ("MID", 4)):
+        DeviceFactory(
+            asset_tag=tag, business_unit=units["north"], last_seen=seen + dt.timedelta(days=days)
+        )
+    DeviceFactory(asset_tag="NEVER", business_unit=units["north"], last_seen=None)
     client.force_login(asset_manager)
+    url = reverse("devices:device_list")
 
-    response = client.get(reverse("devices:device_detail", args=[device.pk]))
+    first = client.get(url)
+    header = next(h for h in first.context["headers"] if h["key"] == "last_seen")
+    ascending = client.get(url + header["url"])
+    header = next(h for h in ascending.context["headers"] if h["key"] == "last_seen")
+    descending = client.get(url + header["url"])
 
-    latest = response.context["changes"][0]
-    changed = {c["field"]: (c["old"], c["new"]) for c in latest["changes"]}
-    assert changed["location"] == ("Old desk", "New desk")
-    assert changed["business_unit"] == (str(units["north"]), str(units["south"]))
+    assert [d.asset_tag for d in ascending.context["devices"]] == ["OLD", "MID", "NEW", "NEVER"]
+    assert [d.asset_tag for d in descending.context["devices"]] == ["NEW", "MID", "OLD", "NEVER"]
+    assert 'aria-sort="descending"' in descending.content.decode()
 
 
-def test_device_detail_change_history_hides_cost_changes_from_non_commercial_users(
-    client, asset_manager, make_user, units
+def test_device_list_columns_are_chosen_and_remembered(client, asset_manager, units):
+    DeviceFactory(business_unit=units["north"], location="Desk 42", os_version="Windows 11")
+    client.force_login(asset_manager)
+    list_url = reverse("devices:device_list")
+
+    saved = client.post(
+        reverse("devices:device_list_columns"),
+        {"columns": ["location", "status"], "back": "status=in_stock&evil=1"},
+    )
+    later = client.get(list_url)
+
+    assert saved.status_code == 302
+    assert saved["Location"] == f"{list_url}?status=in_stock"  # only the list's own filters
+    assert later.context["columns"] == ["status", "location"]
+    html = later.content.decode()
+    assert "Desk 42" in html
+    assert "Windows 11" not in html
+    assert 'data-test="header-serial_number"' not in html
+
+
+@pytest.mark.parametrize("fmt", ["page", "csv"])
+def test_device_list_refuses_an_unknown_parameter_by_name(client, asset_manager, units, fmt):
+    DeviceFactory(asset_tag="NORTH-1", business_unit=units["north"])
+    client.force_login(asset_manager)
+    query = {"serial_number": "X1"} | ({"format": "csv"} if fmt == "csv" else {})
+
+    response = client.get(reverse("devices:device_list"), query)
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "no filter called “serial_number”" in body
+    assert "NORTH-1" not in body
+    if fmt == "page":
+        assert "There is a problem" in body
+    else:
+        assert response["Content-Type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("code", ["SOUTH", "NO-SUCH-UNIT"])
+@pytest.mark.parametrize("fmt", ["page", "csv"])
+def test_device_list_refuses_a_unit_outside_the_scope_without_saying_it_exists(
+    client, make_user, units, code, fmt
 ):
-    device = DeviceFactory(business_unit=units["north"], purchase_cost=Decimal("100.00"))
-    # An amount with pennies, so no username or id on the page can contain it by chance.
-    device.purchase_cost = Decimal("777.31")
-    device.save()
-    url = reverse("devices:device_detail", args=[device.pk])
+    DeviceFactory(asset_tag="NORTH-1", business_unit=units["north"])
+    DeviceFactory(asset_tag="SOUTH-1", business_unit=units["south"])
+    client.force_login(make_user(Role.UNIT_VIEWER, units=[units["north"]]))
+    query = {"business_unit": code} | ({"format": "csv"} if fmt == "csv" else {})
 
+    response = client.get(reverse("devices:device_list"), query)
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    # The same words whether the unit exists elsewhere or not at all.
+    assert f"Business unit {code} is not a unit you can see" in body
+    assert "NORTH-1" not in body and "SOUTH-1" not in body
+
+
+def test_device_list_refuses_a_page_link_of_another_sort(client, asset_manager, units):
+    DeviceFactory.create_batch(3, business_unit=units["north"])
     client.force_login(asset_manager)
-    manager_html = client.get(url).content.decode()
-    client.force_login(make_user(Role.COMMERCIAL))
-    commercial_html = client.get(url).content.decode()
+    url = reverse("devices:device_list")
+    cursor = client.get(url, {"sort": "last_seen"}).context["page"].rows[0]
+    from devices import listing
 
-    assert "777.31" not in manager_html
-    assert "777.31" in commercial_html
+    token = listing._encode("v", cursor.asset_tag, cursor.pk)
+
+    response = client.get(url, {"sort": "last_seen", "after": token})
+
+    assert response.status_code == 400
+    assert "start from the first page" in response.content.decode()
 
 
-@pytest.mark.parametrize("extra", [0, 6])
-def test_device_detail_query_count_does_not_grow_with_history(
-    client, asset_manager, units, django_assert_num_queries, extra
-):
-    # Given a device with N and then N + k lifecycle events and recorded changes
-    device = DeviceFactory(business_unit=units["north"])
-    for i in range(2 + extra):
-        DeviceEventFactory(device=device, recorded_by=asset_manager, details={"n": i})
-        device.location = f"Desk {i}"
-        device.save()
-    client.force_login(asset_manager)
-
-    # Queries: 1 session, 2 user, 3 groups (roles), 4 unit scopes, 5 the device with
-    # its model, manufacturer, unit and person, 6 its events with who recorded them,
-    # 7 its history records with their users, 8 the business unit named in the
-    # history (device creation), 9 the device model, 10 the manufacturer, 11 its AT
-    # checks with the person and who deployed and confirmed.
-    with django_assert_num_queries(11):
-        response = client.get(reverse("devices:device_detail", args=[device.pk]))
-    assert len(response.context["events"]) == 2 + extra
+# --- device detail: the device page is workspace's (tests/workspace/test_device_page.py) ---
 
 
 # --- signing in ------------------------------------------------------------------

@@ -54,33 +54,6 @@ def test_device_search_by_serial_prefix_is_case_insensitive(asset_manager, units
     assert [d.serial_number for d in found] == ["5CG1234XYZ"]
 
 
-def test_device_page_walks_forward_and_back_without_gaps_or_repeats(asset_manager, units):
-    ids = [d.id for d in DeviceFactory.create_batch(7, business_unit=units["north"])]
-    qs = selectors.device_search(user=asset_manager)
-
-    first = selectors.device_page(queryset=qs, size=3)
-    second = selectors.device_page(queryset=qs, after=first.next_after, size=3)
-    third = selectors.device_page(queryset=qs, after=second.next_after, size=3)
-    back = selectors.device_page(queryset=qs, before=third.previous_before, size=3)
-    back_again = selectors.device_page(queryset=qs, before=back.previous_before, size=3)
-
-    assert [d.id for d in first.rows] == ids[0:3]
-    assert first.previous_before is None
-    assert [d.id for d in second.rows] == ids[3:6]
-    assert [d.id for d in third.rows] == ids[6:7]
-    assert third.next_after is None
-    assert [d.id for d in back.rows] == ids[3:6]
-    assert [d.id for d in back_again.rows] == ids[0:3]
-    assert back_again.previous_before is None
-
-
-def test_device_page_of_an_exactly_full_last_page_has_no_next(asset_manager, units):
-    DeviceFactory.create_batch(3, business_unit=units["north"])
-    page = selectors.device_page(queryset=selectors.device_search(user=asset_manager), size=3)
-    assert len(page.rows) == 3
-    assert page.next_after is None
-
-
 def test_device_get_returns_none_outside_the_scope(make_user, units):
     device = DeviceFactory(business_unit=units["south"])
     viewer = make_user(Role.UNIT_VIEWER, units=[units["north"]])

@@ -439,6 +439,104 @@ def test_record_exceptions_keeps_the_row_and_opens_an_exception_awaiting_review(
     assert entitlement_exceptions_open_by_unit() == {desk_officer.business_unit_id: 1}
 
 
+RECORDING_DOORS = ["service", "bulk-api", "cli-import", "import-run", "browser-import"]
+
+
+def _recording(door, rows, actor, tmp_path, client, on_commit):
+    """``rows`` through ``door`` with the option that records exceedances."""
+    if door == "service":
+        return via_service(rows, actor, record_exceptions=True)
+    if door == "bulk-api":
+        api = APIClient()
+        api.force_authenticate(actor)
+        response = api.post(BULK, {"devices": rows, "record_exceptions": True}, format="json")
+        assert response.status_code == 200, response.content
+        return [r["codes"] for r in response.json()["results"] if r["outcome"] == "error"]
+    if door == "cli-import":
+        return via_cli_import(
+            rows, actor, tmp_path, "--record-exceptions", "--user", actor.username
+        )
+    path = _file(tmp_path, rows)
+    if door == "import-run":
+        run = import_run_create(
+            file_name="estate.csv", path=path, actor=actor, record_exceptions=True
+        )
+        import_run_execute(run=run, path=path)
+        return _codes_of(ImportRun.objects.get(pk=run.pk))
+    client.force_login(actor)
+    with on_commit(execute=True), path.open("rb") as handle:
+        response = client.post(
+            "/devices/import/",
+            {"file": handle, "mode": "valid-rows", "mapping": "default", "record_exceptions": "on"},
+        )
+    assert response.status_code == 302, response.content[:500]
+    return _codes_of(ImportRun.objects.latest("pk"))
+
+
+@pytest.mark.parametrize(
+    "door", RECORDING_DOORS, ids=[f"rule4-record-{d}" for d in RECORDING_DOORS]
+)
+def test_record_exceptions_at_every_door_keeps_the_rows_and_opens_one_exception(
+    door, asset_manager, desk_officer, tmp_path, client, django_capture_on_commit_callbacks
+):
+    rows = [
+        device_row(serial_number=f"SN-{n}", status="deployed", assigned_to="D0001")
+        for n in (1, 2, 3)
+    ]
+
+    codes = _recording(
+        door, rows, asset_manager, tmp_path, client, django_capture_on_commit_callbacks
+    )
+
+    assert codes == []
+    assert Device.objects.filter(assigned_to=desk_officer).count() == 3
+    exception = EntitlementException.objects.get()
+    assert (exception.status, exception.extra_quantity, exception.person) == (
+        "requested",
+        2,
+        desk_officer,
+    )
+    assert exception.requested_by == asset_manager
+
+
+@pytest.mark.parametrize(
+    "scoped", [False, True], ids=["rule4-record-integration", "rule4-record-integration-scoped"]
+)
+def test_an_integration_may_not_record_exceptions_through_the_bulk_api(
+    make_user, unit, desk_officer, scoped
+):
+    integration = make_user(Role.INTEGRATION, units=[unit] if scoped else [])
+    rows = [
+        device_row(serial_number=f"SN-{n}", status="deployed", assigned_to="D0001") for n in (1, 2)
+    ]
+    api = APIClient()
+    api.force_authenticate(integration)
+    before = snapshot()
+
+    response = api.post(BULK, {"devices": rows, "record_exceptions": True}, format="json")
+
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "permission_denied" and "asset manager" in error["message"]
+    assert snapshot() == before
+    # Without the option the same items are refused past the entitlement, as always.
+    response = api.post(BULK, {"devices": rows}, format="json")
+    codes = [r["codes"] for r in response.json()["results"] if r["outcome"] == "error"]
+    assert codes == [{"assigned_to": "entitlement_exceeded"}]
+
+
+def test_record_exceptions_must_be_a_boolean(asset_manager, unit):
+    api = APIClient()
+    api.force_authenticate(asset_manager)
+    before = snapshot()
+    response = api.post(
+        BULK, {"devices": [device_row()], "record_exceptions": "yes"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "record_exceptions" in response.json()["error"]["fields"]
+    assert snapshot() == before
+
+
 def test_the_service_door_refuses_a_deployment_past_the_entitlement(
     unit, desk_officer, dell_laptop
 ):

@@ -1,7 +1,9 @@
 """``manage.py import_estate PATH``: import the estate from a CSV or XLSX export.
 
 Exit status: 0 every row applied, 1 any row rejected (or the run failed),
-2 the file itself could not be read (encoding, missing required column, empty).
+2 the file itself could not be read (encoding, missing required column, empty) or is
+past the import's limits (size, rows, expanded XLSX size, XML declarations: refused
+before anything is recorded or written).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from devices.importing.errors import ImportRefused
 from devices.importing.mappings import MAPPINGS
+from devices.importing.reading import check_limits
 from devices.importing.services import import_run_create, import_run_execute
 from devices.models import ImportRun
 
@@ -50,6 +54,11 @@ class Command(BaseCommand):
             actor = get_user_model().objects.filter(username=options["user"]).first()
             if actor is None:
                 raise CommandError(f"No user called {options['user']!r}.")
+        try:
+            check_limits(path, mapping=options["mapping"])
+        except ImportRefused as refusal:
+            self.stderr.write(f"The file was refused: {refusal.message} Nothing was changed.")
+            sys.exit(2)
         run = import_run_create(
             file_name=path.name,
             path=path,
