@@ -6,7 +6,8 @@
 * the records of the flow are view-only, never deletable, and their statuses move
   only through the services (the admin actions below call them, with the staff
   user as the actor, so scope, the sanitisation gate and the finance sign-off of
-  resale overrides all apply)."""
+  resale overrides all apply); a route override's rejection (which needs a reason)
+  is made on the sign-off page or through the API, never here."""
 
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
@@ -157,7 +158,20 @@ class RouteDecisionAdmin(ReadOnlyRecordAdmin):
 
 @admin.register(RouteOverrideSignOff)
 class RouteOverrideSignOffAdmin(ReadOnlyRecordAdmin):
-    list_display = ["decision", "signed_off_by", "signed_off_as", "signed_off_at"]
+    """Sign-offs and rejections of route overrides: decided on the sign-off page or
+    through the API (``services.route_overrides_sign_off`` / ``_reject``), shown here
+    read-only. A rejection needs a reason the admin's bulk actions cannot ask for, so
+    only the sign-off has an action (on disposal cases)."""
+
+    list_display = [
+        "decision",
+        "outcome",
+        "signed_off_by",
+        "signed_off_as",
+        "signed_off_at",
+        "reason",
+    ]
+    list_filter = ["outcome", "signed_off_as"]
     list_select_related = ["decision", "signed_off_by"]
 
 

@@ -3,7 +3,11 @@ closed consignments on every route, so the board and the summary are populated.
 
 Everything goes through the services (set-based), as a real asset manager would,
 with the demo logins: ``asset.manager`` works the flow, ``finance.officer`` signs
-off overrides of a suggested resale (never the person who asked). Past cohorts run
+off or rejects overrides of a suggested resale (never the person who asked).
+
+The figures reconcile across pages: every device awaiting sanitisation has a case in
+a queue on the board (``selectors.awaiting_sanitisation_reconciled`` says which: the
+"Awaiting sanitisation" queue, or on to destruction after a failed wipe). Past cohorts run
 on their own clock, so the summary usually has figures in this financial year and
 the last without back-dating any (append-only) record.
 """
@@ -379,12 +383,24 @@ def _current_cohort(device_ids, rng, now, actor, approver, partners, today) -> i
     overrides = _assess_and_route(
         sorted(to_route), rng, assess_at, actor, approver, override_share=0.05
     )
-    # Half the overrides are signed off; the rest await a finance officer.
-    signed = overrides[: len(overrides) // 2]
+    # One override is rejected (that device keeps its suggested resale), half the rest
+    # are signed off, and the others await a finance officer.
+    rejected = overrides[:1] if len(overrides) >= 2 else []
+    rest = overrides[len(rejected) :]
+    signed = rest[: len(rest) // 2]
     if signed:
         services.route_overrides_sign_off(
             case_ids=signed,
             approver=approver,
+            source=SOURCE,
+            now=start + dt.timedelta(days=3),
+        )
+    if rejected:
+        services.route_overrides_reject(
+            case_ids=rejected,
+            approver=approver,
+            reason="Worth more sold: the resale income funds replacements. "
+            "Pledge a lower-value device instead.",
             source=SOURCE,
             now=start + dt.timedelta(days=3),
         )

@@ -41,30 +41,11 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
-from accounts.scoping import ScopedQuerySet, UnitScope, scoped_manager
-from core.errors import DomainError
+from accounts.scoping import UnitScope, scoped_manager
 from devices.models import Category
+from disposals.records import KeptModel, KeptQuerySet, KeptScopedQuerySet, RecordsAreKept
 
-
-class RecordsAreKept(DomainError):
-    def __init__(self, what: str = "Disposal records"):
-        super().__init__(
-            f"{what} are never deleted: retention is a policy, not a cascade.",
-            code="never_deleted",
-        )
-
-
-class KeptQuerySet(models.QuerySet):
-    """A queryset whose ``delete()`` is refused: disposal records are evidence."""
-
-    def delete(self):
-        raise RecordsAreKept(self.model._meta.verbose_name_plural.capitalize())
-
-    delete.queryset_only = True
-
-
-class KeptScopedQuerySet(KeptQuerySet, ScopedQuerySet):
-    """A kept record that belongs to a business unit through its device."""
+__all__ = ["KeptModel", "KeptQuerySet", "KeptScopedQuerySet", "RecordsAreKept"]
 
 
 class ConsignmentQuerySet(KeptScopedQuerySet):
@@ -90,18 +71,6 @@ class ConsignmentQuerySet(KeptScopedQuerySet):
         (``None``: all of them), counted in the same query."""
         in_scope = Q() if scope is None else scope.q(self.scope_path)
         return self.annotate(device_count=Count("cases", filter=in_scope))
-
-
-class KeptModel(models.Model):
-    """Base for every disposal record: ``delete()`` is refused, on rows and querysets."""
-
-    objects = KeptQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def delete(self, *args, **kwargs):
-        raise RecordsAreKept(self._meta.verbose_name_plural.capitalize())
 
 
 class Route(models.TextChoices):
@@ -528,41 +497,89 @@ class RouteDecision(KeptModel):
         return self.route != self.suggested_route
 
     @property
+    def review(self) -> RouteOverrideSignOff | None:
+        """The finance or commercial officer's decision on this override request
+        (signed off or rejected), or None (reads ``sign_off``: select it with the
+        decision)."""
+        if not self.needs_sign_off:
+            return None
+        try:
+            return self.sign_off
+        except RouteOverrideSignOff.DoesNotExist:
+            return None
+
+    @property
     def awaiting_sign_off(self) -> bool:
         """An override away from resale that no finance or commercial officer has
-        signed off yet (reads ``sign_off``: select it with the decision)."""
-        if not self.needs_sign_off:
-            return False
-        try:
-            self.sign_off  # noqa: B018 - the reverse one-to-one raises when absent
-        except RouteOverrideSignOff.DoesNotExist:
-            return True
-        return False
+        decided on yet (neither signed off nor rejected)."""
+        return self.needs_sign_off and self.review is None
+
+    @property
+    def override_rejected(self) -> bool:
+        """The override was refused: the device keeps its suggested route (resale)."""
+        review = self.review
+        return review is not None and review.outcome == RouteOverrideSignOff.Outcome.REJECTED
+
+    @property
+    def final_route(self) -> str:
+        """The route the device takes: the suggestion when the override was rejected,
+        else the route asked for (pending requests included: see ``awaiting_sign_off``)."""
+        return self.suggested_route if self.override_rejected else self.route
+
+    def get_final_route_display(self) -> str:
+        return Route(self.final_route).label
 
 
 class RouteOverrideSignOff(KeptModel):
-    """A finance or commercial officer's sign-off of an override away from a suggested
+    """A finance or commercial officer's decision on a request to override a suggested
     resale (business case: residual value is assessed before the route is chosen,
-    resale where value exists). Never the asset manager who asked for the override.
-    Append-only, like the decision it signs off."""
+    resale where value exists): signed off (the device takes the route asked for) or
+    rejected with a reason (the device keeps the suggested resale). Never by the
+    person who asked for the override. One per request, append-only, like the
+    decision it answers.
+
+    ``signed_off_at``, ``signed_off_by`` and ``signed_off_as`` say when, who and in
+    which role (finance or commercial) the officer decided, whichever the outcome."""
+
+    class Outcome(models.TextChoices):
+        SIGNED_OFF = "signed_off", "Signed off"
+        REJECTED = "rejected", "Rejected"
 
     decision = models.OneToOneField(
         RouteDecision, on_delete=models.PROTECT, related_name="sign_off"
     )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SIGNED_OFF)
+    # Why a request was rejected (required then); empty for a sign-off.
+    reason = models.CharField(max_length=500, blank=True)
     signed_off_at = models.DateTimeField()
     signed_off_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    # The approver's role when signing (finance or commercial), kept as evidence.
+    # The approver's role when deciding (finance or commercial), kept as evidence.
     signed_off_as = models.CharField(max_length=32)
 
     objects = scoped_manager("decision__case__device__business_unit", base=KeptScopedQuerySet)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome="rejected") | ~Q(reason=""),
+                name="%(app_label)s_%(class)s_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["signed_off", "rejected"]),
+                name="%(app_label)s_%(class)s_outcome_known",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Sign-off of the route override for case {self.decision.case_id}"
+        verb = "Rejection" if self.outcome == self.Outcome.REJECTED else "Sign-off"
+        return f"{verb} of the route override for case {self.decision.case_id}"
+
+    @property
+    def rejected(self) -> bool:
+        return self.outcome == self.Outcome.REJECTED
 
 
 # Rough weights for environmental reporting (kg per device), by category.

@@ -12,9 +12,22 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
+from accounts.redaction import redact_commercial
 from accounts.scoping import unit_scope
 from core.financial_year import LONDON, FinancialYear
 from devices.models import Category, Device, DeviceEvent
@@ -26,6 +39,7 @@ from disposals.models import (
     RouteDecision,
     SanitisationRecord,
 )
+from disposals.services.value_and_routes import route_suggest
 
 RETURNED_QUEUE = "returned"
 # The board's queues, in flow order: (key, label, case status or None for "returned, no case").
@@ -64,38 +78,162 @@ def board_counts(*, user) -> dict[str, int]:
     return counts
 
 
-def board_rows(*, user, queue: str, route: str = "", limit: int = 200, offset: int = 0) -> list:
-    """A page (``limit`` rows from ``offset``) of a queue, oldest first, with everything the table shows joined in
-    (one query: devices or cases with model, maker, unit, assessment, decision and
-    consignment)."""
+def _repair_count() -> Subquery:
+    """How many times the device was sent for repair (a correlated count on the
+    events' (device, time) index; 0 when never)."""
+    return Coalesce(
+        Subquery(
+            DeviceEvent.objects.filter(
+                device_id=OuterRef("device_id"), kind=DeviceEvent.Kind.REPAIR_STARTED
+            )
+            .order_by()
+            .values("device_id")
+            .annotate(n=Count("id"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def _age_years(purchased: dt.date | None, today: dt.date) -> Decimal | None:
+    if purchased is None:
+        return None
+    return (Decimal((today - purchased).days) / Decimal("365.25")).quantize(Decimal("0.1"))
+
+
+def _prefix_range(field: str, prefix: str) -> Q:
+    """``field`` starts with ``prefix``, as a range a plain b-tree index answers (the
+    LIKE alongside keeps it exact), the way ``devices.selectors.device_search`` finds
+    a device, so the board and the device list find the same devices."""
+    if ord(prefix[-1]) >= 0x10FFFF:
+        return Q(**{f"{field}__startswith": prefix})
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper, f"{field}__startswith": prefix})
+
+
+def tag_or_serial_q(q: str, *, device: str = "") -> Q:
+    """Asset tag or serial number equal to, or starting with, ``q`` (as typed or in
+    capitals: labels are printed in capitals). ``device``: the path to the device
+    (``"device__"`` from a case). Written on the row itself rather than as an
+    ``IN (subquery)``, so the planner combines the tag and serial indexes with the
+    queue's own filter (a subquery of every device starting "5CG" was 0.5 s at
+    200,000 devices, bench/RESULTS.md)."""
+    condition = Q()
+    for value in dict.fromkeys((q, q.upper())):
+        condition |= _prefix_range(f"{device}asset_tag", value) | _prefix_range(
+            f"{device}serial_number", value
+        )
+    return condition
+
+
+def _queue_queryset(*, user, queue: str, route: str = "", q: str = "") -> QuerySet:
+    """The rows of a queue as a queryset (devices for "returned", else cases),
+    narrowed to asset tags or serial numbers equal to or starting with ``q``."""
+    q = (q or "").strip()
+    if queue == RETURNED_QUEUE:
+        qs = returned_devices_without_case(user=user)
+        return qs.filter(tag_or_serial_q(q)) if q else qs
+    status = {k: s for k, _, s in QUEUES}[queue]
+    qs = case_list(user=user).filter(status=status)
+    if route:
+        qs = qs.filter(route=route)
+    return qs.filter(tag_or_serial_q(q, device="device__")) if q else qs
+
+
+def board_match_count(*, user, queue: str, route: str = "", q: str = "") -> int:
+    """How many rows of the queue a search (or route filter) finds (one count)."""
+    return _queue_queryset(user=user, queue=queue, route=route, q=q).count()
+
+
+def board_rows(
+    *, user, queue: str, route: str = "", q: str = "", limit: int = 200, offset: int = 0
+) -> list:
+    """A page (``limit`` rows from ``offset``) of a queue, oldest first, with everything
+    the table shows joined in (one query: devices or cases with model, maker, unit,
+    assessment and its rule, decision and its review, consignment, and each device's
+    repair count). ``q`` narrows the queue to asset tags or serial numbers equal to,
+    or starting with, what was typed (``tag_or_serial_q``).
+
+    Each row carries ``age_years`` (from the purchase date) and ``repair_count`` so
+    the engineer grading a device sees both; each value-assessed case carries its
+    ``suggestion`` (route, reason) as accepting it would decide."""
+    today = timezone.localdate()
     if queue == RETURNED_QUEUE:
         # Two steps: the page's ids first (an index walk and a sort of integers), then
         # only those rows with their joins; one query joined tens of thousands of
         # returned devices before sorting (bench/disposals_flow.py).
         ids = list(
-            returned_devices_without_case(user=user)
+            _queue_queryset(user=user, queue=queue, q=q)
             .order_by("id")
             .values_list("id", flat=True)[offset : offset + limit]
         )
-        return list(
+        devices = list(
             Device.objects.filter(pk__in=ids)
             .select_related("device_model", "manufacturer", "business_unit")
             .order_by("id")
         )
-    status = {k: s for k, _, s in QUEUES}[queue]
-    qs = case_list(user=user).filter(status=status)
-    if route:
-        qs = qs.filter(route=route)
-    return list(
+        for device in devices:
+            device.age_years = _age_years(device.purchase_date, today)
+        return devices
+    qs = _queue_queryset(user=user, queue=queue, route=route, q=q)
+    if queue == "sanitised":
+        qs = qs.annotate(repair_count=_repair_count())
+    cases = list(
         qs.select_related(
             "device__device_model",
             "device__manufacturer",
             "device__business_unit",
-            "assessment",
+            "assessment__rule",
             "route_decision__sign_off",
             "consignment__partner",
         ).order_by("id")[offset : offset + limit]
     )
+    for case in cases:
+        case.age_years = _age_years(case.device.purchase_date, today)
+        assessment = getattr(case, "assessment", None)
+        case.suggestion = None
+        if queue == "value_assessed" and assessment is not None:
+            case.suggestion = route_suggest(
+                estimated_value=assessment.estimated_value,
+                grade=assessment.grade,
+                threshold=assessment.rule.resale_threshold,
+                policy_destruction=assessment.policy_destruction,
+            )
+    return cases
+
+
+def awaiting_sanitisation_reconciled(*, user) -> dict:
+    """Why the estate's count of devices awaiting sanitisation (the dashboard reads
+    the devices' own status) can differ from the board's "Awaiting sanitisation"
+    queue (cases that still need a wipe), in the user's scope.
+
+    A device whose wipe failed keeps the device status "awaiting sanitisation" (it is
+    not sanitised, and the estate's status machine takes it only to disposed), while
+    its case has moved on to physical destruction: route chosen, in a consignment or
+    dispatched. A device in that status with no case at all would be a broken rule
+    (PostgreSQL refuses it; migration 0003 repaired old rows): counted, so it shows.
+
+    Returns ``devices`` (the dashboard's figure), ``in_queue``, ``failed_wipe`` (by
+    case status label) and ``without_case``; ``devices == in_queue +
+    sum(failed_wipe) + without_case`` always. One grouped query.
+    """
+    waiting = Device.objects.visible_to(user).filter(status=Device.Status.AWAITING_SANITISATION)
+    by_case_status = dict(
+        waiting.values_list("disposal_case__status").annotate(n=Count("id")).order_by()
+    )
+    devices = sum(by_case_status.values())
+    without_case = by_case_status.pop(None, 0)
+    in_queue = by_case_status.pop(DisposalCase.Status.AWAITING_SANITISATION, 0)
+    labels = dict(DisposalCase.Status.choices)
+    failed = {labels[status]: n for status, n in sorted(by_case_status.items()) if n}
+    return {
+        "devices": devices,
+        "in_queue": in_queue,
+        "failed_wipe": failed,
+        "failed_wipe_total": sum(failed.values()),
+        "without_case": without_case,
+    }
 
 
 def case_for_device(*, user, device_id: int) -> DisposalCase | None:
@@ -143,13 +281,20 @@ def cases_by_id(*, user, case_ids: list[int]) -> dict[int, DisposalCase]:
 def custody_chain(*, user, device_id: int) -> dict:
     """A device's whole chain of custody, oldest first: its events (every lifecycle
     step, disposal steps included), its case, sanitisation records, assessment,
-    route decision and consignment. A fixed number of queries, 404 outside scope."""
+    route decision with its finance review (sign-off or rejection) and consignment.
+    A fixed number of queries, 404 outside scope. Event details are redacted of
+    commercial figures for readers who may not see them (``accounts.redaction``)."""
     device = device_in_scope(user=user, device_id=device_id)
     events = list(
         DeviceEvent.objects.filter(device=device)
         .select_related("recorded_by")
         .order_by("occurred_at", "id")
     )
+    # Events carry other records' values (an update's purchase cost, old and new):
+    # commercial figures are taken out for readers who may not see them, here, so the
+    # page, the PDF and the API all show the same redacted details.
+    for event in events:
+        event.details = redact_commercial(event.details or {}, user=user)
     case = case_for_device(user=user, device_id=device.pk)
     records = (
         list(SanitisationRecord.objects.filter(case=case).order_by("performed_at", "id"))

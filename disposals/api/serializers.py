@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from disposals.models import SanitisationRecord
+from disposals.models import Route, RouteOverrideSignOff, SanitisationRecord
 
 
 class SanitisationResultInSerializer(serializers.Serializer):
@@ -92,12 +92,79 @@ class SanitisationRecordOutSerializer(serializers.ModelSerializer):
         ]
 
 
+class RouteReviewSerializer(serializers.Serializer):
+    """A finance or commercial officer's decision on an override request."""
+
+    outcome = serializers.ChoiceField(choices=RouteOverrideSignOff.Outcome.choices)
+    decided_by = serializers.CharField(allow_null=True)
+    decided_as = serializers.CharField(help_text="finance or commercial")
+    decided_at = serializers.DateTimeField()
+    reason = serializers.CharField(
+        allow_blank=True, help_text="Why it was rejected; empty if signed off"
+    )
+
+
+class RouteOverrideSerializer(serializers.Serializer):
+    """An asset manager's override of the suggested route, and its review."""
+
+    requested_route = serializers.ChoiceField(choices=Route.choices)
+    reason = serializers.CharField()
+    requested_by = serializers.CharField(allow_null=True)
+    requested_at = serializers.DateTimeField()
+    needs_sign_off = serializers.BooleanField(
+        help_text="An override of a suggested resale waits for a finance or commercial officer"
+    )
+    status = serializers.ChoiceField(
+        choices=["awaiting_sign_off", "signed_off", "rejected", "not_needed"]
+    )
+    review = RouteReviewSerializer(
+        required=False, help_text="Absent while the override awaits its review, or needs none"
+    )
+
+
+class RouteDecisionSerializer(serializers.Serializer):
+    suggested_route = serializers.ChoiceField(choices=Route.choices)
+    suggestion_reason = serializers.CharField()
+    route = serializers.ChoiceField(
+        choices=Route.choices,
+        allow_null=True,
+        help_text="The route taken; null while an override awaits its review",
+    )
+    decided_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(allow_null=True)
+    override = RouteOverrideSerializer(
+        required=False, help_text="Absent when the suggested route was accepted"
+    )
+
+
+class RouteSerializer(serializers.Serializer):
+    device_id = serializers.IntegerField()
+    case_status = serializers.CharField(allow_null=True)
+    grade = serializers.CharField(allow_null=True)
+    estimated_value = serializers.CharField(
+        required=False,
+        help_text="OFFICIAL-SENSITIVE [COMMERCIAL]: finance and commercial roles only",
+    )
+    route_decision = RouteDecisionSerializer(
+        required=False, help_text="Absent until the device's route is decided or requested"
+    )
+    classification = serializers.CharField()
+
+
+class RouteOverrideRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why the override is rejected (shown on the custody record)"
+    )
+
+
 class CustodySerializer(serializers.Serializer):
     device = serializers.DictField()
     case = serializers.DictField(allow_null=True)
     sanitisation_records = SanitisationRecordOutSerializer(many=True)
     assessment = serializers.DictField(allow_null=True)
-    route_decision = serializers.DictField(allow_null=True)
+    route_decision = RouteDecisionSerializer(
+        required=False, help_text="Absent until the device's route is decided or requested"
+    )
     consignment = serializers.DictField(allow_null=True)
     events = CustodyEventSerializer(many=True)
     classification = serializers.CharField()

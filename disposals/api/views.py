@@ -1,21 +1,31 @@
-"""Disposals API: bulk sanitisation results from wipe tools, and a device's custody chain.
+"""Disposals API: bulk sanitisation results from wipe tools, a device's custody chain
+and its route (with the finance review of an override), and that review itself: a
+finance or commercial officer signs an override of a suggested resale off or rejects it.
 
 Scope: a device outside the caller's business-unit scope is treated as not found.
+Answers that carry a commercial figure (the estimated value, for finance and
+commercial roles) say so in ``classification`` and in the ``X-Classification`` header.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Role, can_see_commercial, has_role
+from api.parsers import JSONParser
 from core.exports import classification
+from core.middleware import CLASSIFICATION_HEADER
+from devices.api.serializers import ErrorSerializer
 from devices.models import Device
 from disposals import selectors, services
 from disposals.api.serializers import (
     CustodySerializer,
+    RouteOverrideRejectSerializer,
+    RouteSerializer,
     SanitisationBatchInSerializer,
     SanitisationBatchOutSerializer,
     SanitisationBatchSchemaSerializer,
@@ -23,6 +33,7 @@ from disposals.api.serializers import (
 )
 
 WRITE_ROLES = (Role.ASSET_MANAGER, Role.INTEGRATION)
+SIGN_OFF_ROLES = (Role.FINANCE, Role.COMMERCIAL)
 READ_ROLES = (
     Role.ASSET_MANAGER,
     Role.FINANCE,
@@ -39,6 +50,35 @@ class WriteRole(BasePermission):
         return bool(request.user and request.user.is_authenticated) and has_role(
             request.user, *WRITE_ROLES
         )
+
+
+class SignOffRole(BasePermission):
+    message = "Only finance and commercial officers may sign off or reject a route override."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated) and has_role(
+            request.user, *SIGN_OFF_ROLES
+        )
+
+
+def _err(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+READ_ERRORS = {
+    401: _err("Missing, expired or revoked token."),
+    403: _err("Your role does not allow this."),
+    404: _err("No such device in your business units."),
+    429: _err("Rate limit reached; see Retry-After."),
+}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    400: _err(
+        "Malformed body, invalid fields, or refused by the rule (`code`: role_not_allowed, "
+        "same_person, wrong_step, out_of_scope, reason_required...)."
+    ),
+    415: _err("The body is not JSON."),
+}
 
 
 class ReadRole(BasePermission):
@@ -79,6 +119,7 @@ def _resolve_devices(user, items: list[dict]) -> dict[int, Device]:
 
 class SanitisationResultsView(APIView):
     permission_classes = [WriteRole]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="disposals_sanitisation_results_create",
@@ -92,7 +133,10 @@ class SanitisationResultsView(APIView):
             "its errors by field. Devices outside your scope are reported as not found."
         ),
         request=SanitisationBatchSchemaSerializer,
-        responses={200: SanitisationBatchOutSerializer},
+        responses={
+            200: SanitisationBatchOutSerializer,
+            **{code: r for code, r in WRITE_ERRORS.items() if code != 404},
+        },
         examples=[
             OpenApiExample(
                 "One pass",
@@ -188,6 +232,60 @@ def _refused(index, label, errors) -> dict:
     }
 
 
+def _user_name(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _route_body(decision) -> dict | None:
+    """A route decision as the API shows it: the suggestion and its reason, the
+    route taken, and any override with its finance review (who asked, who signed
+    off or rejected, when, why). Parts that do not apply are left out."""
+    if decision is None:
+        return None
+    body = {
+        "suggested_route": decision.suggested_route,
+        "suggestion_reason": decision.suggestion_reason,
+        # Until an override is decided, no route is taken: the case is still assessed.
+        "route": None if decision.awaiting_sign_off else decision.final_route,
+        "decided_at": decision.decided_at,
+        "decided_by": _user_name(decision.decided_by),
+    }
+    if decision.overridden:
+        review = decision.review
+        if decision.awaiting_sign_off:
+            status = "awaiting_sign_off"
+        else:
+            status = review.outcome if review else "not_needed"
+        override = {
+            "requested_route": decision.route,
+            "reason": decision.override_reason,
+            "requested_by": _user_name(decision.decided_by),
+            "requested_at": decision.decided_at,
+            "needs_sign_off": decision.needs_sign_off,
+            "status": status,
+        }
+        if review is not None:
+            override["review"] = {
+                "outcome": review.outcome,
+                "decided_by": _user_name(review.signed_off_by),
+                "decided_as": review.signed_off_as,
+                "decided_at": review.signed_off_at,
+                "reason": review.reason,
+            }
+        body["override"] = override
+    return body
+
+
+def _without_none(body: dict, *keys: str) -> dict:
+    """``body`` without the ``keys`` whose value is None (optional parts left out)."""
+    return {k: v for k, v in body.items() if not (k in keys and v is None)}
+
+
+def _marked(response: Response, mark: str) -> Response:
+    response[CLASSIFICATION_HEADER] = mark
+    return response
+
+
 class DeviceCustodyView(APIView):
     permission_classes = [ReadRole]
 
@@ -197,9 +295,11 @@ class DeviceCustodyView(APIView):
         description=(
             "Every lifecycle event oldest first, with the disposal case, sanitisation "
             "records, assessment (estimated value only for commercial roles), route "
-            "decision and consignment. 404 outside your scope."
+            "decision with any override and its finance sign-off or rejection, and "
+            "consignment. Event details carry no commercial figures for other roles. "
+            "404 outside your scope."
         ),
-        responses={200: CustodySerializer},
+        responses={200: CustodySerializer, **READ_ERRORS},
     )
     def get(self, request, device_id: int):
         chain = selectors.custody_chain(user=request.user, device_id=device_id)
@@ -207,6 +307,7 @@ class DeviceCustodyView(APIView):
         device, case = chain["device"], chain["case"]
         assessment, decision = chain["assessment"], chain["route_decision"]
         consignment = chain["consignment"]
+        mark = classification(commercial=commercial and assessment is not None)
         body = {
             "device": {
                 "id": device.pk,
@@ -240,20 +341,7 @@ class DeviceCustodyView(APIView):
                 if assessment
                 else None
             ),
-            "route_decision": (
-                {
-                    "suggested_route": decision.suggested_route,
-                    "suggestion_reason": decision.suggestion_reason,
-                    "route": decision.route,
-                    "override_reason": decision.override_reason,
-                    "decided_at": decision.decided_at,
-                    "decided_by": decision.decided_by.get_username()
-                    if decision.decided_by
-                    else None,
-                }
-                if decision
-                else None
-            ),
+            "route_decision": _route_body(decision),
             "consignment": (
                 {
                     "reference": consignment.reference,
@@ -280,6 +368,112 @@ class DeviceCustodyView(APIView):
                 }
                 for e in chain["events"]
             ],
-            "classification": classification(commercial=commercial and assessment is not None),
+            "classification": mark,
         }
-        return Response(CustodySerializer(body).data)
+        body = _without_none(body, "route_decision")
+        return _marked(Response(CustodySerializer(body).data), mark)
+
+
+def _route_answer(request, device_id: int) -> Response:
+    chain = selectors.custody_chain(user=request.user, device_id=device_id)
+    commercial = can_see_commercial(request.user)
+    case, assessment = chain["case"], chain["assessment"]
+    shows_value = commercial and assessment is not None
+    mark = classification(commercial=shows_value)
+    body = {
+        "device_id": chain["device"].pk,
+        "case_status": case.status if case else None,
+        "grade": assessment.grade if assessment else None,
+        **({"estimated_value": str(assessment.estimated_value)} if shows_value else {}),
+        "route_decision": _route_body(chain["route_decision"]),
+        "classification": mark,
+    }
+    body = _without_none(body, "route_decision")
+    return _marked(Response(RouteSerializer(body).data), mark)
+
+
+def _case_id(request, device_id: int) -> int:
+    """The device's case in the caller's scope, or 404 (out of scope, or no case)."""
+    case = selectors.case_for_device(user=request.user, device_id=device_id)
+    if case is None:
+        raise Http404("No disposal case for this device in your business units.")
+    return case.pk
+
+
+class DeviceRouteView(APIView):
+    permission_classes = [ReadRole]
+
+    @extend_schema(
+        operation_id="disposals_device_route_retrieve",
+        summary="A device's disposal route and any override's finance review",
+        description=(
+            "The suggested route and its reason, the route taken, and an override of a "
+            "suggested resale with who asked, why, and the finance or commercial officer "
+            "who signed it off or rejected it (a rejected device keeps its suggested "
+            "route). `route` is null while an override awaits its review. The estimated "
+            "value only for finance and commercial roles. 404 outside your scope."
+        ),
+        responses={200: RouteSerializer, **READ_ERRORS},
+    )
+    def get(self, request, device_id: int):
+        return _route_answer(request, device_id)
+
+
+class RouteOverrideSignOffView(APIView):
+    permission_classes = [SignOffRole]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="disposals_route_override_sign_off",
+        summary="Sign off an override of a suggested resale",
+        description=(
+            "A finance or commercial officer other than the requester signs off the "
+            "pending override of the device's suggested resale: the device takes the "
+            "route asked for. Refused (400, with `code`) for the requester "
+            "(`same_person`), when no override awaits a decision (`wrong_step`). "
+            "Answers the route as GET /route/ does. No body is needed."
+        ),
+        request=None,
+        responses={200: RouteSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, device_id: int):
+        case_id = _case_id(request, device_id)
+        services.route_overrides_sign_off(case_ids=[case_id], approver=request.user, source="api")
+        return _route_answer(request, device_id)
+
+
+class RouteOverrideRejectView(APIView):
+    permission_classes = [SignOffRole]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="disposals_route_override_reject",
+        summary="Reject an override of a suggested resale",
+        description=(
+            "A finance or commercial officer other than the requester rejects the pending "
+            "override of the device's suggested resale, giving a reason: the device keeps "
+            "its suggested route. Refused (400, with `code`) without a reason "
+            "(`reason_required`), for the requester (`same_person`), when no override "
+            "awaits a decision (`wrong_step`). Answers the route as GET /route/ does."
+        ),
+        request=RouteOverrideRejectSerializer,
+        responses={200: RouteSerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Keep it for resale",
+                request_only=True,
+                value={"reason": "Resale value outweighs the pledge; find another laptop."},
+            )
+        ],
+    )
+    def post(self, request, device_id: int):
+        case_id = _case_id(request, device_id)
+        data = RouteOverrideRejectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.route_overrides_reject(
+            case_ids=[case_id],
+            approver=request.user,
+            reason=data.validated_data["reason"],
+            source="api",
+        )
+        return _route_answer(request, device_id)

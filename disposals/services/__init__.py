@@ -7,9 +7,12 @@ as ``services.x(...)``; each step of the journey has its own module:
 * ``value_and_routes``: residual value is assessed before the route is chosen;
   resale where there is value, reuse for digital inclusion where the grade allows,
   WEEE recycling otherwise, destruction after a failed wipe or where policy says;
-  overriding a suggested resale waits for a finance or commercial sign-off;
+  overriding a suggested resale waits for a finance or commercial officer;
+* ``overrides``: that officer signs the override off or rejects it (the device
+  then keeps its suggested resale);
 * ``consignments``: batches to approved partners, dispatch, the partner's
-  certificate, and closing (the devices are disposed);
+  certificate (checked as a real file by ``certificates``), and closing (the
+  devices are disposed);
 * ``custody``: what every step shares: the case status mover, the device moves and
   the events written to the device's timeline, locks and gates.
 
@@ -17,10 +20,15 @@ Disposal records are never deleted (see ``disposals.models``).
 """
 
 from disposals.services.cases import OPENABLE_DEVICE_STATUSES, disposal_cases_open
-from disposals.services.consignments import (
-    CERTIFICATE_MAX_BYTES,
+from disposals.services.certificates import (
+    CERTIFICATE_MAX_PIXELS,
     CERTIFICATE_SIGNATURES,
+    CheckedCertificate,
+    certificate_check,
     certificate_content_type,
+    certificate_max_bytes,
+)
+from disposals.services.consignments import (
     consignment_add_cases,
     consignment_certificate_upload,
     consignment_close,
@@ -36,6 +44,13 @@ from disposals.services.custody import (
     case_transition,
     cases_transition,
 )
+from disposals.services.overrides import (
+    SIGN_OFF_ROLES,
+    route_override_reject,
+    route_override_sign_off,
+    route_overrides_reject,
+    route_overrides_sign_off,
+)
 from disposals.services.sanitisation import (
     ItemResult,
     SanitisationInput,
@@ -46,15 +61,17 @@ from disposals.services.value_and_routes import (
     residual_value_estimate,
     residual_value_rule_create,
     residual_value_rule_current,
-    route_override_sign_off,
-    route_overrides_sign_off,
     route_suggest,
     routes_decide,
 )
 
 __all__ = [
-    "CERTIFICATE_MAX_BYTES",
+    "CERTIFICATE_MAX_PIXELS",
     "CERTIFICATE_SIGNATURES",
+    "SIGN_OFF_ROLES",
+    "CheckedCertificate",
+    "certificate_check",
+    "certificate_max_bytes",
     "OPENABLE_DEVICE_STATUSES",
     "PENNY",
     "RETENTION_YEARS",
@@ -76,7 +93,9 @@ __all__ = [
     "residual_value_estimate",
     "residual_value_rule_create",
     "residual_value_rule_current",
+    "route_override_reject",
     "route_override_sign_off",
+    "route_overrides_reject",
     "route_overrides_sign_off",
     "route_suggest",
     "routes_decide",

@@ -25,13 +25,13 @@ import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals.models import PARTNER_KINDS_FOR_ROUTE, Consignment, Partner, Route
+from disposals.services.certificates import certificate_check
 from disposals.services.custody import (
     PENNY,
     CaseStatus,
@@ -43,14 +43,6 @@ from disposals.services.custody import (
     require_in_scope,
     require_passing,
     require_status,
-)
-
-CERTIFICATE_MAX_BYTES = getattr(settings, "DISPOSALS_CERTIFICATE_MAX_BYTES", 10 * 1024 * 1024)
-# Real content types by their first bytes; the file name's extension is not trusted.
-CERTIFICATE_SIGNATURES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
 )
 
 
@@ -258,14 +250,6 @@ def consignment_dispatch(
     return locked
 
 
-def certificate_content_type(head: bytes) -> str | None:
-    """The real content type from the file's first bytes, or None if not allowed."""
-    for signature, content_type in CERTIFICATE_SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
-
-
 def consignment_certificate_upload(
     *,
     consignment: Consignment,
@@ -275,30 +259,12 @@ def consignment_certificate_upload(
     now: dt.datetime | None = None,
 ) -> Consignment:
     """Store the partner's certificate of disposal/destruction/reuse for a
-    dispatched consignment, after checking its real type (PDF, PNG or JPEG by
-    its first bytes, not its name) and its size."""
-    # Read at call time, so an overridden setting applies without a restart.
-    max_bytes = max_bytes or getattr(
-        settings, "DISPOSALS_CERTIFICATE_MAX_BYTES", CERTIFICATE_MAX_BYTES
-    )
-    if upload is None:
-        raise DomainError("Choose a certificate file.", field="certificate")
-    if upload.size > max_bytes:
-        raise DomainError(
-            f"The certificate is {_size(upload.size)}; the limit is {_size(max_bytes)}.",
-            field="certificate",
-            code="too_large",
-        )
-    upload.seek(0)
-    head = upload.read(16)
-    upload.seek(0)
-    content_type = certificate_content_type(head)
-    if content_type is None:
-        raise DomainError(
-            "The certificate must be a PDF, PNG or JPEG file.",
-            field="certificate",
-            code="wrong_type",
-        )
+    dispatched consignment, after checking it is a real PDF, PNG or JPEG within the
+    size limit (``disposals.services.certificates``). A refused file writes nothing.
+
+    The stored name is the consignment's reference and a random suffix, never the
+    upload's own name."""
+    checked = certificate_check(upload, max_bytes=max_bytes)
     with transaction.atomic():
         locked = _lock_consignment(consignment)
         if locked.status != Consignment.Status.DISPATCHED:
@@ -310,12 +276,13 @@ def consignment_certificate_upload(
             )
         _require_consignment_in_scope(locked, actor, f"upload the certificate of {locked}")
         # A fresh name each time: an earlier certificate's file stays on disk (never deleted).
+        upload.seek(0)
         locked.certificate.save(
-            f"{locked.reference}-{uuid.uuid4().hex[:8]}{_extension(content_type)}",
+            f"{locked.reference}-{uuid.uuid4().hex[:8]}{checked.extension}",
             upload,
             save=False,
         )
-        locked.certificate_content_type = content_type
+        locked.certificate_content_type = checked.content_type
         locked.certificate_uploaded_at = now or timezone.now()
         locked.certificate_uploaded_by = actor
         locked.save(
@@ -327,14 +294,6 @@ def consignment_certificate_upload(
             ]
         )
     return locked
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
-
-
-def _extension(content_type: str) -> str:
-    return {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[content_type]
 
 
 def consignment_close(

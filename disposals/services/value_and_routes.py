@@ -6,8 +6,8 @@ the grade allows, WEEE recycling otherwise, destruction where policy says (a fai
 wipe is routed to destruction by ``disposals.services.sanitisation``).
 
 Overriding a suggested resale gives value away, so it is a request until a finance
-or commercial officer other than the requester signs it off
-(``route_override_sign_off``); overrides away from other suggestions need only a
+or commercial officer other than the requester signs it off or rejects it
+(``disposals.services.overrides``); overrides away from other suggestions need only a
 reason.
 """
 
@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.roles import Role, user_roles
 from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals.models import (
     REUSABLE_GRADES,
-    DisposalCase,
     Grade,
     ResidualValueAssessment,
     ResidualValueRule,
     Route,
     RouteDecision,
-    RouteOverrideSignOff,
 )
 from disposals.services.custody import (
     PENNY,
@@ -45,10 +42,6 @@ from disposals.services.custody import (
     require_passing,
     require_status,
 )
-
-# Who may sign off an override away from a suggested resale, and how the sign-off
-# records their role.
-SIGN_OFF_ROLES = {Role.FINANCE: "finance", Role.COMMERCIAL: "commercial"}
 
 
 def residual_value_rule_current(*, on_date: dt.date) -> ResidualValueRule:
@@ -115,8 +108,9 @@ def route_suggest(
 def assessments_record(
     *,
     case_ids: Iterable[int],
-    grade: str,
     actor,
+    grade: str | None = None,
+    grades: Mapping[int, str] | None = None,
     policy_destruction: bool = False,
     source: str = "web",
     on_date: dt.date | None = None,
@@ -124,10 +118,15 @@ def assessments_record(
 ) -> list[ResidualValueAssessment]:
     """Assess the residual value of sanitised devices, set-based, by the rule in force.
 
+    Each device is graded by the engineer: ``grades`` maps case id to grade (the
+    board, one grade per device), or ``grade`` applies one grade to every case. There
+    is no default grade: a case without one is refused, naming the device, so an
+    old, often-repaired laptop is never sent to reuse because a form said "A".
+
     Gate: only a case with a passing sanitisation record can be assessed
     (business case: value is reviewed after sanitisation, before donation).
     """
-    if grade not in Grade.values:
+    if grades is None and grade not in Grade.values:
         raise DomainError("Choose a condition grade.", field="grade")
     now = now or timezone.now()
     on_date = on_date or timezone.localdate(now)
@@ -135,6 +134,15 @@ def assessments_record(
         cases = lock_cases(case_ids)
         if not cases:
             raise DomainError("Select at least one case.", field="cases")
+        graded = {c.pk: (grades.get(c.pk) if grades is not None else grade) for c in cases}
+        ungraded = [c for c in cases if graded[c.pk] not in Grade.values]
+        if ungraded:
+            first = ungraded[0]
+            raise DomainError(
+                "; ".join(f"Grade for {c.device}: choose a condition grade" for c in ungraded[:10]),
+                field=f"grade_{first.pk}" if grades is not None else "grade",
+                code="grade_required",
+            )
         require_in_scope(actor=actor, case_ids=[c.pk for c in cases], action="assess")
         require_status(cases, CaseStatus.SANITISED, "assess")
         passing = passing_records([c.pk for c in cases])
@@ -154,14 +162,14 @@ def assessments_record(
                 category=device.device_model.category,
                 unit_price=device.device_model.unit_price,
                 purchase_date=device.purchase_date,
-                grade=grade,
+                grade=graded[case.pk],
                 on_date=on_date,
             )
             assessments.append(
                 ResidualValueAssessment(
                     case=case,
                     sanitisation=passing[case.pk],
-                    grade=grade,
+                    grade=graded[case.pk],
                     rule=rule,
                     unit_price=device.device_model.unit_price,
                     age_years=age,
@@ -179,16 +187,20 @@ def assessments_record(
             now=now,
         )
         # The value itself is commercial: the custody event carries only the grade.
+        details = {
+            c.device_id: {
+                "step": "value_assessed",
+                "grade": graded[c.pk],
+                "policy_destruction": policy_destruction,
+            }
+            for c in cases
+        }
         custody_events(
-            device_ids=[c.device_id for c in cases],
+            device_ids=details,
             kind=DeviceEvent.Kind.DISPOSAL,
             actor=actor,
             source=source,
-            details={
-                "step": "value_assessed",
-                "grade": grade,
-                "policy_destruction": policy_destruction,
-            },
+            details=details.get,
             now=now,
             status=Device.Status.SANITISED,
         )
@@ -213,10 +225,11 @@ def routes_decide(
     Overriding a suggested *resale* (to reuse, recycling or destruction) is only a
     request: the business case assesses residual value before the route is chosen
     and sells where value exists, so giving that value away needs a finance or
-    commercial officer's sign-off (``route_override_sign_off``). Until then the
-    decision is recorded with ``needs_sign_off`` and the case stays value-assessed,
-    shown as awaiting finance sign-off. A case with a pending request cannot be
-    routed again.
+    commercial officer's sign-off (``route_override_sign_off``) or ends in their
+    rejection (``route_override_reject``: the device keeps the suggested resale).
+    Until then the decision is recorded with ``needs_sign_off`` and the case stays
+    value-assessed, shown as awaiting finance sign-off. A case with a pending request
+    cannot be routed again.
     """
     override_reason = override_reason.strip()
     if route is not None and route not in Route.values:
@@ -309,130 +322,6 @@ def routes_decide(
             status=Device.Status.SANITISED,
         )
     return list(RouteDecision.objects.filter(case__in=cases).order_by("case_id"))
-
-
-def _sign_off_role(approver) -> str | None:
-    """The role under which ``approver`` may sign off (finance first), or None. Held
-    roles only: being a superuser does not make anyone a finance officer."""
-    held = user_roles(approver)
-    return next((slug for role, slug in SIGN_OFF_ROLES.items() if role in held), None)
-
-
-def route_overrides_sign_off(
-    *,
-    case_ids: Iterable[int],
-    approver,
-    source: str = "web",
-    now: dt.datetime | None = None,
-) -> list[RouteOverrideSignOff]:
-    """Sign off pending overrides away from a suggested resale, set-based; each case
-    then moves on (value assessed -> route chosen) on its requested route.
-
-    Rule (business case: residual value is assessed before the route is chosen;
-    resale where value exists): only a finance or commercial officer may sign off
-    (``role_not_allowed``), never the person who asked for the override
-    (``same_person``), and only for devices in their scope (``out_of_scope``).
-    Nothing is written unless every case passes.
-    """
-    if approver is None or not getattr(approver, "is_authenticated", False):
-        raise DomainError("Sign in to sign off a route override.", code="role_not_allowed")
-    role = _sign_off_role(approver)
-    if role is None:
-        raise DomainError(
-            "Only a finance or commercial officer can sign off an override of a suggested resale.",
-            field="approver",
-            code="role_not_allowed",
-        )
-    now = now or timezone.now()
-    with transaction.atomic():
-        cases = lock_cases(case_ids)
-        if not cases:
-            raise DomainError("Select at least one case.", field="cases")
-        require_in_scope(
-            actor=approver, case_ids=[c.pk for c in cases], action="sign off the override"
-        )
-        decisions = {
-            d.case_id: d
-            for d in RouteDecision.objects.filter(case__in=cases, needs_sign_off=True).exclude(
-                sign_off__isnull=False
-            )
-        }
-        missing = [c for c in cases if c.pk not in decisions]
-        if missing:
-            raise DomainError(
-                "No route override awaits sign-off for: "
-                + ", ".join(str(c.device) for c in missing[:10]),
-                field="cases",
-                code="wrong_step",
-            )
-        own = [c for c in cases if decisions[c.pk].decided_by_id == approver.pk]
-        if own:
-            raise DomainError(
-                "You asked for the override of "
-                + ", ".join(str(c.device) for c in own[:10])
-                + "; another finance or commercial officer must sign it off.",
-                field="approver",
-                code="same_person",
-            )
-        require_status(cases, CaseStatus.VALUE_ASSESSED, "sign off the override")
-        sign_offs = [
-            RouteOverrideSignOff(
-                decision=decisions[c.pk],
-                signed_off_at=now,
-                signed_off_by=approver,
-                signed_off_as=role,
-            )
-            for c in cases
-        ]
-        RouteOverrideSignOff.objects.bulk_create(sign_offs)
-        by_route: dict[str, list[int]] = defaultdict(list)
-        for c in cases:
-            by_route[decisions[c.pk].route].append(c.pk)
-        for chosen, ids in by_route.items():
-            cases_transition(
-                case_ids=ids,
-                from_status=CaseStatus.VALUE_ASSESSED,
-                to_status=CaseStatus.ROUTE_CHOSEN,
-                now=now,
-                route=chosen,
-            )
-        detail = {
-            c.device_id: {
-                "step": "route_chosen",
-                "route": decisions[c.pk].route,
-                "suggested_route": decisions[c.pk].suggested_route,
-                "override_reason": decisions[c.pk].override_reason,
-                "signed_off_as": role,
-            }
-            for c in cases
-        }
-        custody_events(
-            device_ids=detail,
-            kind=DeviceEvent.Kind.DISPOSAL,
-            actor=approver,
-            source=source,
-            details=detail.get,
-            now=now,
-            status=Device.Status.SANITISED,
-        )
-    return list(
-        RouteOverrideSignOff.objects.filter(decision__case__in=cases).order_by("decision__case_id")
-    )
-
-
-def route_override_sign_off(
-    *,
-    approver,
-    case: DisposalCase | None = None,
-    decision: RouteDecision | None = None,
-    source: str = "web",
-) -> RouteOverrideSignOff:
-    """Sign off one pending override, named by its ``case`` or its ``decision``
-    (see ``route_overrides_sign_off`` for the rule)."""
-    if (case is None) == (decision is None):
-        raise DomainError("Name the case or the route decision to sign off.", field="cases")
-    case_id = case.pk if case is not None else decision.case_id
-    return route_overrides_sign_off(case_ids=[case_id], approver=approver, source=source)[0]
 
 
 def residual_value_rule_create(*, rule: ResidualValueRule, actor) -> ResidualValueRule:

@@ -2,13 +2,15 @@
 
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
-from devices.models import Device
+from accounts.roles import Role
+from devices.models import Device, DeviceEvent
 from disposals import services
-from disposals.models import Partner, ResidualValueRule
+from disposals.models import DisposalCase, Partner, ResidualValueRule, Route, RouteOverrideSignOff
 from tests.factories import DeviceFactory, DeviceModelFactory
 
 
@@ -107,4 +109,32 @@ def old_laptop(price="1000.00", years=2):
         device_model=model,
         status=Device.Status.RETURNED,
         purchase_date=today - dt.timedelta(days=round(365.25 * years)),
+    )
+
+
+@pytest.fixture
+def override(flow, make_user):
+    """A laptop worth reselling, pledged to reuse instead: requested by a finance
+    officer (so "same person" can be tried), awaiting a finance officer's decision."""
+    requester = make_user(Role.FINANCE)
+    device = old_laptop(price="1000.00", years=2)
+    case = flow.assessed([device], grade="A")[0]
+    services.routes_decide(
+        case_ids=[case.pk],
+        actor=requester,
+        route=Route.REUSE,
+        override_reason="Pledged to the LOTI laptop drive",
+    )
+    return SimpleNamespace(flow=flow, case=case, device=device, requester=requester)
+
+
+def sign_off_snapshot(ctx):
+    """What a refused sign-off or rejection must leave as it was."""
+    case = DisposalCase.objects.get(pk=ctx.case.pk)
+    return (
+        case.status,
+        case.route,
+        case.consignment_id,
+        RouteOverrideSignOff.objects.count(),
+        DeviceEvent.objects.count(),
     )

@@ -167,8 +167,18 @@ def test_requests_and_responses_match_the_openapi_schema(make_user, flow, return
     from openapi_core.testing import MockRequest, MockResponse
 
     openapi = _openapi()
+    from disposals import services
+    from tests.disposals.conftest import old_laptop
+
     a, b = returned_devices(2)
     flow.routed([b], grade="A")
+    # Two overrides of a suggested resale, asked for by the asset manager: one to sign
+    # off, one to reject.
+    c, d = old_laptop(price="1000.00", years=2), old_laptop(price="1000.00", years=2)
+    for case in flow.assessed([c, d], grade="A"):
+        services.routes_decide(
+            case_ids=[case.pk], actor=flow.actor, route="reuse", override_reason="LOTI"
+        )
     user = make_user(Role.FINANCE)
     user.groups.add(*make_user(Role.INTEGRATION).groups.all())
     client = api(user)
@@ -176,6 +186,11 @@ def test_requests_and_responses_match_the_openapi_schema(make_user, flow, return
     calls = [
         ("post", URL, body),
         ("get", reverse("disposals-device-custody", args=[b.pk]), None),
+        ("get", reverse("disposals-device-route", args=[c.pk]), None),  # awaiting review
+        ("post", reverse("disposals-route-override-sign-off", args=[c.pk]), {}),
+        ("post", reverse("disposals-route-override-reject", args=[d.pk]), {"reason": "Sell"}),
+        ("get", reverse("disposals-device-custody", args=[d.pk]), None),
+        ("get", reverse("disposals-device-route", args=[b.pk]), None),  # no override
     ]
     for method, path, data in calls:
         response = getattr(client, method)(path, data, format="json")

@@ -11,11 +11,12 @@ from core.errors import DomainError
 from devices.models import Device, DeviceEvent
 from disposals import services
 from disposals.models import Consignment, DisposalCase, Partner, Route
+from tests.disposals.files import image_bytes, pdf_bytes
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n%fake but well-formed enough for a magic-byte check\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = pdf_bytes()
+PNG = image_bytes("PNG")
 
 
 def dispatched(flow, devices, route=Route.RECYCLING, grade="C"):

@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from devices.models import Device, DeviceEvent
-from disposals import demo
+from disposals import demo, selectors
 from disposals.models import Consignment, DisposalCase, Route, RouteDecision
-from tests.factories import DeviceFactory, DeviceModelFactory
+from tests.factories import DeviceFactory, DeviceModelFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +74,21 @@ def test_demo_populates_every_step_and_closed_consignments():
         for d in signed
     )
     assert all(d.case.status == "value_assessed" for d in overrides if d.awaiting_sign_off)
+    # Some overrides were rejected: those devices keep their suggested resale.
+    rejected = [d for d in overrides if d.override_rejected]
+    assert rejected and all(
+        d.case.route == Route.RESALE and d.sign_off.reason and d.case.status != "value_assessed"
+        for d in rejected
+    )
+    # The estate's count of devices awaiting sanitisation reconciles with the board:
+    # each has a case, in the queue or on to destruction after a failed wipe.
+    reconciled = selectors.awaiting_sanitisation_reconciled(user=UserFactory(is_superuser=True))
+    assert reconciled["without_case"] == 0
+    assert reconciled["devices"] == reconciled["in_queue"] + reconciled["failed_wipe_total"]
+    assert (
+        reconciled["in_queue"]
+        == DisposalCase.objects.filter(status="awaiting_sanitisation").count()
+    )
     # Running again does nothing.
     demo.seed(rng=random.Random("test"), today=today, stdout=out)
     assert "already present" in out.getvalue()

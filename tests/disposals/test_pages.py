@@ -25,15 +25,26 @@ from disposals.models import (
     SanitisationRecord,
 )
 from tests.disposals.conftest import old_laptop
+from tests.disposals.files import pdf_bytes
 from tests.factories import BusinessUnitFactory, DeviceEventFactory
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n% test certificate\n"
+PDF = pdf_bytes()
 
 
 def board(client, queue, **params):
     return client.get(reverse("disposals:board"), {"queue": queue, **params})
+
+
+def performed(when: dt.datetime) -> dict:
+    """The sanitisation form's date input (day, month, year) and its time box."""
+    return {
+        "performed_on_day": when.day,
+        "performed_on_month": when.month,
+        "performed_on_year": when.year,
+        "performed_time": when.strftime("%H:%M"),
+    }
 
 
 def test_board_is_for_asset_managers(client, make_user):
@@ -83,7 +94,8 @@ def test_board_query_count_does_not_grow_with_rows(
     # Queries: session, user, groups (roles), scope rows, grouped case counts,
     # returned-without-case count, the queue's rows with their joins (returned: the
     # page's ids, then those rows); on route_chosen also the open consignments for
-    # "add to consignment" (a count and the rows).
+    # "add to consignment"; on awaiting_sanitisation the devices in that status
+    # grouped by their case's step (the reconciliation with the dashboard).
     with django_assert_num_queries(_board_queries(queue)):
         first = board(client, queue)
     fill(3)
@@ -93,7 +105,9 @@ def test_board_query_count_does_not_grow_with_rows(
 
 
 def _board_queries(queue):
-    return 7 + (2 if queue == "route_chosen" else 0) + (1 if queue == "returned" else 0)
+    return (
+        7 + (queue == "route_chosen") + (queue == "returned") + (queue == "awaiting_sanitisation")
+    )
 
 
 def test_bulk_open_cases_for_selected_returned_devices(client, asset_manager, returned_devices):
@@ -129,7 +143,7 @@ def test_bulk_sanitisation_records_each_selected_device(
             "tool_version": "7.9",
             "operator": "A. Tech",
             "verifier": "B. Checker",
-            "performed_at": (timezone.now() - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            **performed(timezone.localtime() - dt.timedelta(hours=2)),
             "result": "pass",
             "certificate_ref": "BATCH-77",
         },
@@ -158,7 +172,7 @@ def test_bulk_sanitisation_with_same_operator_and_verifier_is_refused(
             "tool": "DBAN",
             "operator": "Sam",
             "verifier": "sam",
-            "performed_at": "2024-01-01T10:00",
+            **performed(dt.datetime(2024, 1, 1, 10, 0)),
             "result": "pass",
             "certificate_ref": "R1",
         },
@@ -176,7 +190,7 @@ def test_bulk_assess_then_accept_suggested_route(client, asset_manager, flow):
 
     client.post(
         reverse("disposals:board_bulk"),
-        {"action": "assess", "queue": "sanitised", "selected": [case.pk], "grade": "A"},
+        {"action": "assess", "queue": "sanitised", "selected": [case.pk], f"grade_{case.pk}": "A"},
     )
     client.post(
         reverse("disposals:board_bulk"),
@@ -561,18 +575,15 @@ def test_open_all_returned_devices_in_scope_at_once(client, make_user, returned_
     assert not DisposalCase.objects.filter(device=other).exists()
 
 
-def test_board_pages_through_a_long_queue(client, asset_manager, returned_devices, settings):
-    from disposals import views
+def test_board_pages_through_a_long_queue(client, asset_manager, returned_devices, monkeypatch):
+    from disposals.views import common
 
     devices = returned_devices(5)
     client.force_login(asset_manager)
-    original = views.PAGE_SIZE
-    views.PAGE_SIZE = 2
-    try:
-        pages = [board(client, "returned", page=n).context for n in (1, 2, 3)]
-    finally:
-        views.PAGE_SIZE = original
+    monkeypatch.setattr(common, "BOARD_PAGE_SIZE", 2)
+
+    pages = [board(client, "returned", page=n).context for n in (1, 2, 3)]
 
     shown = [d.pk for ctx in pages for d in ctx["rows"]]
     assert shown == [d.pk for d in devices]
-    assert pages[0]["next_page"] == 2 and pages[2]["next_page"] is None
+    assert "page=2" in pages[0]["next_url"] and pages[2]["next_url"] is None

@@ -8,7 +8,10 @@ consignment API: the disposals API carries sanitisation results and custody only
 Rule 2 (finance sign-off): overriding a suggested resale is a request until a
 finance or commercial officer other than the requester signs it off
 (``same_person`` / ``role_not_allowed``); until then the case does not move on.
-Doors: service, page POST, admin action, raw SQL (PostgreSQL).
+Doors: service, page POST, API, admin action, raw SQL (PostgreSQL).
+
+The API door of rule 2 and rule 3 (the rejection of an override) are in
+test_disposals_override_rejection.py.
 
 Each case asserts the refusal and that nothing was written.
 """
@@ -30,14 +33,21 @@ from disposals.models import (
     DisposalCase,
     Route,
     RouteDecision,
-    RouteOverrideSignOff,
 )
-from tests.disposals.conftest import flow, old_laptop, returned_devices, rule  # noqa: F401
+from tests.disposals.conftest import (  # noqa: F401
+    flow,
+    old_laptop,
+    override,
+    returned_devices,
+    rule,
+    sign_off_snapshot,
+)
+from tests.disposals.files import pdf_bytes
 from tests.factories import BusinessUnitFactory
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n% test certificate\n"
+PDF = pdf_bytes()
 
 
 def _certificate():
@@ -270,34 +280,7 @@ def test_rule1_unscoped_user_still_runs_mixed_consignments(mixed):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def override(flow, make_user):  # noqa: F811
-    """A laptop worth reselling, pledged to reuse instead: requested by a finance
-    officer (so "same person" can be tried), awaiting sign-off."""
-    requester = make_user(Role.FINANCE)
-    device = old_laptop(price="1000.00", years=2)
-    case = flow.assessed([device], grade="A")[0]
-    services.routes_decide(
-        case_ids=[case.pk],
-        actor=requester,
-        route=Route.REUSE,
-        override_reason="Pledged to the LOTI laptop drive",
-    )
-    return SimpleNamespace(flow=flow, case=case, device=device, requester=requester)
-
-
-def _sign_off_snapshot(ctx):
-    case = DisposalCase.objects.get(pk=ctx.case.pk)
-    return (
-        case.status,
-        case.route,
-        case.consignment_id,
-        RouteOverrideSignOff.objects.count(),
-        DeviceEvent.objects.count(),
-    )
-
-
-def test_rule2_override_of_suggested_resale_waits_for_sign_off(override):
+def test_rule2_override_of_suggested_resale_waits_for_sign_off(override):  # noqa: F811
     decision = RouteDecision.objects.get(case=override.case)
 
     assert (decision.suggested_route, decision.route) == (Route.RESALE, Route.REUSE)
@@ -322,20 +305,20 @@ SIGN_OFF_REFUSALS = {
 @pytest.mark.parametrize(
     "who", list(SIGN_OFF_REFUSALS), ids=[f"rule2-service-{w}" for w in SIGN_OFF_REFUSALS]
 )
-def test_rule2_sign_off_refused_service(override, make_user, who):
+def test_rule2_sign_off_refused_service(override, make_user, who):  # noqa: F811
     code, approver = SIGN_OFF_REFUSALS[who]
     approver = approver(override, make_user)
-    before = _sign_off_snapshot(override)
+    before = sign_off_snapshot(override)
 
     with pytest.raises(DomainError) as refused:
         services.route_override_sign_off(case=override.case, approver=approver)
 
     assert refused.value.code == code
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
-def test_rule2_case_does_not_move_on_until_signed_off_service(override):
-    before = _sign_off_snapshot(override)
+def test_rule2_case_does_not_move_on_until_signed_off_service(override):  # noqa: F811
+    before = sign_off_snapshot(override)
 
     with pytest.raises(DomainError) as again:
         services.routes_decide(case_ids=[override.case.pk], actor=override.flow.actor)
@@ -350,10 +333,10 @@ def test_rule2_case_does_not_move_on_until_signed_off_service(override):
             consignment=consignment, case_ids=[override.case.pk], actor=override.flow.actor
         )
     assert consign.value.code == "wrong_step"
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
-def test_rule2_another_finance_officer_signs_off_and_the_case_moves_on(override, make_user):
+def test_rule2_another_finance_officer_signs_off_and_the_case_moves_on(override, make_user):  # noqa: F811
     approver = make_user(Role.COMMERCIAL)
 
     sign_off = services.route_override_sign_off(
@@ -390,20 +373,20 @@ PAGE_SIGN_OFF_REFUSALS = {
     list(PAGE_SIGN_OFF_REFUSALS),
     ids=[f"rule2-page-{w}" for w in PAGE_SIGN_OFF_REFUSALS],
 )
-def test_rule2_sign_off_refused_page(client, override, who):
+def test_rule2_sign_off_refused_page(client, override, who):  # noqa: F811
     user, message = PAGE_SIGN_OFF_REFUSALS[who]
-    before = _sign_off_snapshot(override)
+    before = sign_off_snapshot(override)
     client.force_login(user(override))
 
     response = client.post(reverse("disposals:route_sign_offs"), {"selected": [override.case.pk]})
 
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
-def test_rule2_accepting_a_route_while_awaiting_sign_off_refused_page(client, override):
-    before = _sign_off_snapshot(override)
+def test_rule2_accepting_a_route_while_awaiting_sign_off_refused_page(client, override):  # noqa: F811
+    before = sign_off_snapshot(override)
     client.force_login(override.flow.actor)
 
     response = client.post(
@@ -413,11 +396,13 @@ def test_rule2_accepting_a_route_while_awaiting_sign_off_refused_page(client, ov
 
     assert response.status_code == 400
     assert "awaiting finance sign-off" in response.content.decode()
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
 def test_rule2_pages_show_awaiting_sign_off_and_offer_finance_the_action(
-    client, override, make_user
+    client,
+    override,  # noqa: F811
+    make_user,
 ):
     client.force_login(override.flow.actor)
     board = client.get(reverse("disposals:board"), {"queue": "value_assessed"}).content.decode()
@@ -435,9 +420,9 @@ def test_rule2_pages_show_awaiting_sign_off_and_offer_finance_the_action(
     assert DisposalCase.objects.get(pk=override.case.pk).status == "route_chosen"
 
 
-def test_rule2_sign_off_refused_admin(admin_client, override):
+def test_rule2_sign_off_refused_admin(admin_client, override):  # noqa: F811
     # A superuser is not thereby a finance officer: the admin action calls the service.
-    before = _sign_off_snapshot(override)
+    before = sign_off_snapshot(override)
 
     response = admin_client.post(
         reverse("admin:disposals_disposalcase_changelist"),
@@ -446,7 +431,7 @@ def test_rule2_sign_off_refused_admin(admin_client, override):
     )
 
     assert "Only a finance or commercial officer" in response.content.decode()
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
 def _raw(sql, params):
@@ -460,10 +445,10 @@ def _raw(sql, params):
     ["requester", "asset-manager"],
     ids=["rule2-sql-sign-off-by-requester", "rule2-sql-sign-off-by-asset-manager"],
 )
-def test_rule2_sign_off_refused_sql(override, who):
+def test_rule2_sign_off_refused_sql(override, who):  # noqa: F811
     decision = RouteDecision.objects.get(case=override.case)
     user = override.requester if who == "requester" else override.flow.actor
-    before = _sign_off_snapshot(override)
+    before = sign_off_snapshot(override)
 
     with pytest.raises(IntegrityError):
         _raw(
@@ -473,12 +458,12 @@ def test_rule2_sign_off_refused_sql(override, who):
             [decision.pk, user.pk],
         )
 
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
 
 
 @pytest.mark.postgres
-def test_rule2_case_cannot_be_routed_without_sign_off_sql(override):
-    before = _sign_off_snapshot(override)
+def test_rule2_case_cannot_be_routed_without_sign_off_sql(override):  # noqa: F811
+    before = sign_off_snapshot(override)
 
     with pytest.raises(IntegrityError, match="awaits finance sign-off"):
         _raw(
@@ -487,4 +472,4 @@ def test_rule2_case_cannot_be_routed_without_sign_off_sql(override):
             [override.case.pk],
         )
 
-    assert _sign_off_snapshot(override) == before
+    assert sign_off_snapshot(override) == before
