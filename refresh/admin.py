@@ -24,6 +24,7 @@ from refresh.models import (
     RefreshPolicy,
     RefreshWave,
     Scenario,
+    SwapStep,
     WaveItem,
 )
 
@@ -108,7 +109,14 @@ class ScenarioAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 @admin.register(EligibilityRun)
 class EligibilityRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("started_at", "finished_at", "trigger", "device_count", "requested_by")
+    list_display = (
+        "started_at",
+        "finished_at",
+        "trigger",
+        "device_count",
+        "partial_device_count",
+        "requested_by",
+    )
 
 
 @admin.register(DeviceEligibility)
@@ -177,6 +185,16 @@ class WaveItemAdmin(NoHistoryRevertMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin
 
     list_display = ("wave", "old_device", "person", "new_device", "status")
     list_filter = ("status",)
+
+
+@admin.register(SwapStep)
+class SwapStepAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Recorded by the swap services with each step, never edited (append-only)."""
+
+    list_display = ("item", "step", "occurred_on", "old_device_condition", "recorded_by")
+    list_filter = ("step", "old_device_condition")
+    raw_id_fields = ("item", "new_device")
+    show_full_result_count = False
 
 
 @admin.register(ATConfirmation)

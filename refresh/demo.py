@@ -191,7 +191,11 @@ def _wave_in_progress(*, rng, manager, engineer, stdout) -> None:
     for item, target in zip(items, plan, strict=False):
         try:
             if target == "cancelled":
-                services.swap_cancel(item=item, actor=manager)
+                services.swap_cancel(
+                    item=item,
+                    actor=manager,
+                    reason="The officer has left the force; the laptop goes back to stores.",
+                )
                 continue
             if not stock:
                 break
@@ -201,7 +205,12 @@ def _wave_in_progress(*, rng, manager, engineer, stdout) -> None:
             services.swap_hand_over(item=item, actor=manager)
             if target == "handed_over":
                 continue
-            services.swap_record_return(item=item, actor=manager)
+            services.swap_record_return(
+                item=item,
+                actor=manager,
+                condition=rng.choice(["good", "worn", "worn", "damaged"]),
+                notes="Collected at the handover.",
+            )
             if target == "returned":
                 continue
             if item.person.at_needs:

@@ -10,6 +10,8 @@ over the small OS table, and every row is upserted in one INSERT ... SELECT.
 
 from __future__ import annotations
 
+import json
+
 # Statuses in which a device is eligible: in use or in stock. Everything else
 # (returned, awaiting sanitisation, sanitised, disposed, lost or stolen) is on
 # its way out of the estate and is never refreshed.
@@ -17,6 +19,8 @@ ELIGIBLE_STATUSES = ("deployed", "in_repair", "in_stock")
 
 DIALECT = {
     "postgresql": {
+        # The devices a partial recompute covers: one array parameter, however many.
+        "ids": "SELECT unnest(CAST(%(ids)s AS bigint[]))",
         "due": "(d.purchase_date + make_interval(months => pol.lifecycle))::date",
         "age_days": "(CAST(%(today)s AS date) - d.purchase_date)",
         "idle_before": "(CAST(%(now)s AS timestamptz) - make_interval(days => pol.idle_days))",
@@ -26,6 +30,9 @@ DIALECT = {
         "due_fy": "CAST(EXTRACT(YEAR FROM due_date - interval '3 months') AS integer)",
     },
     "sqlite": {
+        # The devices a partial recompute covers: one JSON array parameter (SQLite
+        # limits how many parameters a statement may have; one is always enough).
+        "ids": "SELECT value FROM json_each(%(ids)s)",
         # SQLite's '+N months' overflows (31 Jan + 1 month = 3 Mar); clamp to the
         # last day of the due month so both databases agree (PostgreSQL clamps).
         "due": (
@@ -47,10 +54,32 @@ COLUMNS = (
 )
 
 
-def eligibility_upsert_sql(*, vendor: str, policy_count: int) -> str:
+def ids_param(vendor: str, device_ids: list[int]):
+    """The ``ids`` parameter of a partial recompute, as its dialect reads it."""
+    if vendor == "postgresql":
+        return list(device_ids)
+    return json.dumps(list(device_ids))
+
+
+def eligibility_count_sql(*, vendor: str) -> str:
+    """How many eligibility rows the devices in the ``ids`` parameter have."""
+    return (
+        "SELECT COUNT(*) FROM refresh_deviceeligibility "  # noqa: S608 - constant fragments
+        f"WHERE device_id IN ({DIALECT[vendor]['ids']})"
+    )
+
+
+def eligibility_upsert_sql(*, vendor: str, policy_count: int, partial: bool = False) -> str:
     """The INSERT ... SELECT ... ON CONFLICT DO UPDATE, with named parameters:
-    today, now, computed_at, and pc<i>, pid<i>, pl<i>, pr<i>, pi<i>, po<i> per policy."""
+    today, now, computed_at, and pc<i>, pid<i>, pl<i>, pr<i>, pi<i>, po<i> per policy.
+
+    ``partial``: only the devices in the ``ids`` parameter (``ids_param``), as after an
+    import or bulk upsert that changed a few devices: the repair counts and the
+    devices read are those devices' only, through their primary keys, so the cost
+    follows the number of devices changed, not the estate's size."""
     d = DIALECT[vendor]
+    only_devices = f" AND d.id IN ({d['ids']})" if partial else ""
+    only_repairs = f" AND e.device_id IN ({d['ids']})" if partial else ""
     values = ", ".join(
         f"(CAST(%(pc{i})s AS varchar(16)), CAST(%(pid{i})s AS integer), "
         f"CAST(%(pl{i})s AS integer), CAST(%(pr{i})s AS integer), "
@@ -76,7 +105,7 @@ WITH pol (category, policy_id, lifecycle, repair_threshold, idle_days, os_forces
 rep AS (
     SELECT e.device_id, COUNT(*) AS n
     FROM devices_deviceevent e
-    WHERE e.kind = 'repaired'
+    WHERE e.kind = 'repaired'{only_repairs}
     GROUP BY e.device_id
 ),
 base AS (
@@ -108,7 +137,7 @@ base AS (
     JOIN devices_devicemodel dm ON dm.id = d.device_model_id
     JOIN pol ON pol.category = dm.category
     LEFT JOIN rep ON rep.device_id = d.id
-    WHERE d.status IN ({statuses})
+    WHERE d.status IN ({statuses}){only_devices}
 ),
 flags AS (
     SELECT base.*,
@@ -140,12 +169,14 @@ WHERE {changed}
 """  # noqa: S608
 
 
-def eligibility_stale_delete_sql() -> str:
-    """Rows of devices that left the eligible statuses (returned, disposed...)."""
+def eligibility_stale_delete_sql(*, vendor: str = "", partial: bool = False) -> str:
+    """Rows of devices that left the eligible statuses (returned, disposed...);
+    ``partial``: among the devices in the ``ids`` parameter only."""
     statuses = ", ".join(f"'{s}'" for s in ELIGIBLE_STATUSES)
+    only = f"device_id IN ({DIALECT[vendor]['ids']}) AND " if partial else ""
     return f"""
 DELETE FROM refresh_deviceeligibility
-WHERE NOT EXISTS (
+WHERE {only}NOT EXISTS (
     SELECT 1 FROM devices_device d
     WHERE d.id = refresh_deviceeligibility.device_id AND d.status IN ({statuses})
 )

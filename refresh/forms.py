@@ -3,23 +3,53 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from accounts.models import BusinessUnit
 from core.financial_year import FinancialYear
-from core.forms import GovukFormMixin
+from core.forms import BoundedIntegerField, GovukDateField, MoneyField
+from core.forms import GovukFormMixin as CoreGovukFormMixin
 from devices.models import Category
 from refresh.models import (
     MAX_ID,
+    MAX_IDLE_DAYS,
     MAX_LIFECYCLE_MONTHS,
     MAX_NEW_STARTERS,
     MAX_PRIORITY,
+    MAX_REPAIR_THRESHOLD,
+    MAX_SWAP_NOTES,
+    MAX_SWAP_REASON,
     MAX_UNIT_PRICE,
     MAX_VOLUME_CAP,
     MAX_WAVE_VOLUME,
     RefreshPolicy,
+    SwapStep,
 )
+from refresh.selectors.forecast_engine import financial_year_in_range
+from refresh.services.swaps import DEVICE_NOT_FOUND
 
 CATEGORY_CHOICES = [("", "All categories"), *Category.choices]
+
+
+class GovukFormMixin(CoreGovukFormMixin):
+    """core's GOV.UK form plumbing, and bounds whose messages name the field
+    ("Minimum priority must be 0 or more"), as every other message does."""
+
+    def _name_the_field(self, name, field):
+        super()._name_the_field(name, field)
+        if not isinstance(field, forms.IntegerField | forms.DecimalField):
+            return
+        label = str(field.label or name.replace("_", " ").capitalize())
+        defaults = (
+            forms.IntegerField.default_error_messages | forms.DecimalField.default_error_messages
+        )
+        bounds = {
+            "min_value": (field.min_value, "or more"),
+            "max_value": (field.max_value, "or less"),
+        }
+        for code, (bound, words) in bounds.items():
+            if bound is not None and field.error_messages.get(code) == defaults.get(code):
+                field.error_messages[code] = f"{label} must be {bound:,} {words}"
 
 
 def scoped_units(scope):
@@ -56,6 +86,23 @@ class ForecastFilterForm(GovukFormMixin, forms.Form):
 
 
 class PolicyForm(GovukFormMixin, forms.ModelForm):
+    effective_from = GovukDateField(label="Effective from")
+    lifecycle_months = BoundedIntegerField(
+        label="Lifecycle (months)", min_value=1, max_value=MAX_LIFECYCLE_MONTHS
+    )
+    repair_threshold = BoundedIntegerField(
+        label="Repairs that make a device due",
+        max_value=MAX_REPAIR_THRESHOLD,
+        initial=3,
+        help_text="0 means repair history never makes a device due on its own.",
+    )
+    idle_days = BoundedIntegerField(
+        label="Idle after (days unseen)",
+        max_value=MAX_IDLE_DAYS,
+        initial=90,
+        help_text="A deployed device not seen for this many days is reclaimed, not refreshed.",
+    )
+
     class Meta:
         model = RefreshPolicy
         fields = [
@@ -67,7 +114,11 @@ class PolicyForm(GovukFormMixin, forms.ModelForm):
             "os_end_of_support_forces_refresh",
             "note",
         ]
-        widgets = {"effective_from": forms.DateInput(attrs={"type": "date"})}
+        labels = {
+            "os_end_of_support_forces_refresh": (
+                "An operating system past its end of support makes a device due"
+            ),
+        }
 
 
 class OsEndOfSupportForm(GovukFormMixin, forms.Form):
@@ -76,12 +127,14 @@ class OsEndOfSupportForm(GovukFormMixin, forms.Form):
         max_length=100,
         help_text="For example Windows 10",
     )
-    end_of_support = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end_of_support = GovukDateField(label="End of support")
 
 
 class BauRateForm(GovukFormMixin, forms.Form):
     category = forms.ChoiceField(choices=Category.choices)
-    new_starters_per_year = forms.IntegerField(min_value=0, max_value=MAX_NEW_STARTERS)
+    new_starters_per_year = BoundedIntegerField(
+        label="New starters a year", max_value=MAX_NEW_STARTERS
+    )
     breakage_rate_pct = forms.DecimalField(
         label="Breakage replacements (% of devices in use a year)",
         min_value=0,
@@ -92,28 +145,31 @@ class BauRateForm(GovukFormMixin, forms.Form):
     growth_pct = forms.DecimalField(
         label="Growth (% a year)", min_value=-100, max_value=100, max_digits=5, decimal_places=2
     )
-    planning_unit_price = forms.DecimalField(
+    planning_unit_price = MoneyField(
         label="Planning unit price (£)",
-        min_value=0,
         max_value=MAX_UNIT_PRICE,
         required=False,
-        max_digits=12,
-        decimal_places=2,
+        help_text="Leave empty to price with the catalogue's average. For example, 1,250",
     )
 
 
 class BaselineForm(GovukFormMixin, forms.Form):
     name = forms.CharField(max_length=200)
-    as_of = forms.DateField(label="Estate as at", widget=forms.DateInput(attrs={"type": "date"}))
-    first_year = forms.CharField(label="First financial year", initial="2025/26")
-    years = forms.IntegerField(label="Number of years", min_value=1, max_value=10, initial=2)
+    as_of = GovukDateField(label="Estate as at")
+    first_year = forms.CharField(
+        label="First financial year",
+        initial="2025/26",
+        max_length=7,
+        help_text="For example, 2025/26",
+    )
+    years = BoundedIntegerField(label="Number of years", min_value=1, max_value=10, initial=2)
     is_plan = forms.BooleanField(label="This is the plan (volumes are a maximum)", required=False)
 
     def clean_first_year(self):
         try:
-            return FinancialYear.parse(self.cleaned_data["first_year"])
+            return financial_year_in_range(self.cleaned_data["first_year"])
         except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            raise forms.ValidationError(f"First financial year: {exc}") from None
 
     def financial_years(self) -> list[FinancialYear]:
         first = self.cleaned_data["first_year"]
@@ -136,20 +192,15 @@ class ScenarioForm(GovukFormMixin, forms.Form):
         (
             "lifecycle_months",
             "lifecycle (months)",
-            forms.IntegerField,
+            BoundedIntegerField,
             {"min_value": 1, "max_value": MAX_LIFECYCLE_MONTHS},
         ),
-        ("defer_years", "defer by (years)", forms.IntegerField, {"min_value": 0, "max_value": 10}),
-        (
-            "unit_prices",
-            "unit price (£)",
-            forms.DecimalField,
-            {"min_value": 0, "max_value": MAX_UNIT_PRICE, "max_digits": 12, "decimal_places": 2},
-        ),
+        ("defer_years", "defer by (years)", BoundedIntegerField, {"min_value": 0, "max_value": 10}),
+        ("unit_prices", "unit price (£)", MoneyField, {"max_value": MAX_UNIT_PRICE}),
         (
             "new_starters_per_year",
             "new starters a year",
-            forms.IntegerField,
+            BoundedIntegerField,
             {"min_value": 0, "max_value": MAX_NEW_STARTERS},
         ),
         (
@@ -252,23 +303,178 @@ class WaveForm(GovukFormMixin, forms.Form):
         queryset=BusinessUnit.objects.none(), required=False, empty_label="All my units"
     )
     category = forms.ChoiceField(choices=CATEGORY_CHOICES, required=False)
-    min_priority = forms.IntegerField(
-        label="Minimum priority", initial=0, min_value=0, max_value=MAX_PRIORITY
+    min_priority = BoundedIntegerField(
+        label="Minimum priority",
+        initial=0,
+        max_value=MAX_PRIORITY,
+        help_text=f"0 to {MAX_PRIORITY:,}: about the device's age in months, plus 12 per repair.",
     )
-    volume = forms.IntegerField(min_value=1, max_value=MAX_WAVE_VOLUME, initial=100)
+    volume = BoundedIntegerField(
+        label="Volume",
+        min_value=1,
+        max_value=MAX_WAVE_VOLUME,
+        initial=100,
+        help_text=f"How many swaps, 1 to {MAX_WAVE_VOLUME:,}.",
+    )
 
     def __init__(self, *args, scope, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["business_unit"].queryset = scoped_units(scope)
 
 
-class AllocateForm(GovukFormMixin, forms.Form):
-    new_device = forms.IntegerField(
-        label="New device (id)", widget=forms.HiddenInput, min_value=1, max_value=MAX_ID
+# The swap steps a form records, and what the date box asks for at each.
+STEP_DATE_LABELS = {
+    "allocate": "Date allocated",
+    "hand_over": "Date handed over",
+    "return": "Date the old device came back",
+    "complete": "Date completed",
+    "cancel": "Date cancelled",
+}
+
+
+def _step_date(step: str) -> GovukDateField:
+    # Shown filled in with today; left empty, the service takes today as well.
+    return GovukDateField(
+        label=STEP_DATE_LABELS[step],
+        required=False,
+        help_text="For example, 27 3 2026. Today unless it happened earlier.",
     )
+
+
+def _notes() -> forms.CharField:
+    return forms.CharField(
+        label="Notes (optional)",
+        required=False,
+        max_length=MAX_SWAP_NOTES,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Anything the next person should know: where the device is, what was said.",
+    )
+
+
+class _StepForm(GovukFormMixin, forms.Form):
+    """A swap step's form: its date defaults to today."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("occurred_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+
+class FirstRadioSelect(forms.RadioSelect):
+    """Radios whose field id is the first radio's, so the GOV.UK error summary's link
+    lands on the radios (Django gives a radio group no id of its own)."""
+
+    def id_for_label(self, id_, index="0"):
+        return super().id_for_label(id_, index)
+
+
+def _condition(*, required: bool) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Condition of the old device" + ("" if required else " (optional)"),
+        choices=SwapStep.Condition.choices,
+        required=required,
+        widget=FirstRadioSelect,
+        error_messages={"required": "Choose the condition the old device came back in"},
+    )
+
+
+class AllocateForm(_StepForm):
+    """Allocation by scanning or typing a serial number or asset tag (a scanner types
+    the code and presses Enter, which submits the form), or by a device id."""
+
+    code = forms.CharField(
+        label="Serial number or asset tag",
+        required=False,
+        max_length=100,
+        help_text="Scan the new device's barcode, or type it and press Enter.",
+        widget=forms.TextInput(
+            attrs={
+                "class": "govuk-input govuk-input--width-20",
+                "autocomplete": "off",
+                "spellcheck": "false",
+            }
+        ),
+    )
+    new_device = forms.CharField(required=False, widget=forms.HiddenInput, max_length=30)
+    occurred_on = _step_date("allocate")
+    notes = _notes()
+
+    def clean(self):
+        data = super().clean()
+        raw = (data.get("new_device") or "").strip()
+        data["new_device"] = None
+        if raw:
+            # Anything but a device id in range is refused as an unknown device (a
+            # 20-digit number would overflow the database driver).
+            if raw.isdigit() and 1 <= int(raw) <= MAX_ID:
+                data["new_device"] = int(raw)
+            else:
+                self.add_error("code", DEVICE_NOT_FOUND)
+        elif not data.get("code") and not self.errors:
+            self.add_error("code", "Scan or type the new device's serial number or asset tag")
+        return data
+
+
+class HandOverForm(_StepForm):
+    occurred_on = _step_date("hand_over")
+    old_device_condition = _condition(required=False)
+    notes = _notes()
+
+
+class ReturnForm(_StepForm):
+    occurred_on = _step_date("return")
+    old_device_condition = _condition(required=True)
+    notes = _notes()
+
+
+class CompleteForm(_StepForm):
+    occurred_on = _step_date("complete")
+    notes = _notes()
+
+
+# The form of each step the swap page records.
+STEP_FORMS = {
+    "allocate": AllocateForm,
+    "hand_over": HandOverForm,
+    "return": ReturnForm,
+    "complete": CompleteForm,
+}
+
+
+class CancelSwapForm(GovukFormMixin, forms.Form):
+    """Why a swap is cancelled, then a second, separate confirmation."""
+
+    reason = forms.CharField(
+        label="Why is this swap cancelled?",
+        max_length=MAX_SWAP_REASON,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: the officer has left; the device was replaced under warranty.",
+        error_messages={"required": "Say why the swap is cancelled"},
+    )
+    occurred_on = GovukDateField(
+        label="Date cancelled",
+        required=False,
+        help_text="For example, 27 3 2026. Today unless it was earlier.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("occurred_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
 
 
 class ATConfirmForm(GovukFormMixin, forms.Form):
     note = forms.CharField(
         label="What was checked", max_length=500, help_text="For example: JAWS and ZoomText tested"
     )
+
+
+class StockSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search the stock",
+        required=False,
+        max_length=100,
+        help_text="Serial number or asset tag (the beginning is enough), or model name",
+        widget=forms.TextInput(
+            attrs={"class": "govuk-input govuk-input--width-20", "type": "search"}
+        ),
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=500)

@@ -28,6 +28,9 @@ MAX_IDLE_DAYS = 3_650
 MAX_LIFECYCLE_MONTHS = 240
 # Ids in URLs and forms: BigAutoField's range (larger overflows the database driver).
 MAX_ID = 2**63 - 1
+# What an engineer writes about a swap step.
+MAX_SWAP_NOTES = 1_000
+MAX_SWAP_REASON = 500
 
 
 class RefreshPolicy(models.Model):
@@ -106,7 +109,9 @@ class OsEndOfSupport(models.Model):
 
 
 class EligibilityRun(models.Model):
-    """One recomputation of eligibility for the whole estate (its time is shown)."""
+    """One recomputation of eligibility: of the whole estate (nightly, on demand), or
+    of the devices an import or bulk upsert changed (``partial_device_count`` set).
+    ``device_count`` is the number of eligibility rows of the devices it covered."""
 
     class Trigger(models.TextChoices):
         NIGHTLY = "nightly", "Nightly schedule"
@@ -122,6 +127,12 @@ class EligibilityRun(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     device_count = models.PositiveIntegerField(default=0)
+    partial_device_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many devices a partial run was asked to recompute (the devices an "
+        "import or bulk upsert changed); empty for a run over the whole estate.",
+    )
     as_of = models.DateField()
 
     class Meta:
@@ -129,6 +140,10 @@ class EligibilityRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_trigger_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def whole_estate(self) -> bool:
+        return self.partial_device_count is None
 
 
 class DeviceEligibility(models.Model):
@@ -442,6 +457,81 @@ class WaveItem(models.Model):
 
     def __str__(self) -> str:
         return f"wave {self.wave_id}: {self.old_device_id} → {self.new_device_id or '?'}"
+
+
+class SwapStep(models.Model):
+    """One step of a swap as the engineer recorded it: the day it happened (which may
+    be before the day it was typed in), the old device's condition, notes, and for a
+    cancellation the reason.
+
+    Written by the swap services in the same transaction as the status move it
+    records, never edited: append-only (PostgreSQL refuses UPDATE and DELETE). The
+    database also refuses a cancellation without a reason and a return without the
+    old device's condition, whichever door writes the row.
+    """
+
+    class Step(models.TextChoices):
+        ALLOCATED = "allocated", "New device allocated"
+        HANDED_OVER = "handed_over", "Handed over"
+        RETURNED = "returned", "Old device returned"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Condition(models.TextChoices):
+        GOOD = "good", "Good: works, little wear"
+        WORN = "worn", "Worn: works, heavy wear"
+        DAMAGED = "damaged", "Damaged: works, with physical damage"
+        FAULTY = "faulty", "Faulty: does not work"
+        INCOMPLETE = "incomplete", "Incomplete: charger or parts missing"
+
+    item = models.ForeignKey(WaveItem, on_delete=models.PROTECT, related_name="steps")
+    step = models.CharField(max_length=16, choices=Step.choices)
+    occurred_on = models.DateField("date")
+    old_device_condition = models.CharField(max_length=16, choices=Condition.choices, blank=True)
+    notes = models.CharField(max_length=MAX_SWAP_NOTES, blank=True)
+    reason = models.CharField(max_length=MAX_SWAP_REASON, blank=True)
+    new_device = models.ForeignKey(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The device allocated at this step (kept after a cancellation).",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+
+    objects = scoped_manager("item__business_unit")
+
+    class Meta:
+        ordering = ["item", "recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    step__in=["allocated", "handed_over", "returned", "completed", "cancelled"]
+                ),
+                name="%(app_label)s_%(class)s_step_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    old_device_condition__in=["", "good", "worn", "damaged", "faulty", "incomplete"]
+                ),
+                name="%(app_label)s_%(class)s_condition_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(step="cancelled") | ~Q(reason=""),
+                name="%(app_label)s_%(class)s_cancellation_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(step="returned") | ~Q(old_device_condition=""),
+                name="%(app_label)s_%(class)s_return_has_condition",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"swap {self.item_id}: {self.get_step_display()} on {self.occurred_on}"
 
 
 class ATConfirmation(models.Model):

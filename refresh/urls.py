@@ -21,4 +21,9 @@ urlpatterns = [
     path("waves/", views.wave_list, name="wave_list"),
     path("waves/<int:pk>/", views.wave_detail, name="wave_detail"),
     path("waves/<int:pk>/swaps/<int:item_pk>/", views.wave_item_detail, name="wave_item_detail"),
+    path(
+        "waves/<int:pk>/swaps/<int:item_pk>/cancel/",
+        views.wave_item_cancel,
+        name="wave_item_cancel",
+    ),
 ]

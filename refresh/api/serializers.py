@@ -41,6 +41,11 @@ class ForecastRowSerializer(serializers.Serializer):
     refresh_volume = serializers.IntegerField()
     bau_volume = serializers.IntegerField()
     volume = serializers.IntegerField()
+    funded = serializers.BooleanField(
+        help_text="Whether the capital envelope funds this category (the paper's scope: "
+        "laptops, desktops, monitors and smartphones). Unfunded demand is never counted "
+        "against the envelope."
+    )
     cost = serializers.DecimalField(
         max_digits=16,
         decimal_places=2,

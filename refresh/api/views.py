@@ -15,8 +15,9 @@ from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
 from accounts.scoping import unit_scope
 from api.pagination import IdCursorPagination
-from core.exports import classification
+from core.exports import OFFICIAL, classification
 from core.financial_year import FinancialYear
+from core.middleware import CLASSIFICATION_HEADER
 from devices.models import Category
 from refresh import selectors
 from refresh.api.serializers import (
@@ -54,7 +55,14 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
         ]
     )
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        response = super().list(request, *args, **kwargs)
+        response[CLASSIFICATION_HEADER] = OFFICIAL
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response[CLASSIFICATION_HEADER] = OFFICIAL
+        return response
 
     def get_queryset(self):
         scope = unit_scope(self.request.user)
@@ -86,7 +94,9 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
 class ForecastView(APIView):
     """Demand per financial year and category (refresh + BAU). ``from`` (e.g.
     2025/26) and ``years`` (1-10) choose the years. ``cost`` appears only for
-    finance and commercial roles; the response's ``classification`` says which."""
+    finance and commercial roles; the response's ``classification`` (and its
+    ``X-Classification`` header) says which. ``funded`` is false for a category the
+    capital envelope does not fund (tablets): its demand is not envelope demand."""
 
     @extend_schema(
         parameters=[
@@ -114,8 +124,11 @@ class ForecastView(APIView):
         fys = [FinancialYear(first.start_year + i) for i in range(years)]
         commercial = can_see_commercial(request.user)
         rows = selectors.forecast_totals(financial_years=fys, scope=unit_scope(request.user))
-        fields = ["financial_year", "category", "refresh_volume", "bau_volume", "volume"]
+        fields = ["financial_year", "category", "refresh_volume", "bau_volume", "volume", "funded"]
         if commercial:
             fields.append("cost")
         data = [ForecastRowSerializer({k: row[k] for k in fields}).data for row in rows]
-        return Response({"classification": classification(commercial=commercial), "results": data})
+        marking = classification(commercial=commercial)
+        response = Response({"classification": marking, "results": data})
+        response[CLASSIFICATION_HEADER] = marking
+        return response

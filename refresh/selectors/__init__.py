@@ -25,12 +25,14 @@ from refresh.selectors.forecast import (
 from refresh.selectors.forecast_engine import (
     CATEGORIES,
     IN_USE,
+    PAPER_FUNDED_CATEGORIES,
     Overrides,
     bau_rates,
     bau_volume,
     category_prices,
     default_financial_years,
     financial_year_in_range,
+    funded_set,
 )
 from refresh.selectors.policies import policies_current, policies_in_force
 from refresh.selectors.scenarios import scenario_compare
@@ -39,9 +41,12 @@ from refresh.selectors.waves import (
     allocatable_devices,
     central_store_q,
     central_store_unit,
+    devices_matching_code,
     is_central_store,
+    live_swap_for_device,
     stock_for_item,
     swap_at_check,
+    swap_steps,
     wave_items,
     wave_list,
 )
@@ -51,6 +56,7 @@ __all__ = [
     "CATEGORIES",
     "CENTRAL_STORE_MARKERS",
     "IN_USE",
+    "PAPER_FUNDED_CATEGORIES",
     "Overrides",
     "baseline_totals",
     "bau_rates",
@@ -62,6 +68,7 @@ __all__ = [
     "eligibility_summary",
     "failure_rates",
     "financial_year_in_range",
+    "funded_set",
     "forecast_lines",
     "forecast_totals",
     "forecast_with_variance",
@@ -77,6 +84,9 @@ __all__ = [
     "scenario_compare",
     "stock_for_item",
     "swap_at_check",
+    "swap_steps",
+    "devices_matching_code",
+    "live_swap_for_device",
     "wave_items",
     "wave_list",
 ]

@@ -11,7 +11,11 @@ from refresh.models import DeviceEligibility, EligibilityRun
 
 
 def last_eligibility_run() -> EligibilityRun | None:
-    return EligibilityRun.objects.filter(finished_at__isnull=False).first()
+    """The last finished recomputation of the whole estate (partial runs after an
+    import cover only the devices it changed)."""
+    return EligibilityRun.objects.filter(
+        finished_at__isnull=False, partial_device_count__isnull=True
+    ).first()
 
 
 def eligibility_list(

@@ -18,6 +18,7 @@ from refresh.selectors.forecast_engine import (
     category_prices,
     default_financial_years,
     devices_in_use_at,
+    funded_set,
     groups_as_of,
     headcount,
     priced_totals,
@@ -80,19 +81,32 @@ def forecast_lines(
 
 
 def forecast_totals(
-    *, financial_years: list[FinancialYear] | None = None, scope=None, unit_scope=None
+    *,
+    financial_years: list[FinancialYear] | None = None,
+    scope=None,
+    unit_scope=None,
+    funded_categories=None,
 ) -> list[dict]:
     """Demand per financial year and category: refresh volume, BAU volume, total
-    volume and cost (Decimal, commercial: show only to finance roles).
+    volume and cost (Decimal, commercial: show only to finance roles), and whether
+    the category is one the envelope funds.
 
     Keys: financial_year (label), category, refresh_volume, bau_volume, volume,
-    cost. ``scope`` is an ``accounts.scoping.UnitScope`` (None: whole estate);
-    ``unit_scope`` is its older name, still used by procurement.
+    unit_price, cost, deferred_by_cap, funded. Every category's demand is returned
+    (tablets are real demand); only rows with ``funded`` True may be counted against
+    the envelope. ``funded_categories``: the envelope's categories (default the
+    paper's four, ``PAPER_FUNDED_CATEGORIES``). ``scope`` is an
+    ``accounts.scoping.UnitScope`` (None: whole estate); ``unit_scope`` is its older
+    name, still used by procurement.
     """
     financial_years = financial_years or default_financial_years()
     scope = scope if scope is not None else unit_scope
+    funded = funded_set(funded_categories)
     lines = forecast_lines(financial_years=financial_years, scope=scope)
-    return priced_totals(lines, financial_years=financial_years, prices=category_prices())
+    rows = priced_totals(lines, financial_years=financial_years, prices=category_prices())
+    for row in rows:
+        row["funded"] = row["category"] in funded
+    return rows
 
 
 def refresh_due_by_unit(
@@ -127,10 +141,16 @@ def baseline_totals(*, snapshot: BaselineSnapshot, scope=None) -> dict[tuple[str
     return out
 
 
-def forecast_with_variance(*, financial_years: list[FinancialYear], scope=None) -> dict:
+def forecast_with_variance(
+    *, financial_years: list[FinancialYear], scope=None, funded_categories=None
+) -> dict:
     """Today's forecast per FY and category beside the plan baseline: variance
-    and whether the forecast exceeds the plan's maximum volume."""
-    rows = forecast_totals(financial_years=financial_years, scope=scope)
+    and whether the forecast exceeds the plan's maximum volume. ``funded_rows``
+    are the envelope's categories, ``outside_rows`` the rest (tablets), shown apart
+    and never summed with them."""
+    rows = forecast_totals(
+        financial_years=financial_years, scope=scope, funded_categories=funded_categories
+    )
     plan = plan_snapshot()
     planned = baseline_totals(snapshot=plan, scope=scope) if plan else {}
     for row in rows:
@@ -138,4 +158,10 @@ def forecast_with_variance(*, financial_years: list[FinancialYear], scope=None) 
         row["baseline_volume"] = baseline
         row["variance"] = None if baseline is None else row["volume"] - baseline
         row["exceeds_plan"] = baseline is not None and row["volume"] > baseline
-    return {"rows": rows, "plan": plan}
+    return {
+        "rows": rows,
+        "funded_rows": [r for r in rows if r["funded"]],
+        "outside_rows": [r for r in rows if not r["funded"]],
+        "funded_categories": sorted(funded_set(funded_categories)),
+        "plan": plan,
+    }

@@ -38,6 +38,25 @@ from refresh.selectors.policies import policies_in_force
 CATEGORIES = [c.value for c in Category]
 IN_USE = (Device.Status.DEPLOYED, Device.Status.IN_REPAIR)
 
+# The categories the capital envelope funds, from the paper "EUS Device demand
+# 2025/26 & 2026/27" (MOPAC Investment Advisory & Monitoring): demand for
+# "laptops, desktops, monitors, and smartphones". Tablets are a legacy category the
+# paper does not fund: their demand is forecast and shown apart, never counted
+# against the envelope. Procurement keeps each envelope's own list as data and
+# passes it to the forecast selectors (``funded_categories``); this is the default
+# when a caller has none (procurement sits above refresh, so refresh cannot read it).
+PAPER_FUNDED_CATEGORIES = frozenset(
+    {Category.LAPTOP, Category.DESKTOP, Category.MONITOR, Category.SMARTPHONE}
+)
+
+
+def funded_set(funded_categories=None) -> frozenset[str]:
+    """The funded categories as a set of values: ``funded_categories`` when given
+    (any iterable of category values), else the paper's four."""
+    if funded_categories is None:
+        return frozenset(str(c) for c in PAPER_FUNDED_CATEGORIES)
+    return frozenset(str(c) for c in funded_categories)
+
 
 def default_financial_years(today: dt.date | None = None, count: int = 5) -> list[FinancialYear]:
     start = financial_year(today or timezone.localdate())

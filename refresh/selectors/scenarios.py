@@ -16,6 +16,7 @@ from refresh.selectors.forecast_engine import (
     bau_volume,
     category_prices,
     default_financial_years,
+    funded_set,
     groups_today,
     headcount,
     priced_totals,
@@ -28,6 +29,7 @@ def scenario_compare(
     scenario: Scenario,
     financial_years: list[FinancialYear] | None = None,
     scope=None,
+    funded_categories=None,
 ) -> dict:
     """Baseline forecast (policies in force) and the scenario side by side per
     FY and category, with the totals over ``financial_years`` and the saving (or,
@@ -38,7 +40,13 @@ def scenario_compare(
     are shared by the scope's share of the organisation's headcount, as in the
     forecast. About eight grouped queries whatever the estate's size. The
     comparison with the capital envelope is procurement's
-    (``procurement.selectors.scenario_against_envelope``)."""
+    (``procurement.selectors.scenario_against_envelope``).
+
+    The envelope funds ``funded_categories`` (default the paper's four): each row
+    says whether it is ``funded``; ``base_cost``, ``scenario_cost`` and ``saving``
+    sum the funded rows only, and ``outside`` sums the rest (tablets), shown apart
+    and never counted against the envelope."""
+    funded = funded_set(funded_categories)
     financial_years = financial_years or default_financial_years()
     overrides = Overrides.from_json(scenario.overrides)
     today = timezone.localdate()
@@ -106,14 +114,32 @@ def scenario_compare(
                     "scenario_cost": s["cost"],
                     "cost_delta": s["cost"] - b["cost"],
                     "deferred_by_cap": s.get("deferred_by_cap", 0),
+                    "funded": cat in funded,
                 }
             )
-    base_cost = sum((r["base_cost"] for r in rows), Decimal(0))
-    scen_cost = sum((r["scenario_cost"] for r in rows), Decimal(0))
+    inside = [r for r in rows if r["funded"]]
+    outside = [r for r in rows if not r["funded"]]
+
+    def total(rows_, key, zero=Decimal(0)):
+        return sum((r[key] for r in rows_), zero)
+
+    base_cost = total(inside, "base_cost")
+    scen_cost = total(inside, "scenario_cost")
     return {
         "rows": rows,
+        "funded_rows": inside,
+        "outside_rows": outside,
+        "funded_categories": sorted(funded),
         "financial_years": [fy.label for fy in financial_years],
+        "base_volume": total(inside, "base_volume", 0),
+        "scenario_volume": total(inside, "scenario_volume", 0),
         "base_cost": base_cost,
         "scenario_cost": scen_cost,
         "saving": base_cost - scen_cost,
+        "outside": {
+            "base_volume": total(outside, "base_volume", 0),
+            "scenario_volume": total(outside, "scenario_volume", 0),
+            "base_cost": total(outside, "base_cost"),
+            "scenario_cost": total(outside, "scenario_cost"),
+        },
     }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from accounts.models import BusinessUnit
 from devices.models import ATCheck, Device
-from refresh.models import RefreshWave, WaveItem
+from refresh.models import RefreshWave, SwapStep, WaveItem
 
 # Units whose code contains one of these hold central stock any unit may draw on
 # (the demo estate's is EUS-STORES).
@@ -80,22 +80,85 @@ def wave_items(*, wave: RefreshWave, scope):
     )
 
 
-def stock_for_item(*, item: WaveItem, scope, limit: int = 20):
-    """In-stock devices that could be allocated to a swap within ``scope`` (first
-    few, newest purchase first): the swap's category, held by the person's unit
-    or a central store, and not allocated to another live swap."""
+def devices_matching_code(*, code: str, actor=None):
+    """Devices ``actor`` may allocate (their units and the central stores) whose serial
+    number or asset tag is exactly ``code``, as a barcode scanner types it; also tried
+    in capitals, as asset tags are printed. Equality only, so both lookups use their
+    indexes (the serial index and the asset tag's unique index) at any estate size."""
+    code = code.strip()
+    candidates = list(dict.fromkeys([code, code.upper()]))
+    return (
+        allocatable_devices(actor=actor)
+        .filter(Q(serial_number__in=candidates) | Q(asset_tag__in=candidates))
+        .select_related("device_model", "business_unit")
+        .order_by("pk")
+    )
+
+
+# How many stock devices the swap page lists at a time.
+STOCK_PAGE_SIZE = 20
+# The furthest page of stock a swap page may ask for (beyond it, search instead).
+MAX_STOCK_PAGE = 500
+
+
+def stock_for_item(
+    *,
+    item: WaveItem,
+    scope,
+    query: str = "",
+    page: int = 1,
+    limit: int = STOCK_PAGE_SIZE,
+):
+    """In-stock devices that could be allocated to a swap within ``scope``: the swap's
+    category, held by the person's unit or a central store, not allocated to another
+    live swap; newest purchase first. ``query`` narrows them to a serial number or
+    asset tag beginning with it or a model name containing it, so every device in
+    stock can be found, not only the first page. Returns ``limit + 1`` rows at most
+    from ``page``: one more than shown tells the page there is a next one."""
     allocated = (
         WaveItem.objects.exclude(status=WaveItem.Status.CANCELLED)
         .filter(new_device__isnull=False)
         .values("new_device_id")
     )
-    return (
+    qs = (
         allocatable_devices(scope=scope)
         .filter(status=Device.Status.IN_STOCK, device_model__category=item.category)
         .filter(Q(business_unit_id=item.person.business_unit_id) | central_store_q())
         .exclude(pk__in=allocated)
-        .select_related("device_model")
-        .order_by("-purchase_date", "id")[:limit]
+    )
+    query = (query or "").strip()
+    if query:
+        qs = qs.filter(
+            Q(serial_number__istartswith=query)
+            | Q(asset_tag__istartswith=query)
+            | Q(device_model__name__icontains=query)
+        )
+    page = min(max(page, 1), MAX_STOCK_PAGE)
+    start = (page - 1) * limit
+    return qs.select_related("device_model", "business_unit").order_by(
+        F("purchase_date").desc(nulls_last=True), "-id"
+    )[start : start + limit + 1]
+
+
+def swap_steps(*, item: WaveItem):
+    """The steps recorded for a swap, oldest first, with who recorded them."""
+    return (
+        SwapStep.objects.filter(item=item)
+        .select_related("recorded_by", "new_device")
+        .order_by("recorded_at", "pk")
+    )
+
+
+def live_swap_for_device(*, device_id: int, scope):
+    """The swap a device is in now, as the old or the new device (not completed or
+    cancelled), within ``scope``; None when there is none. For the device page."""
+    return (
+        WaveItem.objects.within(scope)
+        .exclude(status__in=[WaveItem.Status.COMPLETED, WaveItem.Status.CANCELLED])
+        .filter(Q(old_device_id=device_id) | Q(new_device_id=device_id))
+        .select_related("wave", "person", "old_device", "new_device")
+        .order_by("-pk")
+        .first()
     )
 
 

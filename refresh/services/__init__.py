@@ -14,25 +14,24 @@ from refresh.services.eligibility import (
 )
 from refresh.services.policies import bau_rate_save, os_end_of_support_save, refresh_policy_create
 from refresh.services.scenarios import BAU_KEYS, scenario_overrides_clean, scenario_save
-from refresh.services.waves import (
+from refresh.services.swaps import (
     DEVICE_NOT_FOUND,
-    SWAP_ACTIONS,
     SWAP_TRANSITIONS,
     swap_allocate,
+    swap_allocate_by_code,
     swap_cancel,
     swap_complete,
     swap_confirm_at,
     swap_hand_over,
     swap_record_return,
-    wave_create,
 )
+from refresh.services.waves import wave_create
 
 __all__ = [
     "BAU_KEYS",
     "CENTRAL_STORE_MARKERS",
     "DEVICE_NOT_FOUND",
     "ELIGIBILITY_LOCK_KEY",
-    "SWAP_ACTIONS",
     "SWAP_TRANSITIONS",
     "baseline_snapshot_create",
     "bau_rate_save",
@@ -44,6 +43,7 @@ __all__ = [
     "scenario_overrides_clean",
     "scenario_save",
     "swap_allocate",
+    "swap_allocate_by_code",
     "swap_cancel",
     "swap_complete",
     "swap_confirm_at",

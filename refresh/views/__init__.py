@@ -7,7 +7,8 @@ from refresh.views.eligibility_pages import eligibility, eligibility_export, eli
 from refresh.views.forecast_pages import baseline_create, failure_rates, forecast, forecast_export
 from refresh.views.policy_pages import bau_rates, policy_list
 from refresh.views.scenario_pages import scenario_compare, scenario_edit, scenario_list
-from refresh.views.wave_pages import wave_detail, wave_item_detail, wave_list
+from refresh.views.swap_pages import wave_item_cancel, wave_item_detail
+from refresh.views.wave_pages import wave_detail, wave_list
 
 __all__ = [
     "baseline_create",
@@ -23,6 +24,7 @@ __all__ = [
     "scenario_edit",
     "scenario_list",
     "wave_detail",
+    "wave_item_cancel",
     "wave_item_detail",
     "wave_list",
 ]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Role, has_role, require_role
 from accounts.scoping import unit_scope
 from core.exports import OFFICIAL, csv_cell, neutralise
+from core.middleware import CLASSIFICATION_HEADER
 from refresh import forms, selectors, services
 from refresh.models import MAX_ID
 
@@ -149,6 +150,7 @@ def eligibility_export(request, fmt: str):
 
         response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="refresh-eligibility-{stamp}.csv"'
+        response[CLASSIFICATION_HEADER] = marking
         return response
     if fmt != "xlsx":
         raise Http404
@@ -169,12 +171,14 @@ def eligibility_export(request, fmt: str):
     sheet.write(last + 2, 0, f"Classification: {marking}", bold)
     workbook.close()
     handle.seek(0)
-    return FileResponse(
+    response = FileResponse(
         handle,
         as_attachment=True,
         filename=f"refresh-eligibility-{stamp}.xlsx",
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+    response[CLASSIFICATION_HEADER] = marking
+    return response
 
 
 @login_required

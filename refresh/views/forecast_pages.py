@@ -16,6 +16,7 @@ from accounts.roles import can_see_commercial, has_role, require_role
 from accounts.scoping import UnitScope, unit_scope
 from core.errors import DomainError
 from core.exports import OFFICIAL, classification, csv_bytes
+from core.middleware import CLASSIFICATION_HEADER
 from devices.models import Category
 from refresh import forms, selectors, services
 from refresh.models import BaselineSnapshot
@@ -33,14 +34,30 @@ def _forecast_scope(request):
     return form, scope, unit
 
 
+def _year_totals(rows, years, *, commercial: bool) -> list[dict]:
+    return [
+        {
+            "label": fy.label,
+            "volume": sum(r["volume"] for r in rows if r["financial_year"] == fy.label),
+            "cost": sum(
+                (r["cost"] for r in rows if r["financial_year"] == fy.label), Decimal("0.00")
+            )
+            if commercial
+            else None,
+        }
+        for fy in years
+    ]
+
+
 @login_required
 def forecast(request):
-    """Demand per financial year and category against the plan baseline."""
+    """Demand per financial year and category against the plan baseline; the
+    categories the envelope does not fund (tablets) apart, never in its totals."""
     form, scope, unit = _forecast_scope(request)
     commercial = can_see_commercial(request.user)
     years = years_from(request)
     result = selectors.forecast_with_variance(financial_years=years, scope=scope)
-    rows = result["rows"]
+    rows, outside = result["funded_rows"], result["outside_rows"]
     chart = {
         "labels": [fy.label for fy in years],
         "datasets": [
@@ -59,32 +76,31 @@ def forecast(request):
             if any(r["category"] == cat for r in rows)
         ],
     }
+    year_totals = _year_totals(rows, years, commercial=commercial)
+    outside_totals = _year_totals(outside, years, commercial=commercial) if outside else []
     if not commercial:
-        for row in rows:
+        for row in result["rows"]:
             row.pop("cost", None)
             row.pop("unit_price", None)
-    year_totals = [
-        {
-            "label": fy.label,
-            "volume": sum(r["volume"] for r in rows if r["financial_year"] == fy.label),
-            "cost": sum(r.get("cost", 0) for r in rows if r["financial_year"] == fy.label)
-            if commercial
-            else None,
-        }
-        for fy in years
-    ]
     return render(
         request,
         "refresh/forecast.html",
         {
             "rows": rows,
+            "outside_rows": outside,
+            "funded_labels": [
+                Category(c).label.lower()
+                for c in Category.values
+                if c in result["funded_categories"]
+            ],
             "plan": result["plan"],
             "years": years,
             "year_totals": year_totals,
+            "outside_totals": outside_totals,
             "chart": chart,
             "commercial": commercial,
             "classification": classification(commercial=commercial),
-            "exceedances": [r for r in rows if r["exceeds_plan"]],
+            "exceedances": [r for r in result["rows"] if r["exceeds_plan"]],
             "baselines": BaselineSnapshot.objects.all()[:10],
             "can_baseline": has_role(request.user, *PLANNERS),
             "baseline_form": forms.BaselineForm(),
@@ -109,9 +125,11 @@ def forecast_export(request):
         .filter(pk__in={line["business_unit_id"] for line in lines})
         .values_list("pk", "code")
     )
+    funded = selectors.funded_set()
     header = ["Business unit", "Financial year", "Category", "Refresh", "BAU", "Total"]
     if commercial:
         header += ["Unit price", "Cost"]
+    header.append("Funded by the envelope")
     rows = []
     for line in lines:
         volume = line["refresh_volume"] + line["bau_volume"]
@@ -126,6 +144,7 @@ def forecast_export(request):
         if commercial:
             price = prices.get(line["category"], Decimal("0.00"))
             row += [price, (price * volume).quantize(Decimal("0.01"))]
+        row.append("yes" if line["category"] in funded else "no: outside the envelope's scope")
         rows.append(row)
     body = csv_bytes(
         header=header,
@@ -137,6 +156,8 @@ def forecast_export(request):
     response["Content-Disposition"] = (
         f'attachment; filename="refresh-forecast-{timezone.localdate().isoformat()}.csv"'
     )
+    # How the download is marked, for the security log (core.middleware) and proxies.
+    response[CLASSIFICATION_HEADER] = classification(commercial=commercial)
     return response
 
 

@@ -10,6 +10,7 @@ from accounts.roles import can_see_commercial, require_role
 from accounts.scoping import unit_scope
 from core.errors import DomainError
 from core.exports import OFFICIAL, classification
+from devices.models import Category
 from refresh import forms, selectors, services
 from refresh.models import Scenario
 from refresh.views.common import PLANNERS, form_error, years_from
@@ -75,6 +76,9 @@ def scenario_compare(request, pk: int):
         for row in result["rows"]:
             for key in ("base_cost", "scenario_cost", "cost_delta"):
                 row.pop(key, None)
+        for key in ("base_cost", "scenario_cost", "saving"):
+            result.pop(key, None)
+        result["outside"] = {k: v for k, v in result["outside"].items() if "cost" not in k}
     return render(
         request,
         "refresh/scenario_compare.html",
@@ -82,6 +86,11 @@ def scenario_compare(request, pk: int):
             "scenario": scenario,
             "result": result,
             "commercial": commercial,
+            "funded_labels": [
+                Category(c).label.lower()
+                for c in Category.values
+                if c in result["funded_categories"]
+            ],
             "classification": classification(commercial=commercial),
         },
     )

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
@@ -58,7 +59,7 @@ def env(policies):  # noqa: F811 - the imported fixture
     )
 
 
-def make_swap(env, *, at_needs=False, store=None, stage="returned"):
+def make_swap(env, *, at_needs=False, store=None, stage="returned", wave_unit=None):
     """A swap in NORTH taken to ``stage`` through the services; the new laptop comes
     from ``store`` (a central store) or, without one, from NORTH's own stock."""
     person = PersonFactory(business_unit=env.north, at_needs=at_needs)
@@ -70,7 +71,9 @@ def make_swap(env, *, at_needs=False, store=None, stage="returned"):
         location=OLD_DESK,
     )
     services.eligibility_recompute()
-    wave = services.wave_create(name=f"W{old.pk}", volume=1, actor=env.manager)
+    wave = services.wave_create(
+        name=f"W{old.pk}", volume=1, actor=env.manager, business_unit=wave_unit
+    )
     item = wave.items.get(old_device=old)
     new = DeviceFactory(business_unit=store or env.north, location=STORE_SHELF)
     if stage != "planned":
@@ -78,7 +81,7 @@ def make_swap(env, *, at_needs=False, store=None, stage="returned"):
     if stage in ("handed_over", "returned"):
         services.swap_hand_over(item=item, actor=env.manager)
     if stage == "returned":
-        services.swap_record_return(item=item, actor=env.manager)
+        services.swap_record_return(item=item, actor=env.manager, condition="worn")
     return SimpleNamespace(item=item, old=old, new=new, person=person, wave=wave)
 
 
@@ -707,3 +710,168 @@ def test_a_waves_minimum_priority_is_bounded_in_the_database(env, value):
         "UPDATE refresh_refreshwave SET min_priority = %s WHERE id = %s", [value, swap.wave.pk]
     )
     assert RefreshWave.objects.get(pk=swap.wave.pk).min_priority == 0
+
+
+# --- Rule 7: a swap step records what the engineer knows, and a cancellation has a
+# --- reason, whichever door writes it: service, page (its confirmation step), admin,
+# --- raw SQL (PostgreSQL). ---------------------------------------------------------------
+
+
+def steps_state(swap):
+    from refresh.models import SwapStep
+
+    return (state(swap), list(SwapStep.objects.filter(item=swap.item).values_list("pk", "step")))
+
+
+def cancel_url(swap):
+    return reverse("refresh:wave_item_cancel", args=[swap.wave.pk, swap.item.pk])
+
+
+def cancel_blank_reason_service(client, env, swap):
+    with pytest.raises(DomainError) as err:
+        services.swap_cancel(item=swap.item, actor=env.manager, reason=" ")
+    return err.value.field
+
+
+def cancel_blank_reason_page(client, env, swap):
+    response = signed_in(client, env.manager).post(
+        cancel_url(swap), {"reason": "", "confirm": "yes"}
+    )
+    assert response.status_code == 400
+    return next(iter(response.context["form"].errors))
+
+
+def cancel_unconfirmed_page(client, env, swap):
+    # A reason alone only shows the confirmation step.
+    response = signed_in(client, env.manager).post(cancel_url(swap), {"reason": "Left"})
+    assert response.status_code == 200
+    return "confirm" if response.context["confirming"] else "cancelled"
+
+
+def cancel_old_action_page(client, env, swap):
+    # The swap page's one-click cancel is gone: an unknown step, refused.
+    response = signed_in(client, env.manager).post(swap_url(swap), {"action": "cancel"})
+    return response.status_code
+
+
+def cancel_by_viewer_page(client, env, swap):
+    viewer = UserFactory(role=Role.UNIT_VIEWER)
+    response = signed_in(client, viewer).post(
+        cancel_url(swap), {"reason": "Left", "confirm": "yes"}
+    )
+    return response.status_code
+
+
+def step_in_the_future_service(client, env, swap):
+    with pytest.raises(DomainError) as err:
+        services.swap_hand_over(
+            item=swap.item,
+            actor=env.manager,
+            occurred_on=timezone.localdate() + dt.timedelta(days=2),
+        )
+    return err.value.field
+
+
+def step_in_the_future_page(client, env, swap):
+    day = timezone.localdate() + dt.timedelta(days=2)
+    response = signed_in(client, env.manager).post(
+        swap_url(swap),
+        {
+            "action": "hand_over",
+            "occurred_on_day": day.day,
+            "occurred_on_month": day.month,
+            "occurred_on_year": day.year,
+        },
+    )
+    assert response.status_code == 400
+    return response.context["error"].field
+
+
+def step_admin_add(client, env, swap):
+    response = signed_in(client, env.superuser).post(
+        "/admin/refresh/swapstep/add/",
+        {"item": swap.item.pk, "step": "cancelled", "occurred_on": "2025-06-01", "reason": "x"},
+    )
+    return response.status_code
+
+
+@pytest.mark.parametrize(
+    ("door", "stage", "expected"),
+    [
+        (cancel_blank_reason_service, "allocated", "reason"),
+        (cancel_blank_reason_page, "allocated", "reason"),
+        (cancel_unconfirmed_page, "allocated", "confirm"),
+        (cancel_old_action_page, "allocated", 400),
+        (cancel_by_viewer_page, "allocated", 403),
+        (step_in_the_future_service, "allocated", "occurred_on"),
+        (step_in_the_future_page, "allocated", "occurred_on"),
+        (step_admin_add, "allocated", 403),
+    ],
+    ids=[
+        "rule7-cancel-reason-service",
+        "rule7-cancel-reason-page",
+        "rule7-cancel-confirmation-page",
+        "rule7-cancel-one-click-page",
+        "rule7-cancel-role-page",
+        "rule7-future-date-service",
+        "rule7-future-date-page",
+        "rule7-step-admin",
+    ],
+)
+def test_a_swap_step_is_refused_without_what_it_must_record(client, env, door, stage, expected):
+    swap = make_swap(env, stage=stage)
+    before = steps_state(swap)
+    assert door(client, env, swap) == expected
+    assert steps_state(swap) == before
+
+
+def allocate_out_of_scope_service(client, env, swap, theirs):
+    scoped = UserFactory(role=Role.ASSET_MANAGER, units=[env.north])
+    with pytest.raises(DomainError) as err:
+        services.swap_allocate_by_code(item=swap.item, code=theirs.asset_tag, actor=scoped)
+    return err.value.code, err.value.message
+
+
+def allocate_out_of_scope_page(client, env, swap, theirs):
+    scoped = UserFactory(role=Role.ASSET_MANAGER, units=[env.north])
+    response = signed_in(client, scoped).post(
+        swap_url(swap), {"action": "allocate", "code": theirs.asset_tag}
+    )
+    assert response.status_code == 400
+    return response.context["error"].code, response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "door",
+    [allocate_out_of_scope_service, allocate_out_of_scope_page],
+    ids=["rule8-scan-scope-service", "rule8-scan-scope-page"],
+)
+def test_a_scanned_device_outside_the_callers_units_is_not_found(client, env, door):
+    swap = make_swap(env, stage="planned", wave_unit=env.north)
+    theirs = DeviceFactory(business_unit=env.south, asset_tag="SOUTH-7")
+    before = steps_state(swap)
+    code, text = door(client, env, swap, theirs)
+    assert code == "not_found"
+    assert "“SOUTH-7” in your units" in text
+    assert theirs.serial_number not in text and "SOUTH" not in text.replace("SOUTH-7", "")
+    assert steps_state(swap) == before
+
+
+@pytest.mark.postgres
+def test_swap_steps_are_append_only_and_checked_in_the_database(env):
+    from refresh.models import SwapStep
+
+    swap = make_swap(env, stage="returned")
+    step = SwapStep.objects.get(item=swap.item, step="returned")
+    assert refused("UPDATE refresh_swapstep SET notes = 'edited' WHERE id = %s", [step.pk])
+    assert refused("DELETE FROM refresh_swapstep WHERE id = %s", [step.pk])
+    insert = (
+        "INSERT INTO refresh_swapstep (item_id, step, occurred_on, old_device_condition, "
+        "notes, reason, recorded_at) VALUES (%s, %s, CURRENT_DATE, %s, '', %s, now())"
+    )
+    assert refused(insert, [swap.item.pk, "cancelled", "", ""])  # no reason
+    assert refused(insert, [swap.item.pk, "returned", "", ""])  # no condition
+    assert refused(insert, [swap.item.pk, "returned", "shiny", ""])  # unknown condition
+    assert refused(insert, [swap.item.pk, "lost", "", ""])  # unknown step
+    assert not refused(insert, [swap.item.pk, "cancelled", "", "A real reason"])
+    assert SwapStep.objects.get(pk=step.pk).notes == step.notes

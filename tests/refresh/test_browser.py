@@ -1,5 +1,6 @@
 """Every refresh page in a real browser: it loads, has one h1, its chart draws
-where it has one, and axe-core finds no accessibility violation."""
+where it has one, axe-core finds no accessibility violation, and it is no wider
+than a 390 px phone screen (``tests.browser_support.check_page``)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -10,7 +11,14 @@ import pytest
 from accounts.services import user_create
 from devices.models import Device, DeviceEvent
 from refresh import services
-from tests.factories import BusinessUnitFactory, DeviceEventFactory, DeviceFactory, PersonFactory
+from tests.browser_support import check_page
+from tests.factories import (
+    BusinessUnitFactory,
+    DeviceEventFactory,
+    DeviceFactory,
+    DeviceModelFactory,
+    PersonFactory,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,6 +42,12 @@ def planned(transactional_db, policies):
         )
         DeviceEventFactory(device=device, kind=DeviceEvent.Kind.REPAIRED)
     DeviceFactory(business_unit=unit)
+    # A tablet due: the forecast and scenario pages show it apart from the envelope.
+    DeviceFactory(
+        business_unit=unit,
+        device_model=DeviceModelFactory(name="iPad", category="tablet"),
+        purchase_date=dt.date(2019, 1, 1),
+    )
     services.bau_rate_save(
         category="laptop", new_starters_per_year=10, planning_unit_price=Decimal("900")
     )
@@ -66,8 +80,6 @@ def sign_in(page, live_server, username):  # noqa: F811
 
 @pytest.mark.parametrize("username", ["finance", "manager"])
 def test_refresh_pages_load_and_are_accessible(page, live_server, planned, username):  # noqa: F811
-    from axe_playwright_python.sync_playwright import Axe
-
     sign_in(page, live_server, username)
     paths = [
         "/refresh/",
@@ -82,13 +94,21 @@ def test_refresh_pages_load_and_are_accessible(page, live_server, planned, usern
         f"/refresh/waves/{planned['wave'].pk}/",
         f"/refresh/waves/{planned['wave'].pk}/swaps/{planned['item'].pk}/",
     ]
+    if username == "manager":
+        paths.append(f"/refresh/waves/{planned['wave'].pk}/swaps/{planned['item'].pk}/cancel/")
+    charts = ("/refresh/forecast/", "/refresh/failure-rates/")
     for path in paths:
+        # A chart page is opened at phone width, as a phone opens it: Chart.js redraws
+        # on a resize one frame later, so a canvas drawn at 1280 px and measured at once
+        # after the switch to 390 px would count as overflow that no phone ever sees.
+        width = 390 if path in charts else 1280
+        page.set_viewport_size({"width": width, "height": 900})
         response = page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
         assert response.status == 200, path
         assert page.locator("h1").count() == 1, path
-        results = Axe().run(page)
-        assert results.violations_count == 0, f"{path}\n{results.generate_report()}"
+        check_page(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
     for path, chart in (
         ("/refresh/forecast/", "forecast-chart"),
         ("/refresh/failure-rates/", "failure-chart"),

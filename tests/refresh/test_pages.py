@@ -240,9 +240,9 @@ def test_swap_page_walks_a_swap_to_completion(client, make_user, units):
     url = reverse("refresh:wave_item_detail", args=[wave.pk, item.pk])
     assert str(stock) in client.get(url).content.decode()
     for data in (
-        {"action": "allocate", "new_device": stock.pk},
+        {"action": "allocate", "code": stock.asset_tag},
         {"action": "hand_over"},
-        {"action": "return"},
+        {"action": "return", "old_device_condition": "worn"},
         {"action": "complete"},
     ):
         response = client.post(url, data)
@@ -264,7 +264,7 @@ def test_swap_page_shows_the_at_refusal(client, make_user, units):
     item = services.wave_create(name="W", volume=1, actor=manager).items.get()
     services.swap_allocate(item=item, new_device=DeviceFactory(business_unit=north), actor=manager)
     services.swap_hand_over(item=item, actor=manager)
-    services.swap_record_return(item=item, actor=manager)
+    services.swap_record_return(item=item, actor=manager, condition="good")
     BusinessUnitFactory(code="EUS-STORES")
     client.force_login(manager)
     url = reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk])
@@ -367,9 +367,9 @@ def test_swap_page_queries_are_constant(client, make_user, units, django_assert_
     manager = make_user(Role.ASSET_MANAGER)
     item = services.wave_create(name="W", volume=1, actor=manager).items.get()
     client.force_login(manager)
-    # session, user, roles, scope, the wave, the swap (joined), stock candidates (the
-    # handover's AT check is read only for a person with AT needs)
-    with django_assert_num_queries(7):
+    # session, user, roles, scope, the wave, the swap (joined), its steps, a page of
+    # stock candidates (the handover's AT check is read only for a person with AT needs)
+    with django_assert_num_queries(8):
         response = client.get(reverse("refresh:wave_item_detail", args=[item.wave_id, item.pk]))
     assert len(response.context["stock"]) == 3 + extra
 
@@ -405,7 +405,7 @@ def test_forecast_filters_to_a_unit_and_exports_by_unit_with_the_marking(client,
     export = client.get(reverse("refresh:forecast_export")).content.decode("utf-8-sig")
     lines = export.splitlines()
     assert lines[0] == "Classification: OFFICIAL-SENSITIVE [COMMERCIAL]"
-    assert lines[2].endswith("Unit price,Cost")
+    assert lines[2].endswith("Unit price,Cost,Funded by the envelope")
     assert sum(int(line.split(",")[3]) for line in lines[3:]) == 5
     # a unit viewer of north cannot pick south, and their export holds north only
     client.force_login(make_user(Role.UNIT_VIEWER, units=[north]))
@@ -432,6 +432,14 @@ def test_a_scoped_asset_manager_cannot_allocate_another_units_device(client, mak
     page = response.content.decode()
     assert services.DEVICE_NOT_FOUND in page
     assert "SOUTH-0001" not in page
+    # Scanned, the other unit's tag is "not found" in the caller's units: nothing
+    # about the device behind it.
+    response = client.post(url, {"action": "allocate", "code": "SOUTH-0001"})
+    assert response.status_code == 400
+    assert "No device with the serial number or asset tag “SOUTH-0001” in your units" in (
+        response.content.decode()
+    )
+    assert theirs.serial_number not in response.content.decode()
     item.refresh_from_db()
     assert (item.status, item.new_device_id) == (WaveItem.Status.PLANNED, None)
 
@@ -454,7 +462,7 @@ def test_a_scoped_asset_manager_may_allocate_central_store_stock(client, make_us
     client.force_login(manager)
     url = reverse("refresh:wave_item_detail", args=[wave.pk, item.pk])
     assert "STORE-0001" in client.get(url).content.decode()
-    response = client.post(url, {"action": "allocate", "new_device": stock.pk})
+    response = client.post(url, {"action": "allocate", "code": "STORE-0001"})
     assert response.status_code == 302
     item.refresh_from_db()
     assert (item.status, item.new_device_id) == (WaveItem.Status.ALLOCATED, stock.pk)

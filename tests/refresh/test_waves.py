@@ -81,7 +81,7 @@ def test_full_swap_completes_returns_the_old_device_and_logs_both(swap, store, a
     item = services.swap_allocate(item=swap["item"], new_device=swap["new"], actor=asset_manager)
     assert item.status == WaveItem.Status.ALLOCATED
     services.swap_hand_over(item=item, actor=asset_manager)
-    services.swap_record_return(item=item, actor=asset_manager)
+    services.swap_record_return(item=item, actor=asset_manager, condition="good")
     item = services.swap_complete(item=item, actor=asset_manager)
     assert item.status == WaveItem.Status.COMPLETED
     old, new = Device.objects.get(pk=swap["old"].pk), Device.objects.get(pk=swap["new"].pk)
@@ -185,7 +185,7 @@ def test_swap_for_a_person_with_at_needs_cannot_complete_until_at_is_confirmed(
     new = DeviceFactory(business_unit=unit)
     services.swap_allocate(item=item, new_device=new, actor=asset_manager)
     services.swap_hand_over(item=item, actor=asset_manager)
-    services.swap_record_return(item=item, actor=asset_manager)
+    services.swap_record_return(item=item, actor=asset_manager, condition="good")
     with pytest.raises(DomainError) as err:
         services.swap_complete(item=item, actor=asset_manager)
     assert err.value.code == "at_confirmation_required"
@@ -206,7 +206,7 @@ def test_swap_for_a_person_with_at_needs_cannot_complete_until_at_is_confirmed(
 
 def test_cancelling_an_allocated_swap_releases_the_stock_device(swap, asset_manager):
     item = services.swap_allocate(item=swap["item"], new_device=swap["new"], actor=asset_manager)
-    services.swap_cancel(item=item, actor=asset_manager)
+    services.swap_cancel(item=item, actor=asset_manager, reason="Officer on long-term leave")
     assert WaveItem.objects.get(pk=item.pk).status == WaveItem.Status.CANCELLED
     person = PersonFactory(business_unit=swap["person"].business_unit)
     deployed(person)
