@@ -51,7 +51,14 @@ class CapitalEnvelopeAdmin(AddOnlyAdmin):
     """The envelope is the DMPC's decision: recorded once through the service; its
     total and the delegation limits change only by a new decision, not here."""
 
-    list_display = ["name", "total", "decision_reference", "owner", "owner_role"]
+    list_display = [
+        "name",
+        "total",
+        "decision_reference",
+        "owner",
+        "owner_role",
+        "funded_categories",
+    ]
     raw_id_fields = ["owner"]
 
     def save_model(self, request, obj, form, change):
@@ -62,6 +69,7 @@ class CapitalEnvelopeAdmin(AddOnlyAdmin):
             owner=obj.owner,
             owner_role=obj.owner_role,
             description=obj.description,
+            funded_categories=obj.funded_categories,
         )
         obj.pk = created.pk
 
@@ -254,6 +262,11 @@ class PurchaseOrderAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
         "ordered_at",
         "closed_at",
         "cancelled_at",
+        "cancelled_by",
+        "cancellation_reason",
+        "returned_at",
+        "returned_by",
+        "returned_reason",
         "revision",
     ]
 

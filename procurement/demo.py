@@ -12,7 +12,13 @@ buying against it, so the finance dashboard tells a story on first run.
   ceiling and term (illustrative figures), and one new 4-year contract for
   monitors; each award recorded (compliant route, the Director of Strategic
   Procurement's consent, the DMPC call-in outcome) before it takes orders.
-- Orders in every status, approved through the services (so every rule applies):
+- Orders in every status. Approvals of past months are history: the public service
+  approves only today (no caller may back-date an approval into a year since
+  closed), so the demo writes each past approval through ``approve_as_history``
+  below, which applies every rule of approval as on the recorded day and is reached
+  by no page, API, admin or command: only this loader calls it. (Freezing the clock
+  instead would need a test-only library in the running app.)
+  Every other step goes through the services:
   ``finance.officer`` raises; ``finance.approver`` approves what is within finance's
   limit, ``commercial.officer`` the rest; compliant routes are confirmed by
   ``strategic.procurement`` (a commercial officer, no login) and DMPC decisions
@@ -42,6 +48,7 @@ from procurement.models import (
     PurchaseOrder,
     Supplier,
 )
+from procurement.services import orders as orders_service
 
 SPLIT = {
     "2025/26": {
@@ -83,6 +90,20 @@ ORDERS = [
     # Within finance's limit, waiting for finance.approver (finance.officer raised it).
     ("2026/27", Category.DESKTOP, 1, 20, S.SUBMITTED, 18, 0),
 ]
+
+
+def approve_as_history(*, purchase_order, approved_by, approved_on: dt.date):
+    """Record an approval made on a past day, for demo history only.
+
+    The same checks as ``services.purchase_order_approve`` (separation of duties,
+    delegated limits, thresholds, the year not closed, the line and the envelope),
+    applied as on ``approved_on``. Refuses today or a later day: today's approvals go
+    through the service, like everyone's."""
+    if approved_on >= services.london_today():
+        raise ValueError("approve_as_history records past approvals only; use the service.")
+    return orders_service._approve_on(
+        purchase_order=purchase_order, approved_by=approved_by, day=approved_on
+    )
 
 
 def _models(category: str) -> list[DeviceModel]:
@@ -213,7 +234,9 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
         stdout.write("  procurement: no business units; envelope only.")
         return
 
-    latest = max(start, min(today, end))
+    # Past approvals only (today's go through the service, as the demo's waiting order
+    # shows): the last of them the day before the demo's today.
+    latest = max(start, min(today - dt.timedelta(days=1), end))
     received_total = 0
     for year, category, model_index, quantity, final, month_offset, partial in ORDERS:
         models = _models(category)
@@ -254,7 +277,11 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
         if final == S.DRAFT:
             continue
         if final == S.CANCELLED:
-            services.purchase_order_cancel(purchase_order=order, actor=commercial)
+            services.purchase_order_cancel(
+                purchase_order=order,
+                actor=commercial,
+                reason="Duplicate of an order already placed for the same demand.",
+            )
             continue
         services.purchase_order_submit(purchase_order=order, actor=order.raised_by)
         missing = services.approval_requirements(purchase_order=order, on_date=approve_on)
@@ -282,9 +309,7 @@ def seed(*, rng: random.Random, today: dt.date, stdout) -> None:
             finance_limit is None or order.gross_total <= finance_limit
         )
         approver = finance_approver if within_finance else commercial
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=approver, on_date=approve_on
-        )
+        approve_as_history(purchase_order=order, approved_by=approver, approved_on=approve_on)
         if final == S.APPROVED:
             continue
         services.purchase_order_mark_ordered(purchase_order=order, actor=commercial)

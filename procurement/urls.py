@@ -7,6 +7,7 @@ app_name = "procurement"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("export.xlsx", views.dashboard_export, name="dashboard_export"),
+    path("export.csv", views.dashboard_export_csv, name="dashboard_export_csv"),
     path("scenarios/<int:pk>/", views.scenario_envelope, name="scenario_envelope"),
     path("budget-lines/", views.budget_line_list, name="budget_lines"),
     path("contracts/", views.contract_list, name="contract_list"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from accounts.roles import can_see_commercial
+from api.commercial import CommercialFieldsMixin
 from procurement.models import (
     ApprovalRecord,
     BudgetLine,
@@ -16,19 +16,9 @@ from procurement.models import (
     PurchaseOrder,
 )
 
-
-class CommercialFieldsMixin:
-    """Removes ``commercial_fields`` unless the request's user may see commercial data."""
-
-    commercial_fields: tuple[str, ...] = ()
-
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None and not can_see_commercial(request.user):
-            for name in self.commercial_fields:
-                fields.pop(name, None)
-        return fields
+COMMERCIAL_NOTE = (
+    "OFFICIAL-SENSITIVE [COMMERCIAL]: only in answers to finance and commercial officers."
+)
 
 
 class BudgetLineSerializer(serializers.ModelSerializer):
@@ -39,27 +29,80 @@ class BudgetLineSerializer(serializers.ModelSerializer):
         fields = ["id", "envelope", "financial_year", "category", "amount", "committed"]
 
 
-class EnvelopeRowSerializer(serializers.Serializer):
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class HeadroomTermsSerializer(serializers.Serializer):
+    """The terms of the one headroom sum (procurement.selectors.headroom)."""
+
+    budget = serializers.DecimalField(**MONEY)
+    committed = serializers.DecimalField(**MONEY)
+    received = serializers.DecimalField(**MONEY)
+    forecast_cost = serializers.DecimalField(
+        **MONEY, help_text="Forecast demand cost for the year and category."
+    )
+    outstanding_cost = serializers.DecimalField(
+        **MONEY, help_text="Forecast cost of demand not yet ordered (none in a closed year)."
+    )
+    headroom = serializers.DecimalField(
+        **MONEY, help_text="budget − committed − forecast cost of demand not yet ordered."
+    )
+    over_budget = serializers.BooleanField(
+        help_text="Committed plus demand not yet ordered exceeds the budget."
+    )
+    closed = serializers.BooleanField(help_text="The financial year has closed.")
+    signal = serializers.ChoiceField(
+        choices=["within_plan", "over_budget", "over_plan_volume", "closed"]
+    )
+    signal_label = serializers.CharField()
+
+
+class EnvelopeRowSerializer(HeadroomTermsSerializer):
+    budget_line_id = serializers.IntegerField()
     financial_year = serializers.CharField()
     category = serializers.CharField()
-    budget = serializers.DecimalField(max_digits=14, decimal_places=2)
-    committed = serializers.DecimalField(max_digits=14, decimal_places=2)
-    received = serializers.DecimalField(max_digits=14, decimal_places=2)
-    forecast = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
-    headroom = serializers.DecimalField(max_digits=14, decimal_places=2)
+    forecast_volume = serializers.IntegerField()
     ordered_volume = serializers.IntegerField()
+    outstanding_volume = serializers.IntegerField()
     received_volume = serializers.IntegerField()
+    plan_volume = serializers.IntegerField(allow_null=True)
+    over_plan_volume = serializers.BooleanField()
+
+
+class EnvelopeYearSerializer(HeadroomTermsSerializer):
+    financial_year = serializers.CharField()
+    lines_over_budget = serializers.IntegerField()
+    lines_over_plan_volume = serializers.IntegerField()
+
+
+class UnfundedDemandSerializer(serializers.Serializer):
+    financial_year = serializers.CharField()
+    category = serializers.CharField()
+    forecast_volume = serializers.IntegerField()
+    forecast_cost = serializers.DecimalField(**MONEY)
 
 
 class EnvelopePositionSerializer(serializers.Serializer):
     classification = serializers.CharField()
     envelope = serializers.DictField(allow_null=True)
-    total = serializers.DecimalField(max_digits=14, decimal_places=2)
-    committed = serializers.DecimalField(max_digits=14, decimal_places=2)
-    received = serializers.DecimalField(max_digits=14, decimal_places=2)
-    headroom = serializers.DecimalField(max_digits=14, decimal_places=2)
+    funded_categories = serializers.ListField(child=serializers.CharField())
+    as_of = serializers.DateField(allow_null=True)
+    total = serializers.DecimalField(**MONEY)
+    allocated = serializers.DecimalField(**MONEY)
+    committed = serializers.DecimalField(**MONEY)
+    received = serializers.DecimalField(**MONEY)
+    outstanding = serializers.DecimalField(**MONEY)
+    headroom = serializers.DecimalField(
+        **MONEY,
+        help_text="The envelope total less committed and the demand not yet ordered.",
+    )
+    over_budget = serializers.BooleanField()
     forecast_available = serializers.BooleanField()
     rows = EnvelopeRowSerializer(many=True)
+    years = EnvelopeYearSerializer(many=True)
+    unfunded = UnfundedDemandSerializer(
+        many=True, help_text="Demand of categories the envelope does not fund: never counted."
+    )
 
 
 class ContractAwardSerializer(serializers.ModelSerializer):
@@ -77,10 +120,25 @@ class ContractAwardSerializer(serializers.ModelSerializer):
         ]
 
 
+def commercial_money(**kwargs):
+    """A money field only finance and commercial officers receive: described in the
+    schema as optional (CommercialFieldsMixin drops it for everyone else). These
+    serializers only ever answer; no view reads input through them."""
+    return serializers.DecimalField(
+        max_digits=kwargs.pop("max_digits", 14),
+        decimal_places=2,
+        required=False,
+        help_text=COMMERCIAL_NOTE,
+        **kwargs,
+    )
+
+
 class ContractSerializer(CommercialFieldsMixin, serializers.ModelSerializer):
     commercial_fields = ("value_ceiling", "committed", "framework_ceiling")
     supplier_name = serializers.CharField(source="supplier.name", read_only=True)
-    committed = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    committed = commercial_money()
+    value_ceiling = commercial_money()
+    framework_ceiling = commercial_money(max_digits=16, allow_null=True)
     is_compliant_route = serializers.BooleanField(read_only=True)
     is_awarded = serializers.BooleanField(read_only=True)
     award = serializers.SerializerMethodField()
@@ -119,11 +177,13 @@ class PurchaseOrderLineSerializer(CommercialFieldsMixin, serializers.Serializer)
     id = serializers.IntegerField(read_only=True)
     device_model = serializers.IntegerField(source="device_model_id", read_only=True)
     quantity = serializers.IntegerField(read_only=True)
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
-    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=4, read_only=True)
-    net_total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
-    vat_total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
-    gross_total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    unit_price = commercial_money(max_digits=12)
+    vat_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=4, required=False, help_text=COMMERCIAL_NOTE
+    )
+    net_total = commercial_money()
+    vat_total = commercial_money()
+    gross_total = commercial_money()
 
 
 class ApprovalRecordSerializer(serializers.ModelSerializer):
@@ -134,6 +194,10 @@ class ApprovalRecordSerializer(serializers.ModelSerializer):
 
 class PurchaseOrderSerializer(CommercialFieldsMixin, serializers.ModelSerializer):
     commercial_fields = ("net_total", "vat_total", "gross_total", "committed_total")
+    net_total = commercial_money()
+    vat_total = commercial_money()
+    gross_total = commercial_money()
+    committed_total = commercial_money()
     financial_year = serializers.CharField(source="budget_line.financial_year", read_only=True)
     category = serializers.CharField(source="budget_line.category", read_only=True)
     business_unit_code = serializers.CharField(source="business_unit.code", read_only=True)
@@ -159,6 +223,8 @@ class PurchaseOrderSerializer(CommercialFieldsMixin, serializers.ModelSerializer
             "gross_total",
             "committed_total",
             "approved_on",
+            "returned_reason",
+            "cancellation_reason",
             "lines",
             "approval_records",
         ]

@@ -9,8 +9,16 @@ delegated limits and thresholds).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -20,8 +28,8 @@ from rest_framework.views import APIView
 
 from accounts.models import BusinessUnit
 from accounts.roles import Role, can_see_commercial, has_role
-from accounts.scoping import unit_scope
 from core.exports import OFFICIAL_SENSITIVE_COMMERCIAL
+from core.financial_year import FinancialYear
 from devices.models import DeviceModel
 from procurement import selectors, services
 from procurement.api import serializers as s
@@ -46,15 +54,56 @@ class CommercialOnly(BasePermission):
 
 class EnvelopePositionView(APIView):
     permission_classes = [CommercialOnly]
+    PARAMETERS = {"as_of", "financial_year"}
 
     @extend_schema(
-        summary="The envelope position per financial year and category",
-        description="OFFICIAL-SENSITIVE [COMMERCIAL]. Budget, committed, received, forecast "
-        "demand cost and headroom (budget − committed), in pounds incl. VAT.",
+        summary="The envelope's headroom per financial year and budget line",
+        description="OFFICIAL-SENSITIVE [COMMERCIAL]. Per financial year and budget line: "
+        "budget, committed, received, forecast demand cost, the forecast cost of demand not "
+        "yet ordered and headroom (budget − committed − demand not yet ordered), in pounds "
+        "incl. VAT, with one signal each (within plan, forecast over budget, over plan "
+        "volume, closed). Demand of categories the envelope does not fund is in `unfunded`, "
+        "never counted. The same figures as the envelope page, its exports and the finance "
+        "report. An unknown query parameter is a 400 naming it.",
+        parameters=[
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.DATE,
+                description="Count orders approved and goods received on or before this day.",
+            ),
+            OpenApiParameter(
+                "financial_year",
+                OpenApiTypes.STR,
+                description="Only this year's lines and total, e.g. 2026/27.",
+            ),
+        ],
         responses={200: s.EnvelopePositionSerializer},
     )
     def get(self, request):
-        position = selectors.envelope_position(scope=unit_scope(request.user))
+        unknown = sorted(set(request.query_params) - self.PARAMETERS)
+        if unknown:
+            raise ValidationError(
+                {
+                    name: ["Unknown parameter: this endpoint takes as_of and financial_year."]
+                    for name in unknown
+                }
+            )
+        as_of = None
+        if request.query_params.get("as_of"):
+            try:
+                as_of = dt.date.fromisoformat(request.query_params["as_of"])
+            except ValueError:
+                raise ValidationError({"as_of": ["Give a date as YYYY-MM-DD."]}) from None
+        year = request.query_params.get("financial_year") or None
+        if year is not None:
+            try:
+                if FinancialYear.parse(year).label != year:
+                    raise ValueError(year)
+            except ValueError:
+                raise ValidationError(
+                    {"financial_year": ["Give a financial year as 2026/27."]}
+                ) from None
+        position = selectors.headroom(user=request.user, as_of=as_of, fy=year)
         data = {**position, "classification": OFFICIAL_SENSITIVE_COMMERCIAL}
         response = Response(s.EnvelopePositionSerializer(data).data)
         response["X-Classification"] = OFFICIAL_SENSITIVE_COMMERCIAL

@@ -18,12 +18,14 @@ from django.utils import timezone
 
 from accounts.roles import Role, user_roles
 from core.errors import DomainError
+from devices.models import Category
 from procurement.models import (
     COMMITTED_STATUSES,
     BudgetLine,
     BudgetTransfer,
     CapitalEnvelope,
     PurchaseOrder,
+    default_funded_categories,
 )
 from procurement.services.common import ZERO, gbp
 
@@ -44,8 +46,11 @@ def capital_envelope_create(
     owner=None,
     owner_role: str = Role.FINANCE.value,
     description: str = "",
+    funded_categories: list[str] | None = None,
 ) -> CapitalEnvelope:
-    """Record the approved capital envelope (the business case's £46.763m)."""
+    """Record the approved capital envelope (the business case's £46.763m) and the
+    categories it funds (by default the paper's: laptops, desktops, monitors and
+    smartphones)."""
     envelope = CapitalEnvelope(
         name=name,
         total=total,
@@ -53,6 +58,11 @@ def capital_envelope_create(
         owner=owner,
         owner_role=owner_role,
         description=description,
+        funded_categories=(
+            list(funded_categories)
+            if funded_categories is not None
+            else default_funded_categories()
+        ),
     )
     with transaction.atomic():
         envelope.full_clean()
@@ -64,10 +74,20 @@ def budget_line_create(
     *, envelope: CapitalEnvelope, financial_year: str, category: str, amount: Decimal
 ) -> BudgetLine:
     """Add a line to the envelope. The lines may never add up to more than the total
-    (the business case's "within the overall costs outlined in this paper")."""
+    (the business case's "within the overall costs outlined in this paper"), and a
+    line is only for a category the envelope funds (its scope is data:
+    ``CapitalEnvelope.funded_categories``)."""
     with transaction.atomic():
         # Lock the envelope so two lines added at once cannot both fit alone.
         envelope = CapitalEnvelope.objects.select_for_update().get(pk=envelope.pk)
+        if category not in envelope.funded_categories:
+            funded = ", ".join(Category(c).label.lower() for c in envelope.funded_categories)
+            raise DomainError(
+                f"The envelope funds {funded}; it has no line for {category}. Demand of other "
+                "categories is shown apart and never counted against it.",
+                field="category",
+                code="category_not_funded",
+            )
         line = BudgetLine(
             envelope=envelope, financial_year=financial_year, category=category, amount=amount
         )

@@ -37,6 +37,9 @@ from procurement.services.common import ZERO, gbp, london_today
 from procurement.services.contracts import approval_limit_for, threshold_in_force
 from procurement.services.envelope import _committed_on
 
+# As long as the order's reason columns hold.
+REASON_MAX = 500
+
 
 def _set_status(*, order: PurchaseOrder, to_status: str) -> None:
     """The one place an order's status changes; refuses what the machine does not allow.
@@ -319,11 +322,23 @@ def approval_requirements(*, purchase_order: PurchaseOrder, on_date: dt.date) ->
     return missing
 
 
-def purchase_order_approve(
-    *, purchase_order: PurchaseOrder, approved_by, on_date: dt.date | None = None
-) -> PurchaseOrder:
-    """Approve a submitted order, committing its gross value against its budget line
-    and the envelope.
+def purchase_order_approve(*, purchase_order: PurchaseOrder, approved_by) -> PurchaseOrder:
+    """Approve a submitted order today, committing its gross value against its budget
+    line and the envelope.
+
+    The approval day is always today in London: no caller names it, so nobody can
+    approve into a financial year that has closed, nor under thresholds or an
+    authority no longer in force (business case, "Financial, Commercial and
+    Procurement"). What the approval checks is ``_approve_on``'s docstring.
+    """
+    return _approve_on(purchase_order=purchase_order, approved_by=approved_by, day=london_today())
+
+
+def _approve_on(*, purchase_order: PurchaseOrder, approved_by, day: dt.date) -> PurchaseOrder:
+    """Approve ``purchase_order`` as on ``day``. Private: the one public door is
+    ``purchase_order_approve`` (today). The only other caller is the demo's loader of
+    past approvals (``procurement.demo``), which writes history as it stood on each
+    day under the same rules.
 
     Rules (business case, "Financial, Commercial and Procurement" and "Legal
     Comments"): the approver is neither the order's raiser nor the recorder of its
@@ -337,7 +352,7 @@ def purchase_order_approve(
     never exceed the line or the envelope ("Commitments may never exceed it, even
     under concurrent approvals").
     """
-    on_date = on_date or london_today()
+    on_date = day
     with transaction.atomic():
         # The race this guards: two approvals each read "£X committed", each see
         # room for themselves, and together overspend. Locking the envelope row,
@@ -459,11 +474,32 @@ def purchase_order_approve(
     return order
 
 
-def purchase_order_return_to_draft(*, purchase_order: PurchaseOrder, actor) -> PurchaseOrder:
+def _reason(reason: str | None, *, doing: str) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise DomainError(f"Give a reason for {doing}.", field="reason", code="reason_required")
+    if len(text) > REASON_MAX:
+        raise DomainError(
+            f"The reason must be {REASON_MAX} characters or fewer.",
+            field="reason",
+            code="reason_too_long",
+        )
+    return text
+
+
+def purchase_order_return_to_draft(
+    *, purchase_order: PurchaseOrder, actor, reason: str
+) -> PurchaseOrder:
+    """Send a submitted order back to its raiser for changes, saying why (the reason is
+    kept on the order and in its history)."""
+    text = _reason(reason, doing="returning the order to draft")
     with transaction.atomic():
         order = _lock_order(purchase_order)
         _set_status(order=order, to_status=PurchaseOrder.Status.DRAFT)
-        order.save(update_fields=["status"])
+        order.returned_reason = text
+        order.returned_by = actor
+        order.returned_at = timezone.now()
+        order.save(update_fields=["status", "returned_reason", "returned_by", "returned_at"])
     purchase_order.status = order.status
     return order
 
@@ -479,14 +515,26 @@ def purchase_order_mark_ordered(*, purchase_order: PurchaseOrder, actor) -> Purc
     return order
 
 
-def purchase_order_cancel(*, purchase_order: PurchaseOrder, actor) -> PurchaseOrder:
-    """Cancel an order not yet received; it releases its commitment."""
+def purchase_order_cancel(*, purchase_order: PurchaseOrder, actor, reason: str) -> PurchaseOrder:
+    """Cancel an order not yet received, saying why; it releases its commitment. The
+    database refuses a cancelled order without a reason, whatever the door."""
+    text = _reason(reason, doing="cancelling the order")
     with transaction.atomic():
         order = _lock_order(purchase_order)
         _set_status(order=order, to_status=PurchaseOrder.Status.CANCELLED)
         order.committed_total = ZERO
         order.cancelled_at = timezone.now()
-        order.save(update_fields=["status", "committed_total", "cancelled_at"])
+        order.cancellation_reason = text
+        order.cancelled_by = actor
+        order.save(
+            update_fields=[
+                "status",
+                "committed_total",
+                "cancelled_at",
+                "cancellation_reason",
+                "cancelled_by",
+            ]
+        )
     purchase_order.status, purchase_order.committed_total = order.status, order.committed_total
     return order
 

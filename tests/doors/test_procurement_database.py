@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from freezegun import freeze_time
 
 from procurement import services
 from procurement.models import (
@@ -24,6 +25,7 @@ from procurement.models import (
 )
 from procurement.services import orders as order_services
 from tests.procurement.doors_support import (
+    OPEN_DAY,
     build_world,
     raise_order,
     record,
@@ -296,10 +298,7 @@ def test_concurrent_off_contract_approvals_in_two_envelopes_cannot_both_slip_und
 
     def approve(order):
         try:
-            # The service door with its approval day: freezegun is not thread-safe.
-            services.purchase_order_approve(
-                purchase_order=order, approved_by=world.approver, on_date=dt.date(2025, 6, 2)
-            )
+            services.purchase_order_approve(purchase_order=order, approved_by=world.approver)
             outcomes.append("approved")
         except Exception as exc:  # noqa: BLE001 - recorded and asserted below
             outcomes.append(getattr(exc, "code", repr(exc)))
@@ -307,10 +306,13 @@ def test_concurrent_off_contract_approvals_in_two_envelopes_cannot_both_slip_und
             connection.close()
 
     threads = [threading.Thread(target=approve, args=(order,)) for order in orders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # The service approves today: the clock is set once, here, for both threads
+    # (freezegun is not safe to start and stop from several threads).
+    with freeze_time(OPEN_DAY):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     assert sorted(outcomes) == ["approval_missing", "approved"], outcomes
     assert PurchaseOrder.objects.filter(status=PurchaseOrder.Status.APPROVED).count() == 1

@@ -181,3 +181,12 @@ def refresh_estate(db):
     refresh_services.bau_rate_save(category=Category.LAPTOP, planning_unit_price=Decimal("1000.00"))
     refresh_services.eligibility_recompute()
     return devices
+
+
+def approve_on(order, approver, day: dt.date):
+    """Approve through the service on ``day``: the service approves only today, so
+    the clock is set to noon that day (London and UTC agree on the date at noon)."""
+    from freezegun import freeze_time
+
+    with freeze_time(dt.datetime.combine(day, dt.time(12, 0))):
+        return services.purchase_order_approve(purchase_order=order, approved_by=approver)

@@ -9,7 +9,9 @@ from ``build_world()``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
+from html import unescape
 from types import SimpleNamespace
 
 from django.contrib.messages import get_messages
@@ -138,6 +140,18 @@ def page_messages(response) -> str:
     return " ".join(str(m) for m in get_messages(response.wsgi_request))
 
 
+def error_summary(response) -> str:
+    """The text of the page's GOV.UK error summary ("" when it has none)."""
+    html = response.content.decode()
+    start = html.find('class="govuk-error-summary"')
+    if start < 0:
+        return ""
+    start = html.find(">", start) + 1
+    end = html.find("</ul>", start)
+    text = re.sub(r"<[^>]+>", " ", html[start:end])
+    return " ".join(unescape(text).split())
+
+
 def approve_through(door: str, order: PurchaseOrder, user) -> tuple[str, str]:
     """Approve ``order`` as ``user`` through a door: (code, message); ("ok", "") when
     approved. The page gives no code, only its message ("page" for a refusal)."""
@@ -153,11 +167,15 @@ def approve_through(door: str, order: PurchaseOrder, user) -> tuple[str, str]:
         response = client.post(
             reverse("procurement:purchase_order_approve", args=[order.pk]), {"confirm": "on"}
         )
-        assert response.status_code == 302
         order.refresh_from_db()
         if order.status == PurchaseOrder.Status.APPROVED:
+            assert response.status_code == 302
             return "ok", ""
-        return "page", page_messages(response)
+        # A refusal comes back on the order's page, in the GOV.UK error summary.
+        assert response.status_code == 200
+        summary = error_summary(response)
+        assert summary.startswith("There is a problem"), summary
+        return "page", summary
     if door == "api":
         client = APIClient()
         client.force_authenticate(user)

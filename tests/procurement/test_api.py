@@ -12,7 +12,7 @@ from accounts.roles import Role
 from procurement import services
 from procurement.models import PurchaseOrder
 from tests.factories import BusinessUnitFactory, UserFactory
-from tests.procurement.conftest import award
+from tests.procurement.conftest import approve_on, award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 BASE = "/api/v1/procurement"
@@ -28,9 +28,7 @@ def _client(role, **kwargs):
 @pytest.fixture
 def approved_order(make_order, commercial_officer):
     order = make_order("12345.67")
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
-    )
+    approve_on(order, commercial_officer, dt.date(2025, 6, 2))
     return order
 
 

@@ -12,7 +12,7 @@ from core.errors import DomainError
 from procurement import services
 from procurement.models import ApprovalRecord, Contract, ProcurementThreshold, PurchaseOrder
 from tests.factories import UserFactory
-from tests.procurement.conftest import APPROVAL_DAY, award
+from tests.procurement.conftest import APPROVAL_DAY, approve_on, award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 
@@ -34,9 +34,7 @@ def _record(order, kind, by=None):
 def test_finance_officer_may_approve_up_to_their_delegated_limit(make_order, finance_officer):
     order = make_order("100000.00")
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=finance_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, finance_officer, APPROVAL_DAY)
 
     order.refresh_from_db()
     assert order.status == PurchaseOrder.Status.APPROVED
@@ -47,9 +45,7 @@ def test_finance_officer_refused_a_penny_over_their_delegated_limit(make_order, 
     order = make_order("100000.01")
 
     with pytest.raises(DomainError, match=r"delegated limit is £100,000.00 \(£0.01 over\)"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=finance_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, finance_officer, APPROVAL_DAY)
     order.refresh_from_db()
     assert order.status == PurchaseOrder.Status.SUBMITTED
 
@@ -57,9 +53,7 @@ def test_finance_officer_refused_a_penny_over_their_delegated_limit(make_order, 
 def test_commercial_officer_may_approve_above_the_finance_limit(make_order, commercial_officer):
     order = make_order("150000.00")
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
@@ -68,9 +62,7 @@ def test_asset_manager_has_no_authority_to_approve(make_order, asset_manager):
     order = make_order("100.00")
 
     with pytest.raises(DomainError, match="no delegated authority"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=asset_manager, on_date=APPROVAL_DAY
-        )
+        approve_on(order, asset_manager, APPROVAL_DAY)
 
 
 def test_raiser_cannot_approve_their_own_order(make_order, laptop_line, supplier, unit):
@@ -80,9 +72,7 @@ def test_raiser_cannot_approve_their_own_order(make_order, laptop_line, supplier
     order.save(update_fields=["raised_by"])
 
     with pytest.raises(DomainError, match="raised an order cannot approve"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=approver, on_date=APPROVAL_DAY
-        )
+        approve_on(order, approver, APPROVAL_DAY)
 
 
 # --- the procurement-regulations threshold (£213,477 incl. VAT) ------------------
@@ -91,9 +81,7 @@ def test_raiser_cannot_approve_their_own_order(make_order, laptop_line, supplier
 def test_order_just_below_regulations_threshold_needs_no_contract(make_order, commercial_officer):
     order = make_order("213476.99")
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
@@ -104,9 +92,7 @@ def test_order_at_regulations_threshold_refused_without_compliant_route(
     order = make_order("213477.00")
 
     with pytest.raises(DomainError, match="at or above the procurement-regulations threshold"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
     assert PurchaseOrder.objects.get(pk=order.pk).committed_total == 0
 
 
@@ -116,9 +102,7 @@ def test_order_at_regulations_threshold_approved_on_compliant_call_off_with_conf
     order = make_order("213477.00", contract=call_off)
     _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
@@ -129,9 +113,7 @@ def test_order_at_regulations_threshold_refused_without_confirmation_record(
     order = make_order("213477.00", contract=call_off)
 
     with pytest.raises(DomainError, match="must confirm the compliant route"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_call_off_whose_ordering_process_was_not_followed_is_not_a_compliant_route(
@@ -143,9 +125,7 @@ def test_call_off_whose_ordering_process_was_not_followed_is_not_a_compliant_rou
     _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     with pytest.raises(DomainError, match="compliant route"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_only_commercial_officers_confirm_the_route(make_order, finance_officer):
@@ -164,9 +144,7 @@ def test_order_just_below_dmpc_threshold_needs_no_dmpc_record(
     order = make_order("499999.99", contract=call_off)
     _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
@@ -178,14 +156,10 @@ def test_order_at_dmpc_threshold_refused_until_dmpc_approval_recorded(
     _record(order, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     with pytest.raises(DomainError, match="DMPC approval / no call-in"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
     _record(order, ApprovalRecord.Kind.DMPC)
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
 
@@ -208,9 +182,7 @@ def test_old_threshold_applies_the_day_before_a_new_one_takes_effect(
     order = make_order("220000.00")
 
     with pytest.raises(DomainError, match=r"threshold of £213,477.00"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 12, 31)
-        )
+        approve_on(order, commercial_officer, dt.date(2025, 12, 31))
 
 
 def test_new_threshold_applies_on_the_day_it_takes_effect(
@@ -218,9 +190,7 @@ def test_new_threshold_applies_on_the_day_it_takes_effect(
 ):
     order = make_order("220000.00")
 
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2026, 1, 1)
-    )
+    approve_on(order, commercial_officer, dt.date(2026, 1, 1))
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
@@ -231,9 +201,7 @@ def test_new_threshold_boundary_is_inclusive_on_its_first_day(
     order = make_order("250000.00")
 
     with pytest.raises(DomainError, match=r"threshold of £250,000.00"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2026, 1, 1)
-        )
+        approve_on(order, commercial_officer, dt.date(2026, 1, 1))
 
 
 def test_lowered_dmpc_threshold_catches_an_order_from_its_first_day(
@@ -263,9 +231,7 @@ def test_approval_refused_when_no_threshold_is_in_force(make_order, commercial_o
     order = make_order("100.00")
 
     with pytest.raises(DomainError, match="No procurement thresholds are in force"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2023, 12, 31)
-        )
+        approve_on(order, commercial_officer, dt.date(2023, 12, 31))
 
 
 def test_new_delegated_limit_applies_from_its_effective_date(make_order, finance_officer):
@@ -275,12 +241,8 @@ def test_new_delegated_limit_applies_from_its_effective_date(make_order, finance
     order = make_order("120000.00")
 
     with pytest.raises(DomainError, match="delegated limit is £100,000.00"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=finance_officer, on_date=dt.date(2025, 8, 31)
-        )
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=finance_officer, on_date=dt.date(2025, 9, 1)
-    )
+        approve_on(order, finance_officer, dt.date(2025, 8, 31))
+    approve_on(order, finance_officer, dt.date(2025, 9, 1))
     assert PurchaseOrder.objects.get(pk=order.pk).status == PurchaseOrder.Status.APPROVED
 
 
@@ -294,18 +256,14 @@ def test_approval_refused_when_budget_line_would_be_exceeded(
     first = make_order("600000.00", contract=call_off)
     _record(first, ApprovalRecord.Kind.COMPLIANT_ROUTE)
     _record(first, ApprovalRecord.Kind.DMPC)
-    services.purchase_order_approve(
-        purchase_order=first, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(first, commercial_officer, APPROVAL_DAY)
     # When an order for £400,000.01 is approved
     second = make_order("400000.01", contract=call_off)
     _record(second, ApprovalRecord.Kind.COMPLIANT_ROUTE)
 
     # Then it is refused, saying by how much
     with pytest.raises(DomainError, match=r"would exceed the 2025/26 laptop line by £0.01"):
-        services.purchase_order_approve(
-            purchase_order=second, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(second, commercial_officer, APPROVAL_DAY)
     assert PurchaseOrder.objects.get(pk=second.pk).status == PurchaseOrder.Status.SUBMITTED
 
 
@@ -317,9 +275,7 @@ def test_order_filling_the_line_exactly_is_approved(make_order, commercial_offic
     _record(first, ApprovalRecord.Kind.DMPC)
 
     for order in (first, second):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
     assert services._committed_on(budget_line_ids=[first.budget_line_id]) == Decimal("1000000.00")
 
@@ -330,20 +286,18 @@ def test_approval_refused_when_envelope_would_be_exceeded(make_order, commercial
     order = make_order("60000.00")
 
     with pytest.raises(DomainError, match=r"would exceed the envelope by £10,000.00"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_cancelling_an_approved_order_releases_its_commitment(
     make_order, commercial_officer, laptop_line
 ):
     order = make_order("90000.00")
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
-    services.purchase_order_cancel(purchase_order=order, actor=commercial_officer)
+    services.purchase_order_cancel(
+        purchase_order=order, actor=commercial_officer, reason="Supplier withdrew"
+    )
 
     assert services._committed_on(budget_line_ids=[laptop_line.pk]) == 0
 
@@ -367,23 +321,15 @@ def test_approval_refused_when_the_contract_ceiling_would_be_exceeded(
         end_date=dt.date(2026, 3, 31),
     )
     award(small)
-    services.purchase_order_approve(
-        purchase_order=make_order("100000.00", contract=small),
-        approved_by=commercial_officer,
-        on_date=APPROVAL_DAY,
-    )
+    approve_on(make_order("100000.00", contract=small), commercial_officer, APPROVAL_DAY)
     order = make_order("50000.01", contract=small)
 
     with pytest.raises(DomainError, match=r"ceiling of £150,000.00 by £0.01"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_approval_refused_outside_the_contract_term(make_order, commercial_officer, call_off):
     order = make_order("100.00", contract=call_off)
 
     with pytest.raises(DomainError, match="not in force on 01 April 2027"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2027, 4, 1)
-        )
+        approve_on(order, commercial_officer, dt.date(2027, 4, 1))

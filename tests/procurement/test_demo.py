@@ -13,6 +13,7 @@ from devices.models import Device
 from procurement import demo, selectors
 from procurement.models import BudgetLine, CapitalEnvelope, PurchaseOrder, ReceivedDevice
 from tests.factories import BusinessUnitFactory, DeviceModelFactory, ManufacturerFactory
+from tests.procurement.conftest import approve_on
 
 
 @pytest.fixture
@@ -65,7 +66,6 @@ def test_demo_obeys_the_approval_rules_and_leaves_a_journey_for_the_second_finan
 ):
     from django.contrib.auth import get_user_model
 
-    from procurement import services
     from procurement.models import ApprovalAuthority, Contract
 
     demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
@@ -85,7 +85,23 @@ def test_demo_obeys_the_approval_rules_and_leaves_a_journey_for_the_second_finan
         raised_by=raiser,
         gross_total__lte=Decimal("213476.99"),
     )
-    services.purchase_order_approve(
-        purchase_order=waiting, approved_by=approver, on_date=dt.date(2026, 11, 25)
-    )
+    approve_on(waiting, approver, dt.date(2026, 11, 25))
     assert PurchaseOrder.objects.get(pk=waiting.pk).status == PurchaseOrder.Status.APPROVED
+    # Cancelled orders say why (the database requires it).
+    cancelled = PurchaseOrder.objects.filter(status=PurchaseOrder.Status.CANCELLED)
+    assert cancelled.exists() and not cancelled.filter(cancellation_reason="").exists()
+
+
+def test_demo_history_is_dated_in_the_past_and_no_approval_falls_in_a_closed_year(small_estate):
+    from core.financial_year import FinancialYear, financial_year
+
+    demo.seed(rng=random.Random("demo"), today=dt.date(2026, 11, 25), stdout=io.StringIO())
+
+    approved = PurchaseOrder.objects.filter(approved_on__isnull=False).select_related("budget_line")
+    assert approved.exists()
+    for order in approved:
+        assert order.approved_on < dt.date(2026, 11, 25)
+        # Each approval was made while its line's year was open.
+        assert financial_year(order.approved_on) <= FinancialYear.parse(
+            order.budget_line.financial_year
+        )

@@ -11,6 +11,7 @@ from core.errors import DomainError
 from procurement import services
 from procurement.models import BudgetLine, BudgetTransfer, Contract
 from tests.factories import UserFactory
+from tests.procurement.conftest import approve_on
 
 
 def test_budget_lines_may_fill_the_envelope_exactly(envelope):
@@ -107,9 +108,7 @@ def test_transfer_refused_when_it_would_take_committed_money(
         services.approval_record_add(
             purchase_order=order, kind=kind, reference="ref", recorded_by=recorder
         )
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
-    )
+    approve_on(order, commercial_officer, dt.date(2025, 6, 2))
 
     # When £300,000 is moved away, Then it is refused and nothing moves
     with pytest.raises(DomainError, match=r"£200,000.00 uncommitted.*£100,000.00 short"):

@@ -5,12 +5,14 @@ Only the ones that fit may win; the sums in the database afterwards must never
 exceed the line or the envelope, and exactly as many orders as fit are approved.
 """
 
+import datetime as dt
 import threading
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.db.models import Sum
+from freezegun import freeze_time
 
 from accounts.roles import Role
 from core.errors import DomainError
@@ -31,9 +33,7 @@ def _approve_all_at_once(orders, approver):
     def worker(order):
         try:
             barrier.wait(timeout=30)
-            services.purchase_order_approve(
-                purchase_order=order, approved_by=approver, on_date=APPROVAL_DAY
-            )
+            services.purchase_order_approve(purchase_order=order, approved_by=approver)
             result = "approved"
         except DomainError as exc:
             result = exc.message
@@ -45,10 +45,13 @@ def _approve_all_at_once(orders, approver):
             outcomes.append(result)
 
     threads = [threading.Thread(target=worker, args=(order,)) for order in orders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    # The service approves today: the clock is set once, here, for every thread
+    # (freezegun is not safe to start and stop from several threads).
+    with freeze_time(dt.datetime.combine(APPROVAL_DAY, dt.time(12, 0))):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
     approved = [o for o in outcomes if o == "approved"]
     refused = [o for o in outcomes if o != "approved"]
     return approved, refused

@@ -16,7 +16,7 @@ from devices.models import Device
 from procurement import services
 from procurement.models import PurchaseOrder
 from tests.factories import BusinessUnitFactory, UserFactory
-from tests.procurement.conftest import award
+from tests.procurement.conftest import approve_on, award
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 
@@ -24,9 +24,7 @@ pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 @pytest.fixture
 def approved_order(make_order, commercial_officer):
     order = make_order("12345.67")
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
-    )
+    approve_on(order, commercial_officer, dt.date(2025, 6, 2))
     return order
 
 
@@ -45,7 +43,7 @@ def test_finance_dashboard_shows_figures_marked_commercial(client, approved_orde
     body = response.content.decode()
     assert OFFICIAL_SENSITIVE_COMMERCIAL in body
     assert "12,345.67" in body  # committed on the laptop line
-    assert "Forecast demand cost" in body
+    assert "Demand not yet ordered" in body and "Headroom" in body
     assert 'id="burn-down-chart"' in body and 'data-test="burn-down-table"' in body
 
 
@@ -59,8 +57,14 @@ def test_dashboard_shows_the_refresh_forecast_cost_of_each_line(
     response = client.get(reverse("procurement:dashboard"))
 
     row = next(r for r in response.context["position"]["rows"] if r["category"] == "laptop")
-    assert row["forecast"] == Decimal("4000.00")
-    assert "4,000.00" in response.content.decode()
+    assert row["forecast_cost"] == Decimal("4000.00")
+    # One laptop is already on the approved order: three are still to buy (£3,000),
+    # and that is what the headroom takes off.
+    assert (row["ordered_volume"], row["outstanding_volume"]) == (1, 3)
+    assert row["outstanding_cost"] == Decimal("3000.00")
+    assert row["headroom"] == Decimal("1000000.00") - Decimal("12345.67") - Decimal("3000.00")
+    body = response.content.decode()
+    assert "£3,000.00" in body and "3 of 4 devices" in body
 
 
 @freeze_time("2025-06-15 12:00:00")
@@ -81,7 +85,7 @@ def test_scenario_page_fragment_compares_the_scenario_with_the_envelope(
     fragment = client.get(fragment_url, headers={"HX-Request": "true"})
     body = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in body
-    assert "£4,000.00" in body and "£3,200.00" in body and "Saving" in body
+    assert "£4,000" in body and "£3,200" in body and "Headroom gained" in body
 
     full_page = client.get(fragment_url)
     assert OFFICIAL_SENSITIVE_COMMERCIAL in full_page.content.decode()
@@ -181,7 +185,7 @@ def test_order_journey_through_the_pages(client, laptop_line, supplier, unit, la
             "lines-0-device_model": laptop_model.pk,
             "lines-0-quantity": "2",
             "lines-0-unit_price": "500.00",
-            "lines-0-vat_rate": "0.2",
+            "lines-0-vat_percent": "20",
         },
     )
     order = PurchaseOrder.objects.get()
@@ -340,7 +344,7 @@ def test_receipt_upload_of_another_file_type_is_refused(client, approved_order, 
     )
 
     assert response.status_code == 200
-    assert "Upload a .csv or .txt file." in response.content.decode()
+    assert "The file must be a .csv or .txt file" in response.content.decode()
     assert not Device.objects.exists()
 
 
@@ -417,9 +421,7 @@ def test_dashboard_for_a_scoped_finance_officer_counts_only_their_units(
 ):
     # Given an approved order for another unit
     order = make_order("777.77")
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
-    )
+    approve_on(order, commercial_officer, dt.date(2025, 6, 2))
     # When a finance officer scoped to a different unit opens the dashboard
     _login(client, Role.FINANCE, units=[BusinessUnitFactory()])
 
@@ -435,7 +437,10 @@ def test_submitted_order_returned_to_draft_and_its_lines_changed_on_the_pages(
     order = make_order("100.00")
     _login(client, Role.FINANCE)
 
-    client.post(reverse("procurement:purchase_order_return_to_draft", args=[order.pk]))
+    client.post(
+        reverse("procurement:purchase_order_return_to_draft", args=[order.pk]),
+        {"reason": "Three laptops, not one"},
+    )
     page = client.get(reverse("procurement:purchase_order_edit", args=[order.pk]))
     response = client.post(
         reverse("procurement:purchase_order_edit", args=[order.pk]),
@@ -445,7 +450,7 @@ def test_submitted_order_returned_to_draft_and_its_lines_changed_on_the_pages(
             "lines-0-device_model": laptop_model.pk,
             "lines-0-quantity": "3",
             "lines-0-unit_price": "10.00",
-            "lines-0-vat_rate": "0.2",
+            "lines-0-vat_percent": "20",
         },
     )
 

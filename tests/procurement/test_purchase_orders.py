@@ -10,6 +10,7 @@ from core.errors import DomainError
 from procurement import services
 from procurement.models import ALLOWED_TRANSITIONS, PurchaseOrder
 from tests.factories import DeviceModelFactory
+from tests.procurement.conftest import approve_on
 
 S = PurchaseOrder.Status
 APPROVAL_DAY = dt.date(2025, 6, 2)
@@ -104,9 +105,7 @@ def test_order_moves_draft_submitted_approved_ordered(
     assert order.status == S.DRAFT
 
     services.purchase_order_submit(purchase_order=order, actor=raiser)
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
     services.purchase_order_mark_ordered(purchase_order=order, actor=commercial_officer)
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == S.ORDERED
@@ -116,23 +115,17 @@ def test_draft_cannot_be_approved(make_order, commercial_officer, thresholds, au
     order = make_order("100.00", submit=False)
 
     with pytest.raises(DomainError, match="cannot move from Draft to Approved"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_approved_order_cannot_be_approved_twice(
     make_order, commercial_officer, thresholds, authorities
 ):
     order = make_order("100.00")
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-    )
+    approve_on(order, commercial_officer, APPROVAL_DAY)
 
     with pytest.raises(DomainError, match="cannot move from Approved to Approved"):
-        services.purchase_order_approve(
-            purchase_order=order, approved_by=commercial_officer, on_date=APPROVAL_DAY
-        )
+        approve_on(order, commercial_officer, APPROVAL_DAY)
 
 
 def test_submitted_order_cannot_be_marked_ordered(make_order, raiser):
@@ -145,14 +138,16 @@ def test_submitted_order_cannot_be_marked_ordered(make_order, raiser):
 def test_submitted_order_can_go_back_to_draft(make_order, raiser):
     order = make_order("100.00")
 
-    services.purchase_order_return_to_draft(purchase_order=order, actor=raiser)
+    services.purchase_order_return_to_draft(
+        purchase_order=order, actor=raiser, reason="Wrong model"
+    )
 
     assert PurchaseOrder.objects.get(pk=order.pk).status == S.DRAFT
 
 
 def test_cancelled_order_cannot_be_submitted(make_order, raiser):
     order = make_order("100.00", submit=False)
-    services.purchase_order_cancel(purchase_order=order, actor=raiser)
+    services.purchase_order_cancel(purchase_order=order, actor=raiser, reason="Not needed")
 
     with pytest.raises(DomainError, match="cannot move from Cancelled to Submitted"):
         services.purchase_order_submit(purchase_order=order, actor=raiser)
@@ -209,7 +204,9 @@ def test_approvals_recorded_for_the_old_value_no_longer_count_after_the_lines_ch
     services.approval_record_add(
         purchase_order=order, kind="compliant_route", reference="R", recorded_by=commercial_officer
     )
-    services.purchase_order_return_to_draft(purchase_order=order, actor=raiser)
+    services.purchase_order_return_to_draft(
+        purchase_order=order, actor=raiser, reason="Wrong model"
+    )
 
     services.purchase_order_lines_replace(
         purchase_order=order,

@@ -18,6 +18,7 @@ from procurement.models import (
     ReceivedDevice,
 )
 from tests.factories import BusinessUnitFactory, DeviceFactory, UserFactory
+from tests.procurement.conftest import approve_on
 
 S = PurchaseOrder.Status
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
@@ -41,9 +42,7 @@ def ordered(laptop_line, supplier, unit, laptop_model, raiser, commercial_office
         ],
     )
     services.purchase_order_submit(purchase_order=order, actor=raiser)
-    services.purchase_order_approve(
-        purchase_order=order, approved_by=commercial_officer, on_date=dt.date(2025, 6, 2)
-    )
+    approve_on(order, commercial_officer, dt.date(2025, 6, 2))
     services.purchase_order_mark_ordered(purchase_order=order, actor=commercial_officer)
     return order
 

@@ -7,13 +7,14 @@ import pytest
 from freezegun import freeze_time
 
 from procurement import selectors, services
+from tests.procurement.conftest import approve_on
 
 pytestmark = pytest.mark.usefixtures("thresholds", "authorities")
 DAY = dt.date(2025, 6, 2)
 
 
 def _approve(order, approver, on_date=DAY):
-    services.purchase_order_approve(purchase_order=order, approved_by=approver, on_date=on_date)
+    approve_on(order, approver, on_date)
 
 
 def test_position_sums_commitments_and_receipts_per_line(
@@ -39,8 +40,10 @@ def test_position_sums_commitments_and_receipts_per_line(
     assert row["committed"] == Decimal("1500.00")
     assert row["received"] == Decimal("500.00")
     assert row["headroom"] == laptop_line.amount - Decimal("1500.00")
-    # No devices and no refresh policies: refresh forecasts no demand, and says so.
-    assert row["forecast"] == Decimal("0") and position["forecast_available"] is True
+    # 2025/26 has closed (the clock is not frozen): no demand is still to be bought
+    # against it, so its headroom is what is left uncommitted, and it says so.
+    assert row["closed"] is True and row["signal"] == "closed"
+    assert row["outstanding_cost"] == Decimal("0") and row["forecast_cost"] == Decimal("0")
     assert position["headroom"] == Decimal("46763000.00") - Decimal("1500.00")
     # As of the day before the receipt, nothing was received yet
     earlier = selectors.envelope_position(as_of=dt.date(2025, 6, 30))
@@ -75,14 +78,15 @@ def test_report_selectors_run_a_constant_number_of_queries(
     few = len(ctx.captured_queries)
     for _ in range(5):
         _approve(make_order("10.00"), commercial_officer)
-    for category in ("desktop", "monitor", "smartphone", "tablet"):
+    for category in ("desktop", "monitor", "smartphone"):
         services.budget_line_create(
             envelope=envelope, financial_year="2025/26", category=category, amount=Decimal("1")
         )
     # envelope_position: the envelope, its lines, commitments, receipts, ordered and
-    # received volumes (6), then refresh's forecast for the lines' years (its own
-    # grouped queries, as many for one line as for five). commitment_burn_down: the envelope, line years, one
-    # monthly aggregate (3). The same for 1 order and 1 line as for 6 and 5.
+    # received volumes (6), the plan baseline (1-2), then refresh's forecast for the
+    # lines' open years (its own grouped queries, as many for one line as for four).
+    # commitment_burn_down: the envelope, line years, one monthly aggregate (3). The
+    # same for 1 order and 1 line as for 6 orders and 4 lines.
     with django_assert_num_queries(few):
         run()
 
@@ -95,27 +99,34 @@ def test_position_carries_the_refresh_forecast_of_each_line(laptop_line, refresh
     position = selectors.envelope_position()
 
     row = next(r for r in position["rows"] if r["budget_line_id"] == laptop_line.pk)
-    assert (row["forecast"], row["forecast_volume"]) == (Decimal("4000.00"), 4)
+    assert (row["forecast_cost"], row["forecast_volume"]) == (Decimal("4000.00"), 4)
+    # Nothing ordered yet: all of it is demand still to buy, counted in the headroom.
+    assert row["outstanding_cost"] == Decimal("4000.00")
+    assert row["headroom"] == laptop_line.amount - Decimal("4000.00")
 
 
 @freeze_time("2025-06-15 12:00:00")
 def test_a_scenario_is_compared_with_the_envelope_over_its_years(
     laptop_line, refresh_estate, asset_manager
 ):
-    """Cheaper laptops (£800) in a refresh scenario: the saving and the headroom left
-    in the envelope, over the envelope's own years, from refresh's real forecast."""
+    """Cheaper laptops (£800) in a refresh scenario: the headroom gained and the
+    headroom left in the envelope, from refresh's real forecast."""
     from refresh import services as refresh_services
 
     scenario = refresh_services.scenario_save(
         name="Cheaper laptops", overrides={"unit_prices": {"laptop": "800"}}, actor=asset_manager
     )
 
-    comparison = selectors.scenario_against_envelope(scenario=scenario)
+    comparison = selectors.scenario_envelope(scenario=scenario)
 
     assert comparison["financial_years"] == ["2025/26"]
-    assert (comparison["base_cost"], comparison["scenario_cost"]) == (
+    base = comparison["base"]["rows"][0]
+    moved = comparison["scenario"]["rows"][0]
+    assert (base["outstanding_cost"], moved["outstanding_cost"]) == (
         Decimal("4000.00"),
         Decimal("3200.00"),
     )
+    # The same headroom sum as the envelope page, with the scenario's forecast.
+    assert comparison["base_headroom"] == selectors.headroom()["headroom"]
     assert comparison["saving"] == Decimal("800.00")
     assert comparison["scenario_headroom"] == Decimal("46763000.00") - Decimal("3200.00")
