@@ -1,4 +1,15 @@
-"""The one Celery app. Broker and eagerness come from settings (REDIS_URL)."""
+"""The one Celery app. Its configuration is the CELERY_* settings (config/settings.py):
+
+- the broker: CELERY_BROKER_URL, else BROKER_URL, else REDIS_URL; none set means no
+  worker, and tasks run in-process (eagerly, or on the web process's threads with
+  TASKS_IN_THREADS: core/background.py);
+- late acknowledgement with reject_on_worker_lost, prefetch of one, time limits, and
+  for Redis a visibility timeout longer than the longest task;
+- the reapers' beat schedule (CELERY_BEAT_SCHEDULE), installed by django-celery-beat's
+  DatabaseScheduler.
+
+README "Operations" explains the broker choice, the leases and the reaper.
+"""
 
 import os
 
