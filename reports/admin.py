@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from accounts.admin import ScopedAdminMixin, ViewOnlyAdminMixin
 from core.errors import DomainError
 from reports import services
-from reports.models import ReportRun
+from reports.models import ReportNotification, ReportRun
 
 
 @admin.register(ReportRun)
@@ -52,3 +52,19 @@ class ReportRunAdmin(ViewOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
                 queued += 1
         if queued:
             self.message_user(request, f"{queued} report(s) queued to generate again.")
+
+
+@admin.register(ReportNotification)
+class ReportNotificationAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """The outbox of "your report is ready" e-mails, written with each run's success
+    and sent by the workers (``reports.notifications``): shown, never edited. Staff
+    see the notifications of the runs within their unit scope."""
+
+    list_display = ("dedupe_key", "run", "recipient", "status", "attempts", "sent_at")
+    list_filter = ("status",)
+    raw_id_fields = ("run",)
+    list_select_related = ("run__business_unit",)
+
+    def get_queryset(self, request):
+        runs = ReportRun.objects.visible_to(request.user)
+        return super().get_queryset(request).filter(run__in=runs)

@@ -8,8 +8,10 @@ from decimal import Decimal
 
 from accounts.models import BusinessUnit
 from core.exports import OFFICIAL, OFFICIAL_SENSITIVE_COMMERCIAL
+from core.financial_year import LONDON
+from devices.status_colours import chart_fill
 from reports import selectors
-from reports.selectors import CATEGORIES, CATEGORY_LABELS, HEADLINE_LABELS, STATUS_LABELS
+from reports.selectors import CATEGORIES, CATEGORY_LABELS, STATUS_LABELS
 from reports.writers import Chart, ReportDocument, Table
 
 STEWARDSHIP_TITLE = "Device stewardship report"
@@ -31,12 +33,16 @@ def stewardship_document(
 ) -> ReportDocument:
     """The stewardship report holds no commercial figures (no prices or costs), so it is OFFICIAL.
 
+    It opens with the headline figures against the previous report (the trend), then
+    each section; what the reader needs to know about the run and the device rows
+    comes last. Every figure is as at the period's end.
+
     Device rows follow the device-rows rule (``selectors.max_device_rows``; the
     ``max_device_rows`` argument overrides the setting): the whole subtree up to the
     cap, above it the unit's own devices plus a per-sub-unit sheet and a note.
     """
     cap = selectors.max_device_rows() if max_device_rows is None else max_device_rows
-    headline = [(HEADLINE_LABELS[k], v) for k, v in figures["headline"].items()]
+    as_at = selectors.as_at_label(period_end)
     statuses = list(next(iter(figures["by_category_status"].values())).keys())
     status_rows = []
     for category in CATEGORIES:
@@ -49,8 +55,10 @@ def stewardship_document(
         + [sum(r[-1] for r in status_rows)]
     )
     tables = [
+        _trend_table(trend_rows, previous_label),
         Table(
             title="Devices by category and status",
+            note=f"Devices the unit and its sub-units held at {as_at}.",
             header=["Category", *[STATUS_LABELS[s] for s in statuses], "Total"],
             rows=status_rows,
             chart=Chart(
@@ -58,13 +66,17 @@ def stewardship_document(
                 value_columns=list(range(1, len(statuses) + 1)),
                 stacked=True,
                 rows=len(CATEGORIES),
+                colours=[chart_fill(s) for s in statuses],
             ),
         ),
         Table(
             title="Devices in use against entitlement",
             note=(
                 "In use means deployed or in repair. Entitled is the sum of the role "
-                "entitlements of the unit's current people (leavers excluded)."
+                "entitlements of the unit's people at the period's end (leavers excluded). "
+                "Beyond entitlement counts, person by person, the devices each holds past "
+                "their role's allowance and any approved exception: its total is the "
+                "headline figure."
             ),
             header=["Category", "In use", "Entitled", "Beyond entitlement"],
             rows=[
@@ -86,6 +98,25 @@ def stewardship_document(
                     p["allowed"],
                 ]
                 for p in figures["people_over"]
+            ],
+        ),
+        Table(
+            title="Entitlement exceptions awaiting review",
+            note=(
+                "Requested before the period's end and not yet approved or refused by then, "
+                "for the unit and its sub-units. Each needs a decision by someone other than "
+                "the requester."
+            ),
+            header=["Staff number", "Unit", "Category", "Extra devices", "Requested on"],
+            rows=[
+                [
+                    e["staff_number"],
+                    e["unit"],
+                    CATEGORY_LABELS.get(e["category"], e["category"]),
+                    e["extra"],
+                    dt.date.fromisoformat(e["requested_on"]),
+                ]
+                for e in figures.get("exceptions_open", [])
             ],
         ),
         Table(
@@ -119,32 +150,11 @@ def stewardship_document(
                 for p in figures["leavers"]
             ],
         ),
-        _refresh_table(figures["refresh"]),
+        _refresh_table(figures["refresh"], period_end),
         Table(
             title="Lost or stolen in the period",
             header=["Category", "Devices"],
             rows=[[CATEGORY_LABELS[c], n] for c, n in figures["lost"].items()],
-        ),
-        Table(
-            title="Trend against the previous report",
-            note=(
-                f"Previous report: {previous_label}."
-                if previous_label
-                else "No previous report for this unit: this is the first."
-            ),
-            header=["Figure", "Previous", "This period", "Change"],
-            rows=[[r["label"], r["previous"], r["current"], r["change"]] for r in trend_rows],
-            chart=Chart(
-                title="This period against the previous report",
-                value_columns=[1, 2],
-                kind="bar",
-                rows=9,
-                y_title="",
-            )
-            if previous_label
-            else None,
-            pdf_limit=None,
-            in_pdf=bool(previous_label),
         ),
     ]
     whole = selectors.lists_whole_subtree(figures, cap)
@@ -154,10 +164,16 @@ def stewardship_document(
         marking=OFFICIAL,
         period_label=period_label,
         generated_at=generated_at,
-        headline=headline,
-        headline_in_pdf=not previous_label,
+        as_at=f"Figures as at {as_at}",
         tables=tables,
         notes=[] if whole else [device_rows_note(figures, cap)],
+        about=[
+            ("Period", period_label),
+            ("Figures as at", as_at),
+            ("Previous report", previous_label or "None: this is the unit's first"),
+            ("Generated", f"{generated_at.astimezone(LONDON):%-d %B %Y %H:%M}"),
+            ("Classification", OFFICIAL),
+        ],
     )
     if not whole:
         document.sheets = [("Sub-units", [_sub_unit_table(figures, cap)])]
@@ -174,6 +190,34 @@ def stewardship_document(
             unit=unit, period_end=period_end, idle_days=idle_days, direct_only=not whole
         )
     return document
+
+
+def _trend_table(trend_rows: list[dict], previous_label: str | None) -> Table:
+    """The headline figures against the previous report: the report's first table.
+    A figure with nothing to compare shows "—" and the note says why."""
+    missing = [r["label"] for r in trend_rows if previous_label and r["previous"] is None]
+    if previous_label is None:
+        note = "No earlier report for this unit: this is the first, so Previous and Change show —."
+    else:
+        note = f"Previous: the {previous_label} report, its figures as at that month's end."
+        if missing:
+            note += f" Not counted in that report, so shown as —: {', '.join(missing)}."
+    return Table(
+        title="Headline figures and trend",
+        note=note,
+        header=["Figure", "Previous", "This period", "Change"],
+        rows=[[r["label"], r["previous"], r["current"], r["change"]] for r in trend_rows],
+        chart=Chart(
+            title="This period against the previous report",
+            value_columns=[1, 2],
+            kind="bar",
+            rows=9,
+            y_title="",
+        )
+        if previous_label
+        else None,
+        pdf_limit=None,
+    )
 
 
 def device_rows_note(figures: dict, cap: int) -> str:
@@ -246,12 +290,17 @@ def _sub_unit_table(figures: dict, max_rows: int) -> Table:
     )
 
 
-def _refresh_table(refresh: dict) -> Table:
+def _refresh_table(refresh: dict, period_end: dt.date) -> Table:
     years = refresh["years"]
     rows = [[CATEGORY_LABELS[c], *[refresh["by_year"][y][c] for y in years]] for c in CATEGORIES]
     return Table(
         title="Devices due for refresh",
-        note=f"This financial year ({years[0]}) and next ({years[1]}), from the refresh policy.",
+        note=(
+            f"This financial year ({years[0]}) and next ({years[1]}): the devices in use or "
+            f"in stock at the period's end, by the refresh policy in force on "
+            f"{period_end:%-d %B %Y} (age, repairs, end of support; idle devices are "
+            "reclaimed instead)."
+        ),
         header=["Category", *years],
         rows=rows,
         chart=Chart(title="Due for refresh", value_columns=list(range(1, len(years) + 1))),
@@ -284,6 +333,11 @@ def finance_document(
         marking=OFFICIAL_SENSITIVE_COMMERCIAL,
         period_label=period_label,
         generated_at=generated_at,
+        about=[
+            ("Period", period_label),
+            ("Generated", f"{generated_at.astimezone(LONDON):%-d %B %Y %H:%M}"),
+            ("Classification", OFFICIAL_SENSITIVE_COMMERCIAL),
+        ],
     )
     if position["envelope"] is None:
         document.notes = [NO_ENVELOPE]

@@ -8,6 +8,7 @@ when, how long it took, what went wrong, and where the files are.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.roles import can_see_commercial
 from accounts.scoping import ScopedQuerySet, UnitScope, scoped_manager, unit_scope
@@ -46,7 +47,10 @@ class ReportRun(models.Model):
     The database, not luck, guarantees one run per unit per period: a second
     beat or a retried task finds the existing row (``unique_unit_period`` /
     ``unique_org_period``) and a worker only starts it after winning a
-    compare-and-swap from queued (or failed) to running.
+    compare-and-swap from queued (or failed, or running with a lapsed lease) to
+    running. The row is the source of truth for the work; a Celery message only
+    wakes a worker up, and the reaper sends it again if it is lost
+    (``reports.reaper``, README "Operations").
     """
 
     class Kind(models.TextChoices):
@@ -84,13 +88,33 @@ class ReportRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="report_runs",
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Attempts ever started; the number is the attempt's fencing token and "
+        "is in its files' names.",
+    )
+    attempts_base = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Attempts when the run was last queued: it is failed after "
+        "RUN_MAX_ATTEMPTS more.",
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="While running: the worker holds the run until then and renews it; "
+        "once it lapses another worker or the reaper takes over.",
+    )
     progress_done = models.PositiveSmallIntegerField(default=0)
     progress_total = models.PositiveSmallIntegerField(default=0)
     idle_days = models.PositiveSmallIntegerField(
         default=90, help_text="Devices not seen for this many days count as idle."
     )
     queued_at = models.DateTimeField(auto_now_add=True)
+    woken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the reaper last sent its wake-up again (a lost message, a lost worker).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -155,3 +179,51 @@ class ReportRun(models.Model):
 
     def file_for(self, fmt: str):
         return {"xlsx": self.xlsx_file, "csv": self.csv_file, "pdf": self.pdf_file}.get(fmt)
+
+
+class ReportNotification(models.Model):
+    """The e-mail telling a unit's stewardship contact its report is ready: an outbox row.
+
+    Written in the same transaction as the run's success, so the e-mail is owed as
+    surely as the report is stored. The Celery message that sends it is only a
+    wake-up; the reaper sends a lost one again. Delivery is at least once: a sender
+    takes the row by compare-and-swap (with a lease), so two wake-ups never both send,
+    and marks it sent after the mail server accepted it; only a sender that dies
+    between those two steps causes a second e-mail, which carries the same
+    Message-ID (``dedupe_key``) so mail systems can drop it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(ReportRun, on_delete=models.CASCADE, related_name="notifications")
+    dedupe_key = models.CharField(
+        max_length=100, unique=True, help_text="One e-mail per successful attempt of a run."
+    )
+    recipient = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        default=timezone.now, help_text="When its wake-up was last sent."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "queued_at"], name="reports_notif_status_queued"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="%(app_label)s_%(class)s_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notification {self.dedupe_key} to {self.recipient} ({self.status})"

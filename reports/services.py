@@ -6,6 +6,13 @@ enable the proper stewardship of devices." One run per unit per period is a
 database rule (``reports_reportrun_unique_unit_period``); a worker only builds a
 run after winning the queued/failed -> running swap, so two beats, a retried
 task or a redelivered message never produce two reports.
+
+The run's row is the source of truth; a Celery message only wakes a worker. The
+worker holds the run by a lease it renews (``core.leases``); if it dies the lease
+lapses and a redelivered task or the reaper (``reports.reaper``) takes over. A
+failure is recorded on a fresh connection, and the files an attempt wrote are
+removed when it fails or is superseded. The notification e-mail is an outbox row
+written in the success's transaction (``reports.notifications``).
 """
 
 from __future__ import annotations
@@ -16,18 +23,16 @@ import os
 import tempfile
 import traceback
 
-from django.conf import settings
 from django.core.files import File
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BusinessUnit
 from accounts.roles import can_see_commercial
+from core import background, leases
 from core.errors import DomainError
-from reports import documents, selectors
+from reports import documents, notifications, selectors
 from reports.models import ReportRun
 from reports.writers import csv as csv_writer
 from reports.writers import pdf as pdf_writer
@@ -36,8 +41,6 @@ from reports.writers import xlsx as xlsx_writer
 logger = logging.getLogger(__name__)
 
 STEPS = 4  # figures, xlsx, csv, pdf: what the progress bar counts
-# A run left 'running' this long was abandoned by a dead worker and may be taken over.
-STALE_AFTER = dt.timedelta(minutes=30)
 FORMATS = ("xlsx", "csv", "pdf")
 WRITERS = {"xlsx": xlsx_writer.write, "csv": csv_writer.write, "pdf": pdf_writer.write}
 
@@ -119,23 +122,31 @@ def stewardship_runs_claim(*, period_start: dt.date) -> list[tuple[int, int]]:
     )
 
 
-def report_run_start(*, run_id: int) -> ReportRun | None:
-    """Take the run: queued or failed (or abandoned running) -> running, by compare-and-swap.
+class LeaseLost(Exception):
+    """Another attempt took the run over (this worker was presumed dead): stop."""
 
-    ``update()`` with the expected status in the WHERE clause is atomic in the
+
+def report_run_start(*, run_id: int) -> ReportRun | None:
+    """Take the run by compare-and-swap: queued, failed (a retry), or running with a
+    lapsed lease (its worker died) -> running, with a new lease and the next attempt.
+
+    ``update()`` with the expected state in the WHERE clause is atomic in the
     database: of two workers holding the same run id, exactly one sees a row
-    count of 1 and builds; the other returns None and does nothing.
+    count of 1 and builds; the other returns None and does nothing. A run that has
+    had RUN_MAX_ATTEMPTS attempts since it was queued is not taken again (the
+    reaper fails it with the reason).
     """
     now = timezone.now()
     taken = (
-        ReportRun.objects.filter(pk=run_id)
+        ReportRun.objects.filter(pk=run_id, attempts__lt=F("attempts_base") + leases.max_attempts())
         .filter(
             Q(status__in=[Status.QUEUED, Status.FAILED])
-            | Q(status=Status.RUNNING, started_at__lt=now - STALE_AFTER)
+            | (Q(status=Status.RUNNING) & leases.lapsed(now))
         )
         .update(
             status=Status.RUNNING,
             attempts=F("attempts") + 1,
+            lease_expires_at=leases.lease_until(now),
             started_at=now,
             finished_at=None,
             error="",
@@ -148,8 +159,19 @@ def report_run_start(*, run_id: int) -> ReportRun | None:
     return ReportRun.objects.select_related("business_unit").get(pk=run_id)
 
 
+def _held(run: ReportRun):
+    """This attempt's run, while it still holds it (the fence: status and attempt)."""
+    return ReportRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempts=run.attempts)
+
+
+def _renew(run: ReportRun) -> bool:
+    return _held(run).update(lease_expires_at=leases.lease_until()) == 1
+
+
 def _progress(run: ReportRun, done: int) -> None:
-    ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(progress_done=done)
+    """Progress for the page, renewing the lease; stop if another attempt took over."""
+    if not _held(run).update(progress_done=done, lease_expires_at=leases.lease_until()):
+        raise LeaseLost(f"Attempt {run.attempts} of report run {run.pk} no longer holds it")
 
 
 # --- building -----------------------------------------------------------------
@@ -174,10 +196,29 @@ def _write_files(run: ReportRun, document, stem: str) -> dict[str, str]:
     return names
 
 
-def _stem(run: ReportRun) -> str:
+def _stem(run: ReportRun, attempt: int | None = None) -> str:
+    """File names carry the run and the attempt, so no two attempts share a file."""
     who = run.business_unit.code if run.business_unit_id else "organisation"
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in who)
-    return f"{run.kind}-{safe}-{run.period_start:%Y-%m}-r{run.pk}a{run.attempts}"
+    attempt = run.attempts if attempt is None else attempt
+    return f"{run.kind}-{safe}-{run.period_start:%Y-%m}-r{run.pk}a{attempt}"
+
+
+def attempt_file_names(run: ReportRun, attempts) -> list[str]:
+    """The storage names the given attempts write (or wrote, or began to write)."""
+    return [
+        run.file_for(fmt).field.generate_filename(run, f"{_stem(run, attempt)}.{fmt}")
+        for attempt in attempts
+        for fmt in FORMATS
+    ]
+
+
+def stray_file_names(run: ReportRun) -> list[str]:
+    """Files of this request's attempts (since it was queued) that the run does not
+    hold: a failed attempt's partial files, a dead worker's, a superseded attempt's."""
+    held = {run.file_for(fmt).name for fmt in FORMATS}
+    window = range(run.attempts_base + 1, run.attempts + 1)
+    return [name for name in attempt_file_names(run, window) if name not in held]
 
 
 def stewardship_report_build(
@@ -288,17 +329,42 @@ def report_run_execute(
         options = {} if max_device_rows is None else {"max_device_rows": max_device_rows}
         if figures is not None:
             options["figures"] = figures
-        result = build(run=run, **options)
+        with leases.Heartbeat(lambda: _renew(run)):
+            result = build(run=run, **options)
+    except LeaseLost:
+        # Superseded: the attempt that took over owns the run; remove only our files.
+        report_files_delete(run, attempt_file_names(run, [run.attempts]))
+        logger.warning("Report run %s: attempt %s was taken over", run.pk, run.attempts)
+        return None
     except Exception as exc:
-        ReportRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
-            status=Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"Attempt {run.attempts}: {exc.__class__.__name__}: {exc}\n\n"
-            + "".join(traceback.format_exception(exc))[-4000:],
-        )
-        logger.exception("Report run %s failed on attempt %s", run.pk, run.attempts)
+        report_run_fail(run=run, error=exc)
         raise
     return report_run_succeed(run=run, result=result, notify=notify)
+
+
+def report_run_fail(*, run: ReportRun, error: BaseException) -> bool:
+    """Record a failed attempt: its files removed first (partial ones included), then
+    status failed with the error, written on a fresh connection (the one the work
+    used may be dead) and only if this attempt still holds the run."""
+    report_files_delete(run, attempt_file_names(run, [run.attempts]))
+    message = (
+        f"Attempt {run.attempts}: {error.__class__.__name__}: {error}\n\n"
+        + "".join(traceback.format_exception(error))[-4000:]
+    )
+    recorded = leases.on_fresh_connection(
+        lambda: _held(run).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            error=message,
+        )
+    )
+    logger.error("Report run %s failed on attempt %s", run.pk, run.attempts, exc_info=error)
+    if recorded != 1:
+        return False
+    # Still ours when it failed: earlier attempts' leftovers (a dead worker's) go too.
+    report_files_delete(run, stray_file_names(run))
+    return True
 
 
 def report_run_succeed(*, run: ReportRun, result: dict, notify: bool = True) -> ReportRun | None:
@@ -306,11 +372,10 @@ def report_run_succeed(*, run: ReportRun, result: dict, notify: bool = True) -> 
     names = result["names"]
     old = [getattr(run, f"{fmt}_file").name for fmt in FORMATS]
     with transaction.atomic():
-        updated = ReportRun.objects.filter(
-            pk=run.pk, status=Status.RUNNING, attempts=run.attempts
-        ).update(
+        updated = _held(run).update(
             status=Status.SUCCEEDED,
             finished_at=timezone.now(),
+            lease_expires_at=None,
             progress_done=STEPS,
             summary=result["summary"],
             classification=result["classification"],
@@ -324,27 +389,36 @@ def report_run_succeed(*, run: ReportRun, result: dict, notify: bool = True) -> 
         )
         if updated != 1:
             # Another worker took the run over (we were presumed dead): keep theirs.
-            _delete_files(run, names.values())
+            report_files_delete(run, names.values())
             return None
-        transaction.on_commit(
-            lambda: _delete_files(run, [n for n in old if n and n not in names.values()])
-        )
-        if notify and run.kind == ReportRun.Kind.STEWARDSHIP:
+        stored = ReportRun.objects.select_related("business_unit").get(pk=run.pk)
+        # The previous success's files, and whatever earlier attempts of this request
+        # left (a dead worker's partial files), once the new ones are committed.
+        leftovers = [n for n in old if n and n not in names.values()]
+        leftovers += stray_file_names(stored)
+        transaction.on_commit(lambda: report_files_delete(run, leftovers))
+        if notify and notifications.notification_owed(run=stored):
+            # The e-mail is owed as surely as the report is stored: one transaction.
+            notifications.notification_create(run=stored)
             from reports.tasks import report_run_notify_task
 
             # robust: without a broker the e-mail is sent in-process, and a mail
             # failure must not undo or hide the report that was just stored.
-            transaction.on_commit(lambda: report_run_notify_task.delay(run.pk), robust=True)
-    return ReportRun.objects.select_related("business_unit").get(pk=run.pk)
+            transaction.on_commit(
+                lambda: background.dispatch(report_run_notify_task, run.pk), robust=True
+            )
+    return stored
 
 
-def _delete_files(run: ReportRun, names) -> None:
+def report_files_delete(run: ReportRun, names) -> None:
+    """Delete stored files; a missing one is fine (FileSystemStorage and S3 both
+    treat it as done), a failure is logged and never fails the caller."""
     storage = run.xlsx_file.storage
     for name in names:
         try:
             storage.delete(name)
-        except OSError:  # a missing old file is not worth failing a report over
-            logger.warning("Could not delete old report file %s", name)
+        except Exception:  # noqa: BLE001 - cleanup must never mask the outcome
+            logger.warning("Could not delete report file %s", name, exc_info=True)
 
 
 def stewardship_report_unit_run(*, unit_id: int, period_start: dt.date) -> ReportRun | None:
@@ -426,16 +500,20 @@ def report_run_request(
             requested_by=user,
         )
         if not created:
-            # Regenerate a finished run; compare-and-swap so a worker mid-build is never disturbed.
+            # Regenerate a finished run; compare-and-swap so a worker mid-build is never
+            # disturbed. A fresh request gets a fresh budget of attempts.
             ReportRun.objects.filter(
                 pk=run.pk, status__in=[Status.SUCCEEDED, Status.FAILED]
             ).update(
                 status=Status.QUEUED,
                 trigger=ReportRun.Trigger.ON_DEMAND,
                 requested_by=user,
+                attempts_base=F("attempts"),
+                lease_expires_at=None,
                 progress_done=0,
                 progress_total=STEPS,
                 queued_at=timezone.now(),
+                woken_at=None,
                 started_at=None,
                 finished_at=None,
                 error="",
@@ -444,9 +522,10 @@ def report_run_request(
         if run.status == Status.QUEUED:
             from reports.tasks import report_run_task
 
-            # robust: without a broker the build runs in this request; a failure is
-            # recorded on the run (shown on its page), not turned into a server error.
-            transaction.on_commit(lambda: report_run_task.delay(run.pk), robust=True)
+            # robust: a failure to queue is logged; the run stays queued and the reaper
+            # sends its wake-up again. Without a worker the build runs on a thread of
+            # this process (or inline); a failure is recorded on the run, not a 500.
+            transaction.on_commit(lambda: background.dispatch(report_run_task, run.pk), robust=True)
     return run
 
 
@@ -454,44 +533,8 @@ def report_run_request(
 
 
 def report_run_notify(*, run_id: int) -> bool:
-    """E-mail the unit's stewardship contact that the report is ready, with a link.
-
-    The notified_at swap makes a retried task send once; if sending fails the
-    swap is undone so the retry sends it.
-    """
-    run = ReportRun.objects.select_related("business_unit").get(pk=run_id)
-    unit = run.business_unit
-    if run.status != Status.SUCCEEDED or unit is None or not unit.stewardship_email:
-        return False
-    claimed = ReportRun.objects.filter(pk=run.pk, notified_at__isnull=True).update(
-        notified_at=timezone.now(), notified_to=unit.stewardship_email
-    )
-    if claimed != 1:
-        return False
-    site = settings.SITE_URL.rstrip("/")
-    detail = site + reverse("reports:report_detail", args=[run.pk])
-    links = "\n".join(
-        f"  {fmt.upper()}: {site}{reverse('reports:report_download', args=[run.pk, fmt])}"
-        for fmt in FORMATS
-    )
-    body = (
-        f"The device stewardship report for {unit.name} ({unit.code}) for "
-        f"{run.period_label} is ready.\n\n"
-        f"View it: {detail}\n\nDownload:\n{links}\n\n"
-        "You will be asked to sign in. The report is classified "
-        f"{run.classification}; handle it accordingly.\n"
-    )
-    try:
-        send_mail(
-            subject=f"[{run.classification}] Device stewardship report: {unit.code}, {run.period_start:%B %Y}",
-            message=body,
-            from_email=None,
-            recipient_list=[unit.stewardship_email],
-        )
-    except Exception:
-        ReportRun.objects.filter(pk=run.pk).update(notified_at=None, notified_to="")
-        raise
-    return True
+    """Send the run's pending notification e-mails (the outbox); True if one went."""
+    return notifications.run_notifications_send(run_id=run_id)
 
 
 def report_file_open(*, run: ReportRun, fmt: str):

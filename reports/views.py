@@ -5,9 +5,6 @@ outside the user's scope (another unit's report, or the finance report for a
 non-finance user) is a 404 even when its URL is guessed.
 """
 
-import datetime as dt
-
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -17,6 +14,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError
 from core.exports import OFFICIAL
 from reports import selectors, services
+from reports.forms import ReportFilterForm, ReportGenerateForm
 from reports.models import ReportRun
 
 CONTENT_TYPES = {
@@ -26,24 +24,6 @@ CONTENT_TYPES = {
 }
 
 
-def _month(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(f"{value[:7]}-01")
-    except ValueError:
-        return None
-
-
-def _recent_months(count: int = 13) -> list[dt.date]:
-    start = selectors.london_today().replace(day=1)
-    months = []
-    for _ in range(count):
-        months.append(start)
-        start = (start - dt.timedelta(days=1)).replace(day=1)
-    return months
-
-
 def _run_or_404(request, pk: int) -> ReportRun:
     try:
         return selectors.report_run_get(user=request.user, pk=pk)
@@ -51,64 +31,87 @@ def _run_or_404(request, pk: int) -> ReportRun:
         raise Http404("No such report") from exc
 
 
-@login_required
-def report_list(request):
-    unit_id = request.GET.get("unit") or None
-    period = _month(request.GET.get("period"))
-    kind = request.GET.get("kind") or None
-    if kind not in {None, *ReportRun.Kind.values}:
-        kind = None
-    runs = selectors.report_run_list(
-        user=request.user,
-        unit_id=int(unit_id) if unit_id and unit_id.isdigit() else None,
-        period=period,
-        kind=kind,
-    )
+def _list_page(request, *, filters: ReportFilterForm, generate: ReportGenerateForm, units):
+    """The list of runs the user may see, filtered, with the generate-now form. A
+    filter that is not one of its choices is shown as an error (400), not ignored."""
+    if filters.is_valid():
+        chosen = filters.cleaned_data
+        runs = selectors.report_run_list(
+            user=request.user,
+            unit_id=chosen.get("unit"),
+            period=chosen.get("period"),
+            kind=chosen.get("kind") or None,
+        )
+    else:
+        chosen = {}
+        runs = ReportRun.objects.none()
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    units = list(selectors.generatable_units(user=request.user).values("id", "code", "name"))
+    status = 400 if filters.errors or generate.errors else 200
     return render(
         request,
         "reports/reportrun_list.html",
         {
             "page": page,
-            "units": units,
-            "months": _recent_months(),
-            "default_month": selectors.previous_month(selectors.london_today())[0],
-            "filters": {"unit": unit_id or "", "period": period, "kind": kind or ""},
-            "kinds": ReportRun.Kind.choices
-            if selectors.may_see_finance(request.user)
-            else [(ReportRun.Kind.STEWARDSHIP, ReportRun.Kind.STEWARDSHIP.label)],
+            "filters": filters,
+            "generate": generate,
+            "query": {
+                "unit": chosen.get("unit") or "",
+                "period": chosen.get("period"),
+                "kind": chosen.get("kind") or "",
+            },
+            "has_units": bool(units),
             "can_generate": selectors.may_generate(request.user),
             "can_see_finance": selectors.may_see_finance(request.user),
             "classification": OFFICIAL,
         },
+        status=status,
     )
+
+
+def _units(request) -> list[dict]:
+    """The user's units, read once for both forms of the list page."""
+    return list(selectors.generatable_units(user=request.user).values("id", "code", "name"))
+
+
+@login_required
+def report_list(request):
+    units = _units(request)
+    filters = ReportFilterForm(
+        {k: request.GET[k] for k in ("unit", "period", "kind") if k in request.GET},
+        user=request.user,
+        units=units,
+    )
+    generate = ReportGenerateForm(user=request.user, units=units)
+    return _list_page(request, filters=filters, generate=generate, units=units)
 
 
 @login_required
 @require_POST
 def report_generate(request):
-    kind = request.POST.get("kind") or ReportRun.Kind.STEWARDSHIP
-    period = _month(request.POST.get("period"))
-    unit = None
-    unit_id = request.POST.get("unit", "")
-    if kind == ReportRun.Kind.STEWARDSHIP and unit_id.isdigit():
-        unit = selectors.generatable_units(user=request.user).filter(pk=int(unit_id)).first()
-    try:
-        if kind not in ReportRun.Kind.values or period is None:
-            raise DomainError("Choose a report and a month.", field="period")
-        run = services.report_run_request(
-            user=request.user, kind=kind, unit=unit, period_start=period
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("reports:report_list")
-    return redirect("reports:report_detail", pk=run.pk)
+    units = _units(request)
+    generate = ReportGenerateForm(request.POST, user=request.user, units=units)
+    if generate.is_valid():
+        data = generate.cleaned_data
+        unit = None
+        if data["kind"] == ReportRun.Kind.STEWARDSHIP:
+            unit = selectors.generatable_units(user=request.user).get(pk=data["unit"])
+        try:
+            run = services.report_run_request(
+                user=request.user, kind=data["kind"], unit=unit, period_start=data["period"]
+            )
+        except DomainError as exc:
+            field = exc.field if exc.field in generate.fields else None
+            generate.add_error(field, exc.message)
+        else:
+            return redirect("reports:report_detail", pk=run.pk)
+    filters = ReportFilterForm({}, user=request.user, units=units)
+    return _list_page(request, filters=filters, generate=generate, units=units)
 
 
 @login_required
 def report_detail(request, pk: int):
     run = _run_or_404(request, pk)
+    stewardship = run.kind == ReportRun.Kind.STEWARDSHIP
     return render(
         request,
         "reports/reportrun_detail.html",
@@ -116,9 +119,10 @@ def report_detail(request, pk: int):
             "run": run,
             "classification": run.classification,
             "formats": services.FORMATS,
-            "status_table": selectors.summary_status_table(run.summary)
-            if run.kind == ReportRun.Kind.STEWARDSHIP
-            else None,
+            "as_at": selectors.as_at_label(run.period_end),
+            "trend": selectors.run_trend(run=run) if stewardship else None,
+            "status_table": selectors.summary_status_table(run.summary) if stewardship else None,
+            "sections": selectors.summary_sections(run.summary) if stewardship else None,
         },
     )
 

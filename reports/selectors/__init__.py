@@ -1,7 +1,8 @@
-"""Reads for the reports: the stewardship figures for every unit (``figures``), the
-device-level rows of one unit's subtree (``device_rows``), and the runs a user may
-see with the finance position (``runs``); ``labels`` and ``periods`` hold what
-they share. Callers use ``from reports import selectors`` and ``selectors.x``.
+"""Reads for the reports: the stewardship figures for every unit (``figures``, rolled
+up by ``rollup``), the device-level rows of one unit's subtree (``device_rows``), both
+over the estate as it stood at the period's end (``as_at``, ``refresh_due``), and the
+runs a user may see with the finance position (``runs``); ``labels`` and ``periods``
+hold what they share. Callers use ``from reports import selectors`` and ``selectors.x``.
 """
 
 from reports.selectors.device_rows import (
@@ -29,8 +30,11 @@ from reports.selectors.periods import (
     month_period,
     period_bounds,
     previous_month,
+    report_period_parse,
+    report_period_range,
 )
 from reports.selectors.runs import (
+    as_at_label,
     finance_position,
     generatable_units,
     may_generate,
@@ -38,6 +42,8 @@ from reports.selectors.runs import (
     previous_summary,
     report_run_get,
     report_run_list,
+    run_trend,
+    summary_sections,
     summary_status_table,
     trend,
 )
@@ -53,6 +59,7 @@ __all__ = [
     "HELD_STATUSES",
     "IN_USE",
     "STATUS_LABELS",
+    "as_at_label",
     "default_idle_days",
     "finance_position",
     "generatable_units",
@@ -66,11 +73,15 @@ __all__ = [
     "period_bounds",
     "previous_month",
     "previous_summary",
+    "report_period_parse",
+    "report_period_range",
     "report_run_get",
     "report_run_list",
     "stewardship_device_rows",
     "stewardship_figures",
     "stewardship_unit_figures",
+    "run_trend",
+    "summary_sections",
     "summary_status_table",
     "trend",
 ]

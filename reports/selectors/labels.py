@@ -28,4 +28,5 @@ HEADLINE_LABELS = {
     "lost_in_period": "Lost or stolen in the period",
     "refresh_due_this_year": "Due for refresh this financial year",
     "refresh_due_next_year": "Due for refresh next financial year",
+    "exceptions_awaiting_review": "Entitlement exceptions awaiting review",
 }

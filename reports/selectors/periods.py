@@ -42,3 +42,40 @@ def period_bounds(period_start: dt.date, period_end: dt.date) -> tuple[dt.dateti
 def idle_cutoff(period_end: dt.date, idle_days: int) -> dt.datetime:
     """A device last seen before this moment is idle at the end of the period."""
     return period_bounds(period_end, period_end)[1] - dt.timedelta(days=idle_days)
+
+
+# The first month a report may be asked for (setting REPORTS_FIRST_PERIOD, "YYYY-MM"):
+# before the estate's first records, so every real month is allowed, and a typo such
+# as 0001-01 is refused instead of queued to fail for ever.
+FIRST_PERIOD = "2000-01"
+
+
+def report_period_range() -> tuple[dt.date, dt.date]:
+    """The months a report may be asked for, as their first days: from
+    REPORTS_FIRST_PERIOD (default January 2000) to the current month in London (a
+    period cannot start in the future)."""
+    first = getattr(settings, "REPORTS_FIRST_PERIOD", FIRST_PERIOD)
+    return dt.date.fromisoformat(f"{first}-01"), london_today().replace(day=1)
+
+
+def report_period_parse(value: str | None, *, label: str = "Month") -> dt.date:
+    """A report period typed as ``YYYY-MM`` (or the month's first day, ``YYYY-MM-DD``)
+    as the month's first day, or ValueError with a message naming ``label`` and the
+    range: the one check the page form, the list filter and the API share."""
+    text = (value or "").strip()
+    first, last = report_period_range()
+    span = f"from {first:%B %Y} to {last:%B %Y}"
+    try:
+        if len(text) == 7:
+            month = dt.date.fromisoformat(f"{text}-01")
+        elif len(text) == 10:
+            month = dt.date.fromisoformat(text)
+            if month.day != 1:
+                raise ValueError(text)
+        else:
+            raise ValueError(text)
+    except ValueError:
+        raise ValueError(f"{label} must be a year and month like {last:%Y-%m}, {span}") from None
+    if not first <= month <= last:
+        raise ValueError(f"{label} must be {span}")
+    return month

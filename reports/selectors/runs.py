@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.models import BusinessUnit
 from accounts.roles import Role, can_see_commercial, has_role
+from devices.status_colours import chart_fill
 from procurement.selectors import envelope_position
 from reports.models import ReportRun
 from reports.selectors.labels import (
@@ -37,17 +38,109 @@ def previous_summary(*, run: ReportRun) -> dict | None:
 
 
 def trend(*, current: dict, previous: dict | None) -> list[dict]:
-    """Headline figures against the previous report: figure, previous, now, change."""
+    """Headline figures against the previous report: figure, previous, now, change.
+    Only the figures this report counts; ``previous`` and ``change`` are None where
+    there is no earlier report or it did not count the figure."""
     before = (previous or {}).get("summary", {}).get("headline", {}) if previous else {}
     rows = []
     for key, label in HEADLINE_LABELS.items():
         now = current.get(key)
+        if now is None:
+            continue
         then = before.get(key) if previous else None
         change = now - then if isinstance(now, int) and isinstance(then, int) else None
         rows.append(
             {"key": key, "label": label, "previous": then, "current": now, "change": change}
         )
     return rows
+
+
+def as_at_label(period_end: dt.date) -> str:
+    """The moment a report's figures describe: "23:59 on 30 September 2026" (London)."""
+    return f"23:59 on {period_end:%-d %B %Y}"
+
+
+def run_trend(*, run: ReportRun) -> dict:
+    """A run's headline figures against the unit's previous report (each as at its own
+    month's end), with labels, for the run page: ``{"rows", "previous_label",
+    "missing"}``. Computed from the stored summaries, so a figures-only run has its
+    previous and change columns too. One query."""
+    previous = previous_summary(run=run)
+    rows = trend(current=(run.summary or {}).get("headline", {}), previous=previous)
+    return {
+        "rows": rows,
+        "previous_label": f"{previous['period_start']:%B %Y}" if previous else None,
+        "missing": [r["label"] for r in rows if previous and r["previous"] is None],
+    }
+
+
+def summary_sections(summary: dict) -> list[dict]:
+    """A run's sections (from its stored figures) as small tables for the run page:
+    ``[{"title", "note", "header", "rows", "total"}]``, first column a label, the rest
+    numbers. Sections a run did not store are left out."""
+    summary = summary or {}
+    sections = []
+    entitlement = summary.get("entitlement")
+    if entitlement:
+        sections.append(
+            {
+                "title": "Devices in use against entitlement",
+                "note": "Beyond entitlement counts the devices each person holds past their "
+                "allowance; its total is the headline figure.",
+                "header": ["Category", "In use", "Entitled", "Beyond entitlement"],
+                "rows": [
+                    [CATEGORY_LABELS.get(c, c), v.get("in_use", 0), v.get("entitled", 0),
+                     v.get("excess", 0)]
+                    for c, v in entitlement.items()
+                ],
+            }
+        )  # fmt: skip
+    idle = summary.get("idle")
+    if idle:
+        sections.append(
+            {
+                "title": "Idle devices to reclaim",
+                "note": "Deployed devices not reported in for the idle period, and never.",
+                "header": ["Category", "Idle", "Never seen"],
+                "rows": [
+                    [CATEGORY_LABELS.get(c, c), v.get("idle", 0), v.get("never_seen", 0)]
+                    for c, v in idle.items()
+                ],
+            }
+        )
+    refresh = summary.get("refresh") or {}
+    years = refresh.get("years") or []
+    if years:
+        sections.append(
+            {
+                "title": "Devices due for refresh",
+                "note": f"This financial year ({years[0]}) and next.",
+                "header": ["Category", *years],
+                "rows": [
+                    [CATEGORY_LABELS.get(c, c), *[refresh["by_year"][y].get(c, 0) for y in years]]
+                    for c in CATEGORIES
+                ],
+            }
+        )
+    stock, lost = summary.get("stock"), summary.get("lost")
+    if stock and lost:
+        sections.append(
+            {
+                "title": "Unassigned stock, and lost or stolen in the period",
+                "note": "",
+                "header": ["Category", "In stock", "Lost or stolen"],
+                "rows": [
+                    [CATEGORY_LABELS.get(c, c), stock.get(c, 0), lost.get(c, 0)] for c in CATEGORIES
+                ],
+            }
+        )
+    for section in sections:
+        width = len(section["header"]) - 1
+        section["total"] = [
+            "Total",
+            *[sum(row[i + 1] for row in section["rows"]) for i in range(width)],
+        ]
+    return sections
 
 
 # --- finance ---------------------------------------------------------------------
@@ -112,10 +205,16 @@ def summary_status_table(summary: dict) -> dict | None:
     return {
         "statuses": [STATUS_LABELS[s] for s in statuses],
         "rows": rows,
+        "totals": [sum(r["counts"][i] for r in rows) for i in range(len(statuses))],
+        "total": sum(r["total"] for r in rows),
         "chart": {
             "labels": [r["category"] for r in rows],
             "datasets": [
-                {"label": STATUS_LABELS[s], "data": [r["counts"][i] for r in rows]}
+                {
+                    "label": STATUS_LABELS[s],
+                    "data": [r["counts"][i] for r in rows],
+                    "color": chart_fill(s),
+                }
                 for i, s in enumerate(statuses)
             ],
         },

@@ -25,6 +25,9 @@ class Chart:
     stacked: bool = False
     rows: int | None = None
     y_title: str = "Devices"
+    # One fill per series (e.g. each device status's colour, devices.status_colours);
+    # None: the writers' palette.
+    colours: list[str] | None = None
 
 
 @dataclass
@@ -46,11 +49,15 @@ class ReportDocument:
     marking: str
     period_label: str
     generated_at: dt.datetime
+    # What moment the figures describe ("Figures as at 23:59 on 31 October 2026").
+    as_at: str = ""
+    # Headline figures shown before the tables (the finance report; the stewardship
+    # report opens with its trend table instead, which carries them).
     headline: list[tuple[str, object]] = field(default_factory=list)
-    # The PDF leaves the headline out when a trend table repeats it with the previous figures.
-    headline_in_pdf: bool = True
     tables: list[Table] = field(default_factory=list)
+    # Notes for the reader and facts about the run, at the end ("About this report").
     notes: list[str] = field(default_factory=list)
+    about: list[tuple[str, str]] = field(default_factory=list)
     detail_title: str = "Devices"
     detail_header: list[str] | None = None
     detail_rows: Callable[[], Iterable[list]] | None = None

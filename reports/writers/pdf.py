@@ -1,21 +1,28 @@
 """A printable PDF summary (reportlab): a few pages a unit lead can read on paper.
 
-The marking is drawn in the header and footer of every page; charted sections
-get a reportlab bar chart beside their table; long lists are cut to their first
-rows with a pointer to the XLSX, which has them whole.
+The marking is drawn in the header and footer of every page. The report opens with
+its headline figures (for the stewardship report, the trend table that carries them)
+and ends with "About this report" (notes on the device rows, the period, when it was
+generated). Charted sections get a reportlab bar chart below their table, one colour
+per device status (devices.status_colours); long lists are cut to their first rows
+with a pointer to the XLSX, which has them whole.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     KeepTogether,
     Paragraph,
@@ -41,9 +48,15 @@ PALETTE = [
 
 def _text(value) -> str:
     if value is None:
-        return "–"
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float | Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, dt.date):
+        return f"{value:%-d %B %Y}"
     return escape(str(value))
 
 
@@ -81,14 +94,14 @@ def write(document: ReportDocument, stream) -> None:
         Paragraph(escape(document.title), styles["Title"]),
         Paragraph(escape(document.subject), styles["Heading2"]),
         Paragraph(
-            f"Period: {escape(document.period_label)}. Generated "
-            f"{document.generated_at:%-d %B %Y %H:%M} UTC. Classification: "
-            f"<b>{escape(document.marking)}</b>.",
+            f"{escape(document.period_label)}."
+            + (f" {escape(document.as_at)}." if document.as_at else "")
+            + f" Classification: <b>{escape(document.marking)}</b>.",
             styles["BodyText"],
         ),
         Spacer(1, 4 * mm),
     ]
-    if document.headline and document.headline_in_pdf:
+    if document.headline:
         story.append(Paragraph("Headline figures", styles["Heading3"]))
         story.append(
             _grid(
@@ -97,12 +110,18 @@ def write(document: ReportDocument, stream) -> None:
                 [120 * mm, 40 * mm],
             )
         )
-    for note in document.notes:
-        story.append(Paragraph(escape(note), small))
     for table in document.tables:
         if not table.in_pdf:
             continue
         story.extend(_section(document, table, styles, cell, small))
+    # What the reader needs to know about the run and the files comes last.
+    if document.notes or document.about:
+        story.append(Paragraph("About this report", styles["Heading3"]))
+        for note in document.notes:
+            story.append(Paragraph(escape(note), small))
+        if document.about:
+            story.append(Spacer(1, 2 * mm))
+            story.append(_grid([[k, v] for k, v in document.about], cell, [45 * mm, 120 * mm]))
     pdf.build(story, onFirstPage=on_page, onLaterPages=on_page)
 
 
@@ -113,7 +132,7 @@ def _section(document, table: ReportTable, styles, cell, small) -> list:
     rows = table.rows
     shown = rows if table.pdf_limit is None else rows[: table.pdf_limit]
     if rows:
-        parts.append(_grid([table.header, *shown], cell))
+        parts.append(_grid([table.header, *shown], cell, numeric_from=1))
         if len(shown) < len(rows):
             parts.append(
                 Paragraph(
@@ -130,8 +149,21 @@ def _section(document, table: ReportTable, styles, cell, small) -> list:
     return [KeepTogether(parts[:3]), *parts[3:]]
 
 
-def _grid(rows: list[list], cell, widths=None) -> Table:
-    data = [[Paragraph(_text(v), cell) for v in row] for row in rows]
+def _grid(rows: list[list], cell, widths=None, numeric_from: int | None = None) -> Table:
+    """A table of paragraphs (so long text wraps at word boundaries, never mid-word);
+    numbers right-aligned with thousands separators."""
+    right = cell.clone("cell-right", alignment=TA_RIGHT)
+
+    def style(r: int, i: int, value):
+        numeric = value is None or isinstance(value, int | float | Decimal)
+        return (
+            right if numeric_from is not None and r > 0 and i >= numeric_from and numeric else cell
+        )
+
+    data = [
+        [Paragraph(_text(v), style(r, i, v)) for i, v in enumerate(row)]
+        for r, row in enumerate(rows)
+    ]
     grid = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
     grid.setStyle(
         TableStyle(
@@ -148,32 +180,74 @@ def _grid(rows: list[list], cell, widths=None) -> Table:
     return grid
 
 
+def _count(value) -> str:
+    return f"{value:,.0f}"
+
+
 def _chart(document: ReportDocument, table: ReportTable) -> Drawing:
+    """A bar chart sized to hold its axis labels and, below the plot, its legend (in
+    columns, wrapping as needed), so nothing is cut off at the drawing's edge."""
     categories, series = document.chart_data(table)
     spec = table.chart
-    width, height = 170 * mm, 50 * mm
+    font = 7
+    width = 180 * mm
+    fills = [
+        colors.HexColor(spec.colours[i]) if spec.colours else PALETTE[i % len(PALETTE)]
+        for i in range(len(series))
+    ]
+    names = [name for name, _ in series]
+    # Legend: as many columns as fit the width, each as wide as the longest name.
+    swatch = font
+    row_height = font + 5
+    column = swatch + 2 * mm + max((stringWidth(n, "Helvetica", font) for n in names), default=0)
+    column += 4 * mm
+    per_row = max(1, min(len(names), int(width // column)))
+    legend_rows = -(-len(names) // per_row) if names else 0
+    legend_height = legend_rows * row_height + 2
+    horizontal = spec.kind == "bar"
+    label_width = max((stringWidth(c, "Helvetica", font) for c in categories), default=0)
+    value_top = max((max(v) for _, v in series if v), default=0)
+    value_width = stringWidth(_count(value_top), "Helvetica", font)
+    if horizontal:
+        plot_height = max(30 * mm, len(categories) * len(series) * 3.2 * mm)
+        left = label_width + 4 * mm
+        bottom = legend_height + 8 * mm
+    else:
+        plot_height = 45 * mm
+        left = value_width + 6 * mm
+        bottom = legend_height + 10 * mm
+    title_height = 8 * mm
+    height = bottom + plot_height + title_height
     drawing = Drawing(width, height)
-    chart = HorizontalBarChart() if spec.kind == "bar" else VerticalBarChart()
-    chart.x, chart.y = 12 * mm, 12 * mm
-    chart.width, chart.height = width - 55 * mm, height - 22 * mm
+    chart = HorizontalBarChart() if horizontal else VerticalBarChart()
+    chart.x, chart.y = left, bottom
+    chart.width = width - left - (value_width + 4 * mm if horizontal else 2 * mm)
+    chart.height = plot_height
     chart.data = [values for _, values in series] or [[0]]
     chart.categoryAxis.categoryNames = categories
-    chart.categoryAxis.labels.fontSize = 7
-    chart.valueAxis.labels.fontSize = 7
+    chart.categoryAxis.labels.fontSize = font
+    chart.valueAxis.labels.fontSize = font
+    chart.valueAxis.labelTextFormat = _count
     chart.valueAxis.valueMin = 0
+    if value_top == 0:
+        chart.valueAxis.valueMax = 1
     if spec.stacked:
         chart.categoryAxis.style = "stacked"
     for i in range(len(series)):
-        chart.bars[i].fillColor = PALETTE[i % len(PALETTE)]
+        chart.bars[i].fillColor = fills[i]
         chart.bars[i].strokeColor = None
     drawing.add(chart)
-    drawing.add(String(12 * mm, height - 7 * mm, spec.title, fontName="Helvetica-Bold", fontSize=9))
-    legend = Legend()
-    legend.x, legend.y = width - 40 * mm, height - 14 * mm
-    legend.fontSize = 7
-    legend.alignment = "right"
-    legend.colorNamePairs = [
-        (PALETTE[i % len(PALETTE)], name) for i, (name, _) in enumerate(series)
-    ]
-    drawing.add(legend)
+    drawing.add(String(0, height - 5 * mm, spec.title, fontName="Helvetica-Bold", fontSize=9))
+    if names:
+        legend = Legend()
+        legend.x, legend.y = 0, legend_height
+        legend.fontSize = font
+        legend.alignment = "right"
+        legend.boxAnchor = "nw"
+        legend.columnMaximum = legend_rows
+        legend.deltax = column
+        legend.deltay = row_height
+        legend.dx, legend.dy = swatch, swatch
+        legend.colorNamePairs = list(zip(fills, names, strict=True))
+        drawing.add(legend)
     return drawing

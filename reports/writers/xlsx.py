@@ -34,6 +34,8 @@ class _Cells:
         self.date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         self.money = workbook.add_format({"num_format": "#,##0.00"})
+        # Counts with thousands separators (13,054), as on the pages and in the PDF.
+        self.count = workbook.add_format({"num_format": "#,##0"})
 
     def write(self, sheet, row: int, col: int, value, fmt=None) -> None:
         kind = type(value)
@@ -51,8 +53,10 @@ class _Cells:
             sheet.write_boolean(row, col, value, fmt)
         elif isinstance(value, Decimal):
             sheet.write_number(row, col, float(value), fmt or self.money)
-        elif isinstance(value, int | float):
-            sheet.write_number(row, col, value, fmt)
+        elif isinstance(value, int):
+            sheet.write_number(row, col, value, fmt or self.count)
+        elif isinstance(value, float):
+            sheet.write_number(row, col, value, fmt or self.money)
         elif isinstance(value, dt.datetime):
             sheet.write_datetime(row, col, value.replace(tzinfo=None), fmt or self.datetime)
         elif isinstance(value, dt.date):
@@ -106,9 +110,10 @@ def write(document: ReportDocument, stream) -> None:
         summary.write_string(row, 0, "Period")
         summary.write_string(row, 1, neutralise(document.period_label))
         row += 1
-        summary.write_string(row, 0, "Generated")
-        cells.write(summary, row, 1, document.generated_at)
-        row += 2
+        if document.as_at:
+            summary.write_string(row, 0, neutralise(document.as_at))
+            row += 1
+        row += 1
         if document.headline:
             summary.write_string(row, 0, "Headline figures", bold)
             row += 1
@@ -117,13 +122,19 @@ def write(document: ReportDocument, stream) -> None:
                 cells.write(summary, row, 1, value)
                 row += 1
             row += 1
-        for note in document.notes:
-            summary.write_string(row, 0, neutralise(note))
-            row += 1
-        if document.notes:
-            row += 1
         for table in document.tables:
             row = _table(workbook, summary, cells, table, row, bold, head_fmt)
+        # What the reader needs to know about the run and the rows comes last.
+        if document.notes or document.about:
+            summary.write_string(row, 0, "About this report", bold)
+            row += 1
+            for note in document.notes:
+                summary.write_string(row, 0, neutralise(note))
+                row += 1
+            for label, value in document.about:
+                summary.write_string(row, 0, neutralise(str(label)))
+                summary.write_string(row, 1, neutralise(str(value)))
+                row += 1
 
         for name, tables in document.sheets:
             sheet = workbook.add_worksheet(name[:31])
@@ -248,16 +259,20 @@ def _table(workbook, sheet, cells, table: Table, row: int, bold, head_fmt) -> in
             if chart.stacked
             else {"type": chart.kind}
         )
-        for col in chart.value_columns:
-            excel_chart.add_series(
-                {
-                    "name": ["Summary", header_row, col],
-                    "categories": ["Summary", first_data, 0, last, 0],
-                    "values": ["Summary", first_data, col, last, col],
-                }
-            )
+        for i, col in enumerate(chart.value_columns):
+            series = {
+                "name": [sheet.name, header_row, col],
+                "categories": [sheet.name, first_data, 0, last, 0],
+                "values": [sheet.name, first_data, col, last, col],
+            }
+            if chart.colours:
+                # One colour per device status, the same as on the pages and in the PDF.
+                series["fill"] = {"color": chart.colours[i]}
+                series["border"] = {"none": True}
+            excel_chart.add_series(series)
         excel_chart.set_title({"name": chart.title})
-        excel_chart.set_y_axis({"name": chart.y_title})
+        excel_chart.set_y_axis({"name": chart.y_title, "num_format": "#,##0"})
+        excel_chart.set_legend({"position": "bottom"})
         excel_chart.set_size({"width": 620, "height": CHART_ROWS * 20})
         sheet.insert_chart(start, len(table.header) + 1, excel_chart)
         row = max(row, start + CHART_ROWS + 1)

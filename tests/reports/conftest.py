@@ -22,6 +22,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+# Loaded before any frozen clock: DRF's throttle keeps ``time.time`` as a class attribute
+# when its module is imported, and would keep freezegun's fake if imported under it.
+import rest_framework.throttling  # noqa: F401, I001
+from freezegun import freeze_time
+
 from devices.models import Category, Device, DeviceEvent, EntitlementException
 from tests.factories import (
     BusinessUnitFactory,
@@ -44,8 +49,19 @@ def ago(days: int) -> dt.datetime:
     return END - dt.timedelta(days=days)
 
 
+# The estate is recorded in September 2026, before the period: the figures are read as
+# at the period's end, and records made after it (a person's history, a device's
+# creation event) did not exist then.
+RECORDED = "2026-09-15 09:00:00"
+
+
 @pytest.fixture
 def estate(db):
+    with freeze_time(RECORDED):
+        return _build_estate()
+
+
+def _build_estate():
     models = {
         Category.LAPTOP: DeviceModelFactory(name="Latitude", category=Category.LAPTOP),
         Category.SMARTPHONE: DeviceModelFactory(name="iPhone", category=Category.SMARTPHONE),

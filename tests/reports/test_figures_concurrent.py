@@ -6,6 +6,7 @@ test's uncommitted rows, which is also why the concurrent path never runs inside
 atomic block.
 """
 
+import datetime as dt
 import threading
 
 import pytest
@@ -83,12 +84,26 @@ def test_concurrent_figures_equal_the_sequential_figures_for_every_unit(estate, 
 
 
 def test_concurrent_figures_equal_the_sequential_figures_for_one_subtree_with_refresh(
-    estate, spy, settings, monkeypatch
+    estate, spy, settings
 ):
-    def due(*, financial_years):
-        return {(estate.a1.pk, financial_years[0].label, L): 4}
+    # Four overdue laptops in A1 under a ten-year lifecycle: due this financial year.
+    from refresh import services as refresh_services
+    from tests.factories import DeviceFactory
 
-    monkeypatch.setattr(figures_module, "refresh_due_by_unit", due)
+    refresh_services.refresh_policy_create(
+        category=L,
+        effective_from=dt.date(2015, 1, 1),
+        lifecycle_months=120,
+        repair_threshold=99,
+        idle_days=90,
+        os_end_of_support_forces_refresh=False,
+    )
+    DeviceFactory.create_batch(
+        4,
+        business_unit=estate.a1,
+        device_model=estate.models[L],
+        purchase_date=dt.date(2016, 1, 1),
+    )
     together, alone = both_paths(settings, root=estate.a)
     assert spy["concurrent"] == 1
     assert together == alone

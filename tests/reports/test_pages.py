@@ -147,10 +147,13 @@ def test_generate_now_refuses_a_unit_outside_the_leads_scope(client, lead_of_a, 
         reverse("reports:report_generate"),
         {"kind": "stewardship", "unit": estate.b.pk, "period": "2026-10"},
     )
-    assert response.status_code == 302
+    # The form again, its error summary naming the field; nothing queued.
+    assert response.status_code == 400
     assert not ReportRun.objects.exists()
-    page = client.get(reverse("reports:report_list"))
-    assert b"Choose a business unit you are responsible for." in page.content
+    assert response.context["generate"].errors == {
+        "unit": ["Choose a business unit you are responsible for"]
+    }
+    assert b'href="#generate-unit"' in response.content
 
 
 def test_generate_now_regenerates_a_finished_run_in_place(
