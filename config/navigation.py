@@ -8,7 +8,7 @@ from accounts.roles import Role, user_roles
 
 # (url name, label, roles that see it; None means everyone signed in)
 NAVIGATION = [
-    ("dashboard", "Dashboard", None),
+    ("dashboard", "Home", None),
     ("devices:device_list", "Devices", None),
     ("devices:import_list", "Import", {Role.ASSET_MANAGER}),
     ("refresh:eligibility", "Refresh", {Role.ASSET_MANAGER, Role.FINANCE, Role.COMMERCIAL}),

@@ -213,17 +213,88 @@ DEFAULT_FROM_EMAIL = os.environ.get(
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
-# Celery: Redis when REDIS_URL is set, otherwise tasks run eagerly in-process.
+# --- Celery: the broker, acknowledgement, time limits, run leases and the reaper -------
+# README "Operations" (Broker; Leases and the reaper) explains each choice.
+# The broker, first set wins: CELERY_BROKER_URL (production: RabbitMQ with durable
+# queues, amqp://user:password@host:5672/vhost), BROKER_URL (the name other tools use),
+# REDIS_URL (Redis as broker: development and CI; give it append-only persistence if it
+# ever carries production work). None set: no worker, tasks run in this process.
+# Redis (REDIS_URL) is the cache and the result store whichever broker carries the tasks.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL", "").strip()
+    or os.environ.get("BROKER_URL", "").strip()
+    or REDIS_URL
+)
+TASKS_HAVE_BROKER = bool(CELERY_BROKER_URL)
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = not TASKS_HAVE_BROKER
 CELERY_TASK_EAGER_PROPAGATES = True
+# Without a broker, browser imports and report runs go to a small thread pool of the web
+# process (core/background.py) so the page answers at once; on by default only for local
+# development (DJANGO_DEBUG=1, no broker); otherwise such tasks run inline, as in tests.
+TASKS_IN_THREADS = env_bool("DJANGO_TASKS_IN_THREADS", DEBUG and not TASKS_HAVE_BROKER)
+TASKS_THREADS = env_int("DJANGO_TASKS_THREADS", 2)
+# Every task is safe to run twice (report and import runs are claimed by compare-and-swap
+# on their row, outbox rows likewise; the purge and the eligibility recompute are
+# idempotent), so a message is acknowledged only when its task has finished, and one
+# whose worker died (kill -9, OOM) goes back to the queue instead of being lost.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker that loses the broker connection stops its late-acknowledged tasks: the broker
+# hands their messages to another worker, and the run rows keep the two from both working.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# One message at a time per process: nothing waits, unacknowledged, behind a long task.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The longest task is a 1,000,000-row import (about a minute on the benchmark machine);
+# the limits leave room for a slow day and stop a task that hangs.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+# Redis as broker redelivers an unacknowledged message after the visibility timeout:
+# longer than the longest task, or a running task would be handed out twice. RabbitMQ
+# needs none (it redelivers when the worker's connection drops) and confirms each publish.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CELERY_TASK_TIME_LIMIT}
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Durable queue, persistent messages (Celery's defaults, stated): a broker restart keeps them.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Leases (core/leases.py): a worker holds a running report run, import run or outbox
+# delivery for RUN_LEASE_SECONDS and renews it every third of that while it works. A
+# lease that lapses means the worker died: a redelivered task or the reaper takes over.
+RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 90)
+# A queued row nobody has claimed this long lost its message (a broker restart, a purge):
+# the reaper sends the wake-up again.
+RUN_QUEUED_STALE_SECONDS = env_int("RUN_QUEUED_STALE_SECONDS", 300)
+# A run, import or e-mail tried this many times is failed with the reason, not retried.
+RUN_MAX_ATTEMPTS = env_int("RUN_MAX_ATTEMPTS", 5)
+# Celery's retry of a failed report or e-mail: exponential from this many seconds.
+RUN_RETRY_BACKOFF_SECONDS = env_int("RUN_RETRY_BACKOFF_SECONDS", 30)
+RUN_REAPER_INTERVAL_SECONDS = env_int("RUN_REAPER_INTERVAL_SECONDS", 60)
+# The reapers wait their turn in the queue behind long tasks. For prompt recovery under a
+# backlog, give them a queue of their own (CELERY_REAPER_QUEUE=housekeeping) and a worker
+# process that consumes it (celery -A config worker -Q housekeeping -c 1).
+CELERY_TASK_ROUTES = {
+    "*.tasks.*_reap_task": {
+        "queue": os.environ.get("CELERY_REAPER_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+    }
+}
+# Installed into django_celery_beat's tables by the DatabaseScheduler when beat starts.
+CELERY_BEAT_SCHEDULE = {
+    "Reap stranded report runs and notifications": {
+        "task": "reports.tasks.report_runs_reap_task",
+        "schedule": float(RUN_REAPER_INTERVAL_SECONDS),
+    },
+    "Reap stranded import runs": {
+        "task": "devices.tasks.import_runs_reap_task",
+        "schedule": float(RUN_REAPER_INTERVAL_SECONDS),
+    },
+}
 
 CACHES = {
     "default": (
@@ -241,7 +312,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, refusing unknown parameters and unseen business units first (api/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.KnownParametersFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     # JSON bounded in depth, with no lone surrogates or NULs (api/parsers.py).
@@ -292,10 +364,36 @@ DISPOSALS_RETENTION_YEARS = int(os.environ.get("DISPOSALS_RETENTION_YEARS", "7")
 DISPOSALS_CERTIFICATE_MAX_BYTES = int(
     os.environ.get("DISPOSALS_CERTIFICATE_MAX_BYTES", str(10 * 1024 * 1024))
 )
+# Disposals' API: its route and override-review choice sets get stable schema names
+# (procurement has "route" choices of its own).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "DisposalRouteEnum": "disposals.models.Route",
+        "RouteOverrideOutcomeEnum": "disposals.models.RouteOverrideSignOff.Outcome",
+    }
+)
 
 # Reports: a unit's XLSX/CSV lists every device in its subtree up to this many devices;
 # above it, only the devices the unit holds directly (each sub-unit's report lists its own).
 REPORTS_MAX_DEVICE_ROWS = int(os.environ.get("REPORTS_MAX_DEVICE_ROWS", "100000"))
+
+# --- Estate import and bulk upsert limits ---------------------------------------------
+# Checked before a file is parsed (devices/importing/limits.py), from the upload form,
+# the import_estate command and the import task alike; a file past one is refused with a
+# message naming the limit (form error, exit status 2) and nothing is written.
+# The largest import file accepted: a 1,000,000-row CSV of every column is about 150 MB.
+IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(256 * 1024 * 1024)))
+# The most data rows one file may hold (the benchmark imports 1,000,000).
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "1000000"))
+# An XLSX is a zip: the sum of its members' uncompressed sizes, and any one member, read
+# from the zip directory before openpyxl opens it. openpyxl holds the shared strings in
+# memory whole (a 158 KB file holding one 150 MB string cost a worker 1.77 GB), so this
+# stays well below what a worker can afford; 100 MB is an XLSX of about 200,000 rows.
+IMPORT_MAX_XLSX_EXPANDED_BYTES = int(
+    os.environ.get("IMPORT_MAX_XLSX_EXPANDED_BYTES", str(100 * 1024 * 1024))
+)
+# Devices per POST /api/v1/devices/bulk/ (a larger request is a 400 naming the limit).
+API_BULK_MAX_ITEMS = int(os.environ.get("API_BULK_MAX_ITEMS", "5000"))
 
 LOGGING = {
     "version": 1,

@@ -8,8 +8,10 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.middleware import API_PREFIX, api_not_found, api_server_error
+from devices import urls as devices_urls
 from devices.forms import SignInForm
-from devices.views import lists as device_views
+from workspace import urls as workspace_urls
+from workspace.views import home as workspace_home
 
 # /api/v1/: each app's API router, mounted here (the api app is plumbing and knows no app).
 api_v1 = [
@@ -21,7 +23,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", device_views.dashboard, name="dashboard"),
+    # Each role's landing page (workspace.views.home), still named "dashboard".
+    path("", workspace_home.home, name="dashboard"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -30,7 +33,12 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("devices/", include("devices.urls")),
+    # The device page and its actions live in workspace (it gathers every app's view of
+    # a device) but keep their names in the devices namespace: devices:device_detail.
+    path(
+        "devices/",
+        include((devices_urls.urlpatterns + workspace_urls.device_patterns, "devices")),
+    ),
     path("refresh/", include("refresh.urls")),
     path("procurement/", include("procurement.urls")),
     path("disposals/", include("disposals.urls")),

@@ -43,6 +43,8 @@ UNIT_PATH = {
     "devices.Device": "business_unit__path",
     "devices.DeviceEvent": "device__business_unit__path",
     "devices.EntitlementException": "person__business_unit__path",
+    # The estate counts (kept by database triggers): one row per unit, model and status.
+    "devices.EstateCount": "business_unit__path",
     "devices.Person": "business_unit__path",
     # A consignment holds several units' devices: it belongs to each of them.
     "disposals.Consignment": "cases__device__business_unit__path",
@@ -60,6 +62,7 @@ UNIT_PATH = {
     "refresh.BaselineRow": "business_unit__path",
     "refresh.DeviceEligibility": "business_unit__path",
     "refresh.RefreshWave": "business_unit__path",
+    "refresh.SwapStep": "item__business_unit__path",
     "refresh.WaveItem": "business_unit__path",
     "reports.ReportRun": "business_unit__path",
 }
