@@ -22,6 +22,7 @@ SCRIPTS = [
     "import_estate",
     "api_devices",
     "device_pages",
+    "list_home_http",
     "refresh_eligibility",
     "procurement_approvals",
     "disposals_flow",

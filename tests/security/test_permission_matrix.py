@@ -219,7 +219,24 @@ TABLE: dict[str, Row] = {
     "assets/<path>": R(PUBLIC, path="images/favicon.ico"),
     # --- estate (README "What it does": every role sees its units' devices) ---------
     "devices/": R(PAGE_ROLES),
+    # The list's column chooser and its bulk actions: every page role may choose columns
+    # and download a selection; only asset managers move devices (the view's 403 for
+    # the others is tried in tests/doors/test_device_list_doors.py).
+    "devices/columns/": R(post=PAGE_ROLES),
+    "devices/bulk/": R(post=PAGE_ROLES),
     "devices/<pk>/": R(PAGE_ROLES, obj="device"),
+    # The device page's actions (workspace): asset managers only; GET shows the form
+    # (or sends back to the page when the device's status does not offer it).
+    "devices/<pk>/deploy/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/reassign/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/return/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/repair/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/repair-done/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/lost-or-stolen/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/found/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/note/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/at-check/": R(frozenset({AM}), frozenset({AM}), obj="device"),
+    "devices/<pk>/start-disposal/": R(frozenset({AM}), frozenset({AM}), obj="device"),
     # The import is the asset managers' (README "Who uses it"; devices/import_views.py).
     "devices/import/": R(frozenset({AM}), frozenset({AM})),
     "devices/import/<pk>/": R(frozenset({AM}), obj="import_run"),
@@ -242,9 +259,14 @@ TABLE: dict[str, Row] = {
     "refresh/waves/": R(PAGE_ROLES, frozenset({AM})),
     "refresh/waves/<pk>/": R(PAGE_ROLES, PAGE_ROLES, obj="wave"),
     "refresh/waves/<pk>/swaps/<item_pk>/": R(PAGE_ROLES, frozenset({AM}), obj="wave_item"),
+    # Cancelling asks the reason, then confirms: the asset managers' (refresh/views/swap_pages.py).
+    "refresh/waves/<pk>/swaps/<item_pk>/cancel/": R(
+        frozenset({AM}), frozenset({AM}), obj="wave_item"
+    ),
     # --- procurement (money for finance and commercial only) ----------------------------
     "procurement/": R(PROCUREMENT, PROCUREMENT),
     "procurement/export.xlsx": R(COMMERCIAL, COMMERCIAL),
+    "procurement/export.csv": R(COMMERCIAL, COMMERCIAL),
     "procurement/scenarios/<pk>/": R(COMMERCIAL, COMMERCIAL, obj="scenario"),
     "procurement/budget-lines/": R(COMMERCIAL, COMMERCIAL),
     "procurement/contracts/": R(PROCUREMENT, PROCUREMENT),
@@ -255,12 +277,13 @@ TABLE: dict[str, Row] = {
     "procurement/orders/new/": R(COMMERCIAL, COMMERCIAL),
     "procurement/orders/<pk>/": R(PROCUREMENT, PROCUREMENT, obj="order"),
     "procurement/orders/<pk>/edit/": R(COMMERCIAL, COMMERCIAL, obj="order"),
-    "procurement/orders/<pk>/return/": R(post=COMMERCIAL, obj="order"),
+    # Return to draft and cancel ask a reason on a page of their own (GET), then act (POST).
+    "procurement/orders/<pk>/return/": R(COMMERCIAL, COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/submit/": R(post=COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/approvals/": R(post=COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/approve/": R(post=COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/ordered/": R(post=COMMERCIAL, obj="order"),
-    "procurement/orders/<pk>/cancel/": R(post=COMMERCIAL, obj="order"),
+    "procurement/orders/<pk>/cancel/": R(COMMERCIAL, COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/close/": R(post=COMMERCIAL, obj="order"),
     "procurement/orders/<pk>/receive/": R(PROCUREMENT, PROCUREMENT, obj="order"),
     # --- disposals (asset managers work the board; finance and commercial read) ---------
@@ -330,6 +353,13 @@ TABLE: dict[str, Row] = {
     # --- the API: disposals ----------------------------------------------------------------
     "api/v1/disposals/sanitisation-results/": R(post=ESTATE_WRITERS),
     "api/v1/disposals/devices/<device_id>/custody/": R(API_READERS, obj="disposed_device"),
+    "api/v1/disposals/devices/<device_id>/route/": R(API_READERS, obj="disposed_device"),
+    # A finance or commercial officer signs off or rejects an override of a suggested
+    # resale (disposals.services.overrides); the matrix's device has none: 400.
+    "api/v1/disposals/devices/<device_id>/route/sign-off/": R(
+        post=COMMERCIAL, obj="disposed_device"
+    ),
+    "api/v1/disposals/devices/<device_id>/route/reject/": R(post=COMMERCIAL, obj="disposed_device"),
     # --- the API: reports --------------------------------------------------------------------
     "api/v1/reports/runs/": R(API_READERS),
     "api/v1/reports/runs/<pk>/": R(API_READERS, obj="report_run"),
@@ -1068,6 +1098,7 @@ SHOWN_TO_COMMERCIAL = [
     ("api/v1/procurement/contracts/<pk>/", "contract"),
     ("api/v1/procurement/purchase-orders/<pk>/", "order"),
     ("api/v1/disposals/devices/<device_id>/custody/", "disposed_device"),
+    ("api/v1/disposals/devices/<device_id>/route/", "disposed_device"),
 ]
 
 
