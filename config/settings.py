@@ -462,14 +462,6 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # nothing from other origins (GOV.UK Frontend, MOJ Frontend, Chart.js, htmx and Swagger
 # UI are served from our static files). No 'unsafe-inline' anywhere.
 CSP_INLINE_STYLE_HASHES = [
-    # templates/disposals/device_custody.html: <style> hiding the chrome when printed.
-    "'sha256-d3opQokLqkSZQ4vhYuoeRbanzD91XznhFXgm4h9VA0s='",
-    # templates/disposals/summary.html: style="max-width:40rem"
-    "'sha256-W54ClakuEfM/d1QaJdK/5eqe9fujcKbWYcoJAARXt8U='",
-    # templates/reports/reportrun_detail.html: style="position: relative; height: 320px;"
-    "'sha256-q25CCc63qXxH03KCHMMW/va6lrMUjh107yMHR2kcO7s='",
-    # templates/devices/import_progress.html: style="width:100%;height:1.5rem"
-    "'sha256-WkfnIbiZOWEeTInT8cF/7/C5VZZbZBjS8Lm/Wv+BJGU='",
     # drf-spectacular's swagger_ui.html: its <style> block (box-sizing, background).
     "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='",
 ]
