@@ -12,7 +12,7 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin import NoHistoryRevertMixin
+from accounts.admin import NoHistoryRevertMixin, ScopedAdminMixin
 from core.errors import DomainError
 from disposals import services
 from disposals.models import (
@@ -117,7 +117,7 @@ def sign_off_route_override(modeladmin, request, queryset):
 
 
 @admin.register(DisposalCase)
-class DisposalCaseAdmin(ReadOnlyRecordAdmin):
+class DisposalCaseAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     list_display = ["device", "status", "route", "consignment", "opened_at", "disposed_at"]
     list_filter = ["status", "route"]
     search_fields = ["device__asset_tag", "device__serial_number"]
@@ -128,7 +128,7 @@ class DisposalCaseAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(SanitisationRecord)
-class SanitisationRecordAdmin(ReadOnlyRecordAdmin):
+class SanitisationRecordAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     list_display = ["case", "method", "standard", "operator", "verifier", "result", "performed_at"]
     list_filter = ["result", "method"]
     search_fields = ["certificate_ref", "case__device__serial_number", "case__device__asset_tag"]
@@ -136,14 +136,14 @@ class SanitisationRecordAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(ResidualValueAssessment)
-class ResidualValueAssessmentAdmin(ReadOnlyRecordAdmin):
+class ResidualValueAssessmentAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     list_display = ["case", "grade", "estimated_value", "assessed_by", "assessed_at"]
     list_filter = ["grade"]
     list_select_related = ["case", "assessed_by"]
 
 
 @admin.register(RouteDecision)
-class RouteDecisionAdmin(ReadOnlyRecordAdmin):
+class RouteDecisionAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     list_display = [
         "case",
         "suggested_route",
@@ -157,7 +157,7 @@ class RouteDecisionAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(RouteOverrideSignOff)
-class RouteOverrideSignOffAdmin(ReadOnlyRecordAdmin):
+class RouteOverrideSignOffAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     """Sign-offs and rejections of route overrides: decided on the sign-off page or
     through the API (``services.route_overrides_sign_off`` / ``_reject``), shown here
     read-only. A rejection needs a reason the admin's bulk actions cannot ask for, so
@@ -176,7 +176,7 @@ class RouteOverrideSignOffAdmin(ReadOnlyRecordAdmin):
 
 
 @admin.register(Consignment)
-class ConsignmentAdmin(ReadOnlyRecordAdmin):
+class ConsignmentAdmin(ScopedAdminMixin, ReadOnlyRecordAdmin):
     list_display = ["reference", "route", "partner", "status", "dispatch_date", "closed_at"]
     list_filter = ["route", "status"]
     search_fields = ["reference", "transfer_note_ref"]

@@ -6,7 +6,7 @@ new dated row through the service), never edited in place or deleted."""
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin import DomainErrorsAsMessagesMixin, NoHistoryRevertMixin
+from accounts.admin import DomainErrorsAsMessagesMixin, NoHistoryRevertMixin, ScopedAdminMixin
 from procurement import services
 from procurement.models import (
     ApprovalAuthority,
@@ -228,7 +228,7 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
+class PurchaseOrderAdmin(ScopedAdminMixin, NoHistoryRevertMixin, SimpleHistoryAdmin):
     list_display = [
         "reference",
         "status",
@@ -281,21 +281,21 @@ class PurchaseOrderAdmin(NoHistoryRevertMixin, SimpleHistoryAdmin):
 
 
 @admin.register(PurchaseOrderLine)
-class PurchaseOrderLineAdmin(ReadOnlyAdmin):
+class PurchaseOrderLineAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["purchase_order", "device_model", "quantity", "unit_price", "gross_total"]
 
 
 @admin.register(ApprovalRecord)
-class ApprovalRecordAdmin(ReadOnlyAdmin):
+class ApprovalRecordAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["purchase_order", "kind", "reference", "recorded_by", "recorded_at"]
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ReadOnlyAdmin):
+class ReceiptAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["line", "quantity", "value", "received_on", "received_by"]
 
 
 @admin.register(ReceivedDevice)
-class ReceivedDeviceAdmin(ReadOnlyAdmin):
+class ReceivedDeviceAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["device", "line", "receipt"]
     raw_id_fields = ["device"]

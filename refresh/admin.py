@@ -11,7 +11,7 @@ every door": the admin is read-only wherever a service owns the change).
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.admin import NoHistoryRevertMixin
+from accounts.admin import NoHistoryRevertMixin, ScopedAdminMixin
 from refresh import services
 from refresh.models import (
     ATConfirmation,
@@ -120,7 +120,7 @@ class EligibilityRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DeviceEligibility)
-class DeviceEligibilityAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeviceEligibilityAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Derived data: recompute instead."""
 
     list_display = (
@@ -151,7 +151,7 @@ class BaselineSnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BaselineRow)
-class BaselineRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BaselineRowAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "snapshot",
         "business_unit",
@@ -170,7 +170,7 @@ class WaveItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(RefreshWave)
-class RefreshWaveAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class RefreshWaveAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Created on the waves page (``wave_create`` selects its swaps)."""
 
     list_display = ("name", "business_unit", "category", "volume", "created_by", "created_at")
@@ -178,7 +178,7 @@ class RefreshWaveAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(WaveItem)
-class WaveItemAdmin(NoHistoryRevertMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class WaveItemAdmin(ScopedAdminMixin, NoHistoryRevertMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """A swap's devices, person and status move only through ``refresh.services``
     (the swap page): allocation checks stock and scope, handover checks entitlement,
     completion checks the AT check and moves both devices."""
@@ -188,7 +188,7 @@ class WaveItemAdmin(NoHistoryRevertMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin
 
 
 @admin.register(SwapStep)
-class SwapStepAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SwapStepAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recorded by the swap services with each step, never edited (append-only)."""
 
     list_display = ("item", "step", "occurred_on", "old_device_condition", "recorded_by")
@@ -198,7 +198,7 @@ class SwapStepAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ATConfirmation)
-class ATConfirmationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ATConfirmationAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Retired: confirmations recorded before the devices AT check, kept as history
     (each was copied to ``devices.ATCheck`` by migration)."""
 

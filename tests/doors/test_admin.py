@@ -636,3 +636,33 @@ def test_an_entitlement_exception_is_requested_and_approved_in_the_admin_by_two_
     client.post(links["changelist"], approve)
     exception.refresh_from_db()
     assert (exception.status, exception.approved_by) == ("approved", approver)
+
+
+def _scoped(label: str) -> bool:
+    from accounts.scoping import ScopedQuerySet
+
+    return isinstance(registered()[label].model._default_manager.all(), ScopedQuerySet)
+
+
+@pytest.mark.parametrize("label", sorted(label for label in registered() if _scoped(label)))
+def test_a_scoped_member_of_staff_sees_only_their_units_rows_in_the_admin(estate, rf, label):
+    """The admin is a door like any other: a scoped model's list is cut to the
+    user's units (``visible_to``), so a unit's asset manager with staff rights
+    never reads another unit's rows there."""
+    from accounts.models import BusinessUnit, UserScope
+    from devices.demo import DEMO_VIEWER_UNIT
+
+    # Given a staff asset manager scoped to one command, holding every permission
+    user = UserFactory(role=Role.ASSET_MANAGER, is_staff=True)
+    user.user_permissions.set(Permission.objects.all())
+    UserScope.objects.create(
+        user=user, business_unit=BusinessUnit.objects.get(code=DEMO_VIEWER_UNIT)
+    )
+    model = registered()[label].model
+    visible = set(model.objects.visible_to(user).values_list("pk", flat=True))
+    # When the admin builds the list for them
+    request = rf.get("/admin/")
+    request.user = user
+    shown = set(registered()[label].get_queryset(request).values_list("pk", flat=True))
+    # Then it holds only rows within their scope
+    assert shown - visible == set()
