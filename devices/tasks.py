@@ -17,16 +17,13 @@ def import_estate_task(run_id: int) -> str:
     worker), so a second delivery finds it held or finished and returns; the lease
     is renewed while the import runs.
     """
-    from devices.importing.runs import import_run_heartbeat, import_run_reserve
-    from devices.importing.services import import_run_execute
+    from devices.importing.services import import_run_work
     from devices.models import ImportRun
 
-    run = import_run_reserve(run_id=run_id)
+    run = import_run_work(run_id=run_id)
     if run is None:
         status = ImportRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
         return status or "missing"
-    with import_run_heartbeat(run):
-        run = import_run_execute(run=run)
     return run.status
 
 

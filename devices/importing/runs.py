@@ -108,8 +108,9 @@ def import_run_enqueue(*, run: ImportRun) -> None:
 
 
 Status = ImportRun.Status
-# A run without a lease (the import_estate command holds none until its first batch's
-# progress) counts as stranded only after this long: the longest a task may run.
+# A run without a lease (every worker reserves one through ``import_run_work``; rows
+# without were written before leases existed) counts as stranded only after this
+# long: the longest a task may run.
 UNLEASED_AFTER = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
 
 

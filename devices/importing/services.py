@@ -23,6 +23,8 @@ from devices.importing.runs import (
     import_run_create,
     import_run_enqueue,
     import_run_finish,
+    import_run_heartbeat,
+    import_run_reserve,
     import_run_submit,
 )
 from devices.importing.upsert import (
@@ -162,6 +164,18 @@ def _pipelined_batch_sizes(total: int):
         yield remaining - edge
     yield edge
     yield from itertools.repeat(BATCH_SIZE)
+
+
+def import_run_work(*, run_id: int, path=None) -> ImportRun | None:
+    """What every worker of an import does, the Celery task and ``manage.py
+    import_estate`` alike: reserve the run (``import_run_reserve``: None if another
+    worker holds it or it has finished), then execute it while a heartbeat renews
+    its lease, so the reaper never takes over a run that is still being worked."""
+    run = import_run_reserve(run_id=run_id)
+    if run is None:
+        return None
+    with import_run_heartbeat(run):
+        return import_run_execute(run=run, path=path)
 
 
 def import_run_execute(*, run: ImportRun, path=None) -> ImportRun:

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from devices.importing.errors import ImportRefused
 from devices.importing.mappings import MAPPINGS
 from devices.importing.reading import check_limits
-from devices.importing.services import import_run_create, import_run_execute
+from devices.importing.services import import_run_create, import_run_work
 from devices.models import ImportRun
 
 
@@ -70,10 +70,16 @@ class Command(BaseCommand):
             record_exceptions=options["record_exceptions"],
         )
         try:
-            run = import_run_execute(run=run, path=path)
+            # Reserved and leased like a worker's run, so the reaper leaves it alone.
+            worked = import_run_work(run_id=run.pk, path=path)
         except Exception as error:
             self.stderr.write(f"Import {run.pk} failed: {error}")
             sys.exit(1)
+        if worked is None:
+            run.refresh_from_db()
+            self.stderr.write(f"Import {run.pk} was taken by another worker ({run.status}).")
+            sys.exit(1)
+        run = worked
         for warning in run.warnings:
             self.stdout.write(f"Warning: {warning}")
         if run.file_unreadable:
