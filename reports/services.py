@@ -491,6 +491,13 @@ def report_run_request(
         raise DomainError("Choose a business unit you are responsible for.", field="unit")
     if period_start > selectors.london_today():
         raise DomainError("The period cannot start in the future.", field="period")
+    first, last = selectors.report_period_range()
+    if period_start.day != 1 or not first <= period_start <= last:
+        # Every door (page, API, admin) passes here: a month outside the range would
+        # be queued and fail on every attempt.
+        raise DomainError(
+            f"The period must be a month from {first:%B %Y} to {last:%B %Y}.", field="period"
+        )
     with transaction.atomic():
         run, created = report_run_claim(
             kind=kind,

@@ -30,7 +30,8 @@ def _period_start(period: str | None) -> dt.date:
     """'2026-10' or '2026-10-01', or None for the previous month (Europe/London)."""
     if not period:
         return selectors.previous_month(selectors.london_today())[0]
-    return dt.date.fromisoformat(period if len(period) > 7 else f"{period}-01").replace(day=1)
+    # The same check as the pages and the API: a month in range, or ValueError.
+    return selectors.report_period_parse(period, label="Period")
 
 
 @shared_task

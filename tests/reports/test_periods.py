@@ -113,3 +113,30 @@ def test_the_range_runs_from_the_first_period_setting_to_the_current_month(setti
     assert selectors.report_period_parse("2016-04") == dt.date(2016, 4, 1)
     with pytest.raises(ValueError, match="from April 2016 to December 2026"):
         selectors.report_period_parse("2016-03")
+
+
+@freeze_time("2026-12-06 12:00:00")
+@pytest.mark.parametrize(
+    "period_start", [dt.date(1, 1, 1), dt.date(1999, 12, 1), dt.date(2026, 10, 15)]
+)
+def test_the_service_every_door_calls_refuses_a_month_out_of_range(lead, estate, period_start):
+    from core.errors import DomainError
+    from reports.services import report_run_request
+
+    with pytest.raises(DomainError) as refused:
+        report_run_request(user=lead, kind="stewardship", unit=estate.a, period_start=period_start)
+    assert refused.value.field == "period"
+    assert "from January 2000 to December 2026" in str(refused.value)
+    assert not ReportRun.objects.exists()
+
+
+@freeze_time("2026-12-06 12:00:00")
+@pytest.mark.parametrize("period", ["0001-01", "2027-01", "October"])
+def test_a_scheduled_run_for_a_month_out_of_range_is_refused_before_anything_is_claimed(
+    estate, period
+):
+    from reports.tasks import stewardship_reports_generate_task
+
+    with pytest.raises(ValueError, match="Period must be"):
+        stewardship_reports_generate_task(period)
+    assert not ReportRun.objects.exists()
