@@ -18,7 +18,9 @@ PROBE = (
 def _settings_in(env: dict) -> list:
     import json
 
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    # Every variable that picks a database, cache or broker: the probe starts from none.
+    chosen = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "BROKER_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in chosen}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     out = subprocess.run(  # noqa: S603
         [sys.executable, "-c", PROBE],
@@ -48,6 +50,15 @@ def test_database_url_and_redis_url_switch_to_the_real_stack():
     assert eager is False
     assert broker == "redis://cache:6379/0"
     assert cache.endswith("RedisCache")
+
+
+def test_the_broker_variables_win_over_redis_in_the_order_the_readme_gives():
+    amqp = "amqp://guest:guest@rabbit:5672//"
+    redis = {"REDIS_URL": "redis://cache:6379/0"}
+    assert _settings_in({**redis, "CELERY_BROKER_URL": amqp})[3] == amqp
+    assert _settings_in({**redis, "BROKER_URL": amqp})[3] == amqp
+    both = {**redis, "CELERY_BROKER_URL": amqp, "BROKER_URL": "amqp://other//"}
+    assert _settings_in(both)[3] == amqp
 
 
 def test_financial_year_helper_is_the_one_used_by_settings_timezone():
