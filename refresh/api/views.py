@@ -44,7 +44,9 @@ class EligibilityViewSet(viewsets.ReadOnlyModelViewSet):
     # A device id is a positive 64-bit integer: anything longer is not a device (404),
     # never an integer overflow in the database driver (500).
     lookup_value_regex = r"[0-9]{1,18}"
-    filter_backends: list = []
+    # Read in get_queryset below; the default filter backend refuses any other
+    # parameter by name (api/filters.py), as every list does.
+    query_parameters = ("business_unit", "category", "due", "reclaim")
 
     @extend_schema(
         parameters=[

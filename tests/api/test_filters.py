@@ -34,29 +34,13 @@ def _list_paths(patterns=None, namespace="") -> list[str]:
 
 
 LIST_PATHS = _list_paths()
-# Lists that read their parameters themselves and set ``filter_backends = []``: they
-# keep the check by listing api.filters.KnownParametersFilterBackend (owner: refresh).
-NOT_YET_CHECKED = {"/api/v1/refresh/eligibility/"}
 
 
 def test_the_walk_finds_the_lists():
     assert {"/api/v1/devices/", "/api/v1/events/", "/api/v1/reports/runs/"} <= set(LIST_PATHS)
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(
-                strict=True, reason="filter_backends = [] skips the check (refresh/api/views.py)"
-            ),
-        )
-        if p in NOT_YET_CHECKED
-        else p
-        for p in LIST_PATHS
-    ],
-)
+@pytest.mark.parametrize("path", LIST_PATHS)
 def test_every_list_refuses_an_unknown_parameter_by_name(client, make_user, path):
     client.force_login(make_user(Role.FINANCE))
 
@@ -69,7 +53,7 @@ def test_every_list_refuses_an_unknown_parameter_by_name(client, make_user, path
     assert "Unknown parameter" in error["fields"]["serial_number"][0]
 
 
-@pytest.mark.parametrize("path", [p for p in LIST_PATHS if p not in NOT_YET_CHECKED])
+@pytest.mark.parametrize("path", LIST_PATHS)
 def test_every_list_still_answers_with_its_own_parameters(client, make_user, path):
     client.force_login(make_user(Role.FINANCE))
 
