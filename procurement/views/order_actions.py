@@ -87,49 +87,50 @@ def purchase_order_approve(request, pk: int):
     return render_detail(request, get_order(request, pk), approve_form=form)
 
 
-@login_required
-def purchase_order_return_to_draft(request, pk: int):
-    """Send a submitted order back to draft for changes: asks why."""
+def _with_reason(request, pk: int, *, form_class, service, template: str, success: str):
+    """A step that asks why first (its own page): done, a banner on the order's page;
+    refused, the same page with the reason in the error summary."""
     require_commercial(request)
-    order = get_order(request, pk)
-    form = forms.ReturnToDraftForm(posted(request))
+    order = get_order(request, pk)  # outside the caller's units: a 404 before any form
+    form = form_class(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            services.purchase_order_return_to_draft(
-                purchase_order=order, actor=request.user, reason=form.cleaned_data["reason"]
-            )
+            service(purchase_order=order, actor=request.user, reason=form.cleaned_data["reason"])
         except (DomainError, ValidationError) as exc:
             add_refusal(form, exc)
         else:
-            messages.success(request, f"{order} is back in draft for changes.")
+            messages.success(request, success.format(order=order))
             return redirect("procurement:purchase_order_detail", pk=order.pk)
     return render(
         request,
-        "procurement/purchaseorder_return.html",
+        template,
         {"order": order, "form": form, "classification": OFFICIAL_SENSITIVE_COMMERCIAL},
+    )
+
+
+@login_required
+def purchase_order_return_to_draft(request, pk: int):
+    """Send a submitted order back to draft for changes: asks why."""
+    return _with_reason(
+        request,
+        pk,
+        form_class=forms.ReturnToDraftForm,
+        service=services.purchase_order_return_to_draft,
+        template="procurement/purchaseorder_return.html",
+        success="{order} is back in draft for changes.",
     )
 
 
 @login_required
 def purchase_order_cancel(request, pk: int):
     """Cancel an order: a separate step that asks for a reason and a confirmation."""
-    require_commercial(request)
-    order = get_order(request, pk)
-    form = forms.CancelForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.purchase_order_cancel(
-                purchase_order=order, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except (DomainError, ValidationError) as exc:
-            add_refusal(form, exc)
-        else:
-            messages.success(request, f"{order} cancelled; its commitment is released.")
-            return redirect("procurement:purchase_order_detail", pk=order.pk)
-    return render(
+    return _with_reason(
         request,
-        "procurement/purchaseorder_cancel.html",
-        {"order": order, "form": form, "classification": OFFICIAL_SENSITIVE_COMMERCIAL},
+        pk,
+        form_class=forms.CancelForm,
+        service=services.purchase_order_cancel,
+        template="procurement/purchaseorder_cancel.html",
+        success="{order} cancelled; its commitment is released.",
     )
 
 
