@@ -114,6 +114,48 @@ def entitlement_exceeded_message(
     )
 
 
+def entitlement_exceedances_record(*, reason: str, requested_by=None, now=None) -> int:
+    """Every person holding more of a category than their entitlement allows (role
+    plus approved, in-date exceptions) gets one exception for the excess, requested
+    and awaiting review, unless one is already awaiting review: what a first
+    migration of an existing estate records instead of refusing (the import's
+    ``--record-exceptions`` does it per batch). Set-based: one grouping over the held
+    devices, one insert. Returns the number recorded."""
+    now = now or timezone.now()
+    held = (
+        Device.objects.filter(assigned_to__isnull=False, status__in=HELD_STATUSES)
+        .values("assigned_to_id", "device_model__category")
+        .annotate(n=Count("id"))
+        .values_list("assigned_to_id", "device_model__category", "n")
+    )
+    counts = {(pid, category): n for pid, category, n in held}
+    allowed = entitlement_allowances(person_ids={pid for pid, _ in counts}, on_date=now.date())
+    awaiting = set(
+        EntitlementException.objects.filter(
+            status=EntitlementException.Status.REQUESTED
+        ).values_list("person_id", "category")
+    )
+    over = sorted(
+        (key, n - allowed.get(key, 0), n, allowed.get(key, 0))
+        for key, n in counts.items()
+        if n > allowed.get(key, 0) and key not in awaiting
+    )
+    EntitlementException.objects.bulk_create(
+        EntitlementException(
+            person_id=pid,
+            category=category,
+            extra_quantity=excess,
+            reason=f"{reason}: holds {n} {category}(s), the role allows {limit}. "
+            "Review before approving.",
+            status=EntitlementException.Status.REQUESTED,
+            requested_by=requested_by,
+            requested_at=now,
+        )
+        for (pid, category), excess, n, limit in over
+    )
+    return len(over)
+
+
 def entitlement_exception_request(
     *,
     person,

@@ -43,6 +43,7 @@ from devices.demo.generator import Counters, Generator, build_tables
 from devices.demo.loader import DirectSink, RowWriter, ThreadedSink, postgres_bulk_load
 from devices.demo.reference import Reference, reference_data_ensure
 from devices.demo.shape import DEFAULT_DEVICES, DEFAULT_SEED, DEMO_VIEWER_UNIT, PEOPLE_PER_DEVICE
+from devices.entitlement import entitlement_exceedances_record
 from devices.models import Device, DeviceEvent, Person
 
 __all__ = [
@@ -119,6 +120,14 @@ def estate_seed(
             )
             log(f"generated and copied in {time.monotonic() - started:.1f}s")
         writer.reset_sequences(estate_models)
+        # The demo is a first migration of an existing estate: the few people it
+        # puts past their entitlement get an exception awaiting review, as
+        # ``import_estate --record-exceptions`` would record, never a silent excess.
+        recorded = entitlement_exceedances_record(
+            reason="Recorded by the demo's migration",
+            now=timezone.make_aware(dt.datetime.combine(today, dt.time(9))),
+        )
+        log(f"recorded {recorded} entitlement exceptions awaiting review")
         committing = time.monotonic()
     log(f"committed in {time.monotonic() - committing:.1f}s")
     return EstateSummary(

@@ -19,6 +19,7 @@ from devices.models import (
     DeviceEvent,
     DeviceModel,
     Entitlement,
+    EntitlementException,
     Person,
 )
 
@@ -223,6 +224,18 @@ def test_a_few_people_hold_more_than_their_entitlement(estate):
         > allowance.get((row["assigned_to__role_profile"], row["device_model__category"]), 0)
     ]
     assert 0 < len(over) < 0.01 * Person.objects.count()
+    # and each excess is an exception awaiting review, never a silent one
+    awaiting = {
+        (e.person_id, e.category): e.extra_quantity
+        for e in EntitlementException.objects.filter(status=EntitlementException.Status.REQUESTED)
+    }
+    for row in over:
+        key = (row["assigned_to"], row["device_model__category"])
+        allowed = allowance.get(
+            (row["assigned_to__role_profile"], row["device_model__category"]), 0
+        )
+        assert awaiting.get(key) == row["n"] - allowed, key
+    assert len(awaiting) == len(over)
 
 
 def test_some_devices_have_not_been_seen_for_more_than_90_days(estate):
