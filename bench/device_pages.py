@@ -36,6 +36,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from accounts.models import BusinessUnit  # noqa: E402
 from accounts.services import user_create  # noqa: E402
 from devices.demo import estate_seed  # noqa: E402
+from devices.listing import encode_cursor  # noqa: E402
 from devices.models import Device  # noqa: E402
 
 
@@ -79,12 +80,14 @@ def main() -> None:
         username="bench-viewer", role="unit-viewer", password=None, unit_codes=[unit.code]
     )
 
+    # A position 1,000 devices from the end, in the list's default order (added).
+    deep = encode_cursor("v", None, last_id - 1000)
     pages = [
         ("dashboard, whole estate", manager, "/"),
         ("dashboard, one command", viewer, "/"),
         ("device list, first page", manager, "/devices/"),
-        ("device list, deep page (keyset)", manager, f"/devices/?after={last_id - 1000}"),
-        ("device list, previous from deep", manager, f"/devices/?before={last_id - 1000}"),
+        ("device list, deep page (keyset)", manager, f"/devices/?after={deep}"),
+        ("device list, previous from deep", manager, f"/devices/?before={deep}"),
         ("search, exact asset tag", manager, f"/devices/?q={sample.asset_tag}"),
         ("search, exact serial", manager, f"/devices/?q={sample.serial_number}"),
         ("search, asset tag prefix", manager, f"/devices/?q={sample.asset_tag[:-2]}"),

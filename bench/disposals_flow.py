@@ -13,6 +13,7 @@ Targets: every bulk step on 10,000 devices under 10 s; every board read under 20
 
 import argparse
 import datetime as dt
+import io
 import os
 import resource
 import statistics
@@ -109,6 +110,18 @@ def build_estate(n_devices: int, n_returned: int) -> None:
             batch = []
     if batch:
         Device.objects.bulk_create(batch)
+
+
+def certificate_pdf() -> bytes:
+    """A real one-page PDF: the upload is opened by a PDF parser before it is stored."""
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.drawString(72, 770, "Certificate of destruction (bench)")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
 
 
 def main():
@@ -224,7 +237,7 @@ def main():
         results,
     )
     services.consignment_certificate_upload(
-        consignment=consignment, upload=ContentFile(b"%PDF-1.4 bench", name="c.pdf"), actor=actor
+        consignment=consignment, upload=ContentFile(certificate_pdf(), name="c.pdf"), actor=actor
     )
     timed(
         f"close it ({len(case_ids):,} devices disposed)",

@@ -47,6 +47,7 @@ from devices.models import (  # noqa: E402
     BusinessUnit,
     Category,
     DeviceModel,
+    Entitlement,
     ImportRun,
     Manufacturer,
     Person,
@@ -89,12 +90,12 @@ OSES = ["Windows 11 23H2", "Windows 11 24H2", "iOS 17", "iOS 18", "Android 14"]
 REFERENCE_SQL = """
 INSERT INTO devices_device (manufacturer_id, serial_number, asset_tag, device_model_id, status,
     business_unit_id, assigned_to_id, location, purchase_date, warranty_expires, purchase_cost,
-    last_seen, os_version, version, created_at, updated_at)
+    last_seen, os_version, version, created_at, updated_at, historical)
 SELECT m.id, s.serial_number, NULLIF(s.asset_tag, ''), dm.id,
        COALESCE(NULLIF(s.status, ''), 'in_stock'), bu.id, p.id, s.location,
        NULLIF(s.purchase_date, '')::date, NULLIF(s.warranty_expires, '')::date,
        NULLIF(replace(replace(s.purchase_cost, '£', ''), ',', ''), '')::numeric,
-       NULLIF(s.last_seen, '')::timestamptz, s.os_version, 1, now(), now()
+       NULLIF(s.last_seen, '')::timestamptz, s.os_version, 1, now(), now(), false
 FROM bench_stage s
 JOIN devices_manufacturer m ON m.name = s.manufacturer
 JOIN devices_devicemodel dm ON dm.manufacturer_id = m.id AND dm.name = s.model
@@ -134,6 +135,12 @@ def seed_reference_data() -> None:
             for i in range(UNITS)
         )
     role, _ = RoleProfile.objects.get_or_create(code="bench", defaults={"name": "Bench"})
+    # The bench deals each person up to ~17 devices of a 1M-row file: an entitlement
+    # wide enough that every row is checked against it and none is refused by it.
+    for category in Category.values:
+        Entitlement.objects.get_or_create(
+            role_profile=role, category=category, defaults={"quantity": 100}
+        )
     if not Person.objects.filter(staff_number__startswith="B").exists():
         units = list(
             BusinessUnit.objects.filter(code__startswith="BU").values_list("pk", flat=True)

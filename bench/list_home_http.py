@@ -75,9 +75,9 @@ def user(username: str, role: str, **kwargs):
 
 
 def cursor(segment, value, pk: int) -> str:
-    from devices.listing import _encode
+    from devices.listing import encode_cursor
 
-    return _encode(segment, value, pk)
+    return encode_cursor(segment, value, pk)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -40,6 +40,7 @@ from django.db.models import Sum  # noqa: E402
 from accounts.models import BusinessUnit  # noqa: E402
 from accounts.services import user_create  # noqa: E402
 from core.errors import DomainError  # noqa: E402
+from core.financial_year import current_financial_year  # noqa: E402
 from devices.models import DeviceModel, Manufacturer  # noqa: E402
 from procurement import selectors, services  # noqa: E402
 from procurement.models import (  # noqa: E402
@@ -58,7 +59,10 @@ from procurement.models import (  # noqa: E402
     Supplier,
 )
 
-DAY = dt.date(2025, 6, 2)
+# Approvals are dated today (the service takes no day), so the race runs in the current
+# financial year and the history in the one before it.
+THIS_YEAR = current_financial_year()
+LAST_YEAR = THIS_YEAR.previous()
 
 
 def reset():
@@ -122,30 +126,33 @@ def setup(orders: int, history: int):
         framework_name="Bench framework",
         ordering_process_followed=True,
         framework_ceiling=Decimal("100000000"),
-        framework_end_date=dt.date(2027, 3, 31),
+        framework_end_date=THIS_YEAR.end,
         value_ceiling=Decimal("40000000"),
-        start_date=dt.date(2025, 4, 1),
-        end_date=dt.date(2027, 3, 31),
+        start_date=LAST_YEAR.start,
+        end_date=THIS_YEAR.end,
     )
     services.contract_award_record(
         contract=call_off,
         compliant_route="Bench: call-off following the ordering process",
         dsp_consent_reference="BENCH-DSP",
-        dsp_consent_on=dt.date(2025, 3, 1),
-        awarded_on=dt.date(2025, 3, 1),
-        dmpc_notified_on=dt.date(2025, 2, 1),
+        dsp_consent_on=LAST_YEAR.start - dt.timedelta(days=31),
+        awarded_on=LAST_YEAR.start - dt.timedelta(days=31),
+        dmpc_notified_on=LAST_YEAR.start - dt.timedelta(days=59),
         dmpc_called_in=False,
         recorded_by=approver,
     )
     # The race line: each order is £10,000 gross; the line admits half of them.
     race = services.budget_line_create(
         envelope=envelope,
-        financial_year="2025/26",
+        financial_year=THIS_YEAR.label,
         category="laptop",
         amount=Decimal(10000 * (orders // 2)),
     )
     history_line = services.budget_line_create(
-        envelope=envelope, financial_year="2026/27", category="laptop", amount=Decimal("40000000")
+        envelope=envelope,
+        financial_year=LAST_YEAR.label,
+        category="laptop",
+        amount=Decimal("40000000"),
     )
 
     def raise_orders(line, count, status, contract=None):
@@ -161,7 +168,7 @@ def setup(orders: int, history: int):
                     net_total=Decimal("10000"),
                     gross_total=Decimal("10000"),
                     committed_total=Decimal("10") if status == "approved" else 0,
-                    approved_on=(dt.date(2026, 4, 1) + dt.timedelta(days=i % 360))
+                    approved_on=(LAST_YEAR.start + dt.timedelta(days=i % 360))
                     if status == "approved"
                     else None,
                 )
@@ -203,9 +210,7 @@ def race(approver, orders, threads: int):
                     order = queue.pop()
                 start = time.perf_counter()
                 try:
-                    services.purchase_order_approve(
-                        purchase_order=order, approved_by=approver, on_date=DAY
-                    )
+                    services.purchase_order_approve(purchase_order=order, approved_by=approver)
                     kind = "approved"
                 except DomainError:
                     kind = "refused"

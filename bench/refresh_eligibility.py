@@ -91,16 +91,21 @@ def generate(devices: int, people: int, repairs: int) -> None:
             """,
             [unit_ids, len(unit_ids), role.pk, people],
         )
+        cur.execute("SELECT min(id) FROM devices_person")
+        first_person = cur.fetchone()[0]
+        # The database's rules hold here too: a deployed device has a holder, a holder
+        # only while in use, and a disposed device without a case is historical.
         cur.execute(
             """
             INSERT INTO devices_device (asset_tag, serial_number, manufacturer_id, device_model_id,
                 status, business_unit_id, assigned_to_id, location, purchase_date, warranty_expires,
-                purchase_cost, last_seen, os_version, version, created_at, updated_at)
+                purchase_cost, last_seen, os_version, version, created_at, updated_at, historical)
             SELECT NULL, 'S' || i, %s, m.id,
                 CASE WHEN i %% 20 < 13 THEN 'deployed' WHEN i %% 20 < 17 THEN 'in_stock'
                      WHEN i %% 20 = 17 THEN 'in_repair' WHEN i %% 20 = 18 THEN 'disposed'
                      ELSE 'returned' END,
-                (%s::int[])[(1 + (i / 7) %% %s)::int], NULL, '',
+                (%s::int[])[(1 + (i / 7) %% %s)::int],
+                CASE WHEN i %% 20 < 13 OR i %% 20 = 17 THEN %s + i %% %s END, '',
                 date '2015-01-01' + ((i * 7919) %% 4000)::int,
                 date '2018-01-01' + ((i * 7919) %% 4000)::int,
                 NULL,
@@ -108,11 +113,21 @@ def generate(devices: int, people: int, repairs: int) -> None:
                 CASE WHEN m.id = ANY(%s::int[]) THEN
                     CASE WHEN i %% 3 = 0 THEN 'Windows 10 22H2' ELSE 'Windows 11 23H2' END
                     ELSE '' END,
-                1, now(), now()
+                1, now(), now(), i %% 20 = 18
             FROM generate_series(1::bigint, %s) AS i
             JOIN devices_devicemodel m ON m.id = (%s::int[])[(1 + i %% %s)::int]
             """,
-            [maker.pk, unit_ids, len(unit_ids), windows, devices, model_ids, len(model_ids)],
+            [
+                maker.pk,
+                unit_ids,
+                len(unit_ids),
+                first_person,
+                people,
+                windows,
+                devices,
+                model_ids,
+                len(model_ids),
+            ],
         )
         cur.execute("SELECT min(id) FROM devices_device")
         first = cur.fetchone()[0]

@@ -22,9 +22,12 @@ SCRIPTS = [
     "import_estate",
     "api_devices",
     "device_pages",
+    "device_page",
     "list_home_http",
     "refresh_eligibility",
+    "refresh_partial_recompute",
     "procurement_approvals",
+    "finance_pages",
     "disposals_flow",
     "reports_stewardship",
 ]

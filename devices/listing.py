@@ -178,7 +178,9 @@ def segments(
 # --- cursors ------------------------------------------------------------------------
 
 
-def _encode(segment_key, value, pk: int) -> str:
+def encode_cursor(segment_key, value, pk: int) -> str:
+    """A page link's position: ``(segment key, sort value, id)``, as ``decode_cursor``
+    reads it (the benchmarks build deep positions with it)."""
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()
     raw = json.dumps([segment_key, value, pk], separators=(",", ":")).encode()
@@ -217,7 +219,7 @@ def decode_cursor(token: str, sort: Sort) -> tuple:
 
 def _cursor_of(row: Device, segment: Segment) -> str:
     value = getattr(row, segment.column) if segment.column else None
-    return _encode(segment.key, value, row.pk)
+    return encode_cursor(segment.key, value, row.pk)
 
 
 # --- walking ------------------------------------------------------------------------

@@ -174,13 +174,15 @@ def test_a_device_changing_group_between_pages_neither_repeats_nor_breaks_the_wa
 
 
 def test_a_cursor_of_another_sort_is_refused():
-    token = listing._encode("v", "T01", 5)
+    token = listing.encode_cursor("v", "T01", 5)
     with pytest.raises(listing.BadCursor):
         listing.decode_cursor(token, listing.SORTS["status"])
     with pytest.raises(listing.BadCursor):
         listing.decode_cursor("not-a-cursor!", listing.SORTS["last_seen"])
     with pytest.raises(listing.BadCursor):
-        listing.decode_cursor(listing._encode("v", "yesterday", 5), listing.SORTS["last_seen"])
+        listing.decode_cursor(
+            listing.encode_cursor("v", "yesterday", 5), listing.SORTS["last_seen"]
+        )
 
 
 def test_the_total_comes_from_the_estate_counts_and_agrees_with_the_rows(make_user, estate):

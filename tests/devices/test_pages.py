@@ -352,7 +352,7 @@ def test_device_list_refuses_a_page_link_of_another_sort(client, asset_manager, 
     cursor = client.get(url, {"sort": "last_seen"}).context["page"].rows[0]
     from devices import listing
 
-    token = listing._encode("v", cursor.asset_tag, cursor.pk)
+    token = listing.encode_cursor("v", cursor.asset_tag, cursor.pk)
 
     response = client.get(url, {"sort": "last_seen", "after": token})
 
