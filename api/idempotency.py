@@ -6,11 +6,25 @@ permissions and throttling have already run and keys belong to the caller:
     @idempotent
     def post(self, request, ...): ...
 
-Flow: hash method + path + raw body; claim the key by inserting a row in its
-own transaction (the unique constraint is the lock, so concurrent duplicates
-cannot both run); run the handler and store its response in one transaction
-with the handler's writes, so either both commit or neither does. A request
-that crashes releases its claim; nothing it wrote survived the rollback.
+Flow: hash method + path + raw body; in ONE transaction, claim the key (insert its
+row), run the handler (in a savepoint) and store its response. Claim, writes and
+stored response commit together or not at all.
+
+Why the claim lives in the work's transaction rather than in a transaction of its
+own with a lease renewed while the request runs: a claim of its own must be
+released by someone when its request dies, and a ``kill -9`` of a gunicorn worker
+releases nothing: the key stayed ``in progress`` for STALE_CLAIM_AFTER (ten minutes
+of ``409 idempotency_in_progress`` to every retry). A lease would shorten that to
+its length, but needs a heartbeat thread per request and still answers 409 until
+it lapses. Inside the work's transaction the claim is an uncommitted row: when the
+process dies its connection drops and PostgreSQL rolls the transaction back at
+once, claim included, so a retry a second later runs the request exactly once.
+Nothing is left to reap. The cost: a concurrent duplicate waits on the first
+request's row lock (up to LOCK_WAIT seconds, then 409 in progress), which is
+exactly the time the first is really running.
+
+A handler that raises has its writes rolled back to the savepoint; a 4xx answer is
+still stored (an error is an answer too), a 5xx rolls the claim back with the rest.
 """
 
 from __future__ import annotations
@@ -33,9 +47,13 @@ from api.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-# A claim still "in progress" after this long belongs to a request that died
-# without releasing it (its writes were rolled back with it), so it may be reclaimed.
+# A claim committed as "in progress" was written by the previous design (claimed in a
+# transaction of its own); after this long its request is dead and it is reclaimed.
+# The current design never commits a claim in progress.
 STALE_CLAIM_AFTER = dt.timedelta(minutes=10)
+# How long a duplicate waits for the first request with its key to commit or roll
+# back before it is answered 409 in progress (seconds).
+LOCK_WAIT = 2.0
 # Headers worth replaying; Content-Type and Vary are added again by the renderer.
 _SKIP_HEADERS = {"content-type", "vary", "allow", "content-length"}
 
@@ -79,6 +97,27 @@ def _store(record: IdempotencyRecord, response) -> None:
     )
 
 
+def _run(view, handler, record, request, *args, **kwargs):
+    """Run the handler in a savepoint of the claim's transaction and store its answer.
+
+    A 5xx (returned or raised) marks the whole transaction for rollback: the claim
+    goes with the handler's writes and a retry runs again.
+    """
+    try:
+        with transaction.atomic():
+            response = handler(view, request, *args, **kwargs)
+    except Exception as exc:
+        # The handler's writes were rolled back to the savepoint; a 4xx is an answer
+        # too and is stored. handle_exception raises what it cannot answer, and the
+        # claim's transaction rolls back with it.
+        response = view.handle_exception(exc)
+    if response.status_code >= 500:
+        transaction.set_rollback(True)
+    else:
+        _store(record, response)
+    return response
+
+
 def idempotent(handler):
     """Make a POST handler idempotent when the client sends ``Idempotency-Key``."""
 
@@ -98,51 +137,36 @@ def idempotent(handler):
             "method": request.method,
             "path": request.get_full_path(),
         }
-        claim = services.idempotency_claim(**claim_args)
-        record = claim.record
-        if not claim.claimed and (
+        with transaction.atomic():
+            claim = services.idempotency_claim(**claim_args, lock_wait=LOCK_WAIT)
+            record = claim.record
+            if (
+                record is not None
+                and not claim.claimed
+                and record.request_hash == fingerprint
+                and record.state == IdempotencyRecord.State.IN_PROGRESS
+                and record.created_at < timezone.now() - STALE_CLAIM_AFTER
+            ):
+                services.idempotency_release(record=record)
+                claim = services.idempotency_claim(**claim_args, lock_wait=LOCK_WAIT)
+                record = claim.record
+            if claim.claimed:
+                return _run(self, handler, record, request, *args, **kwargs)
+        if record is None or (
             record.request_hash == fingerprint
             and record.state == IdempotencyRecord.State.IN_PROGRESS
-            and record.created_at < timezone.now() - STALE_CLAIM_AFTER
         ):
-            services.idempotency_release(record=record)
-            claim = services.idempotency_claim(**claim_args)
-            record = claim.record
-        if not claim.claimed:
-            if record.request_hash != fingerprint:
-                raise Conflict(
-                    "This Idempotency-Key was used with a different request "
-                    "(method, path or body); use a new key for a new request.",
-                    code="idempotency_key_reused",
-                )
-            if record.state == IdempotencyRecord.State.IN_PROGRESS:
-                raise Conflict(
-                    "A request with this Idempotency-Key is still in progress; retry later.",
-                    code="idempotency_in_progress",
-                )
-            return _replay(record)
-        try:
-            # The handler's writes and the stored response commit together.
-            with transaction.atomic():
-                response = handler(self, request, *args, **kwargs)
-                if response.status_code < 500:
-                    _store(record, response)
-        except Exception as exc:
-            # Everything the handler wrote has been rolled back; record the error
-            # response (a 4xx is an answer too), or release the key on a crash.
-            try:
-                response = self.handle_exception(exc)
-            except Exception:
-                services.idempotency_release(record=record)
-                raise
-            if response.status_code < 500:
-                _store(record, response)
-            else:
-                services.idempotency_release(record=record)
-            return response
-        if response.status_code >= 500:
-            services.idempotency_release(record=record)
-        return response
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress; retry later.",
+                code="idempotency_in_progress",
+            )
+        if record.request_hash != fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was used with a different request "
+                "(method, path or body); use a new key for a new request.",
+                code="idempotency_key_reused",
+            )
+        return _replay(record)
 
     wrapper.idempotent = True
     return wrapper

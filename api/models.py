@@ -9,8 +9,11 @@ class IdempotencyRecord(models.Model):
 
     A retry with the same key (for the same user and token) replays this response
     instead of writing again; the same key with a different request is refused.
-    The row is inserted, in its own transaction, *before* the request runs: the
-    unique constraint is what stops two concurrent duplicates both executing.
+    The row is inserted in the request's own transaction, before its work, and
+    commits with the work and the stored response (api/idempotency.py says why):
+    the unique constraint is what stops two concurrent duplicates both executing,
+    and a request that dies takes its uncommitted row with it. ``in_progress`` is
+    only ever committed by the previous design; such rows are reclaimed when stale.
     """
 
     class State(models.TextChoices):

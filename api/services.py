@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -72,26 +73,72 @@ def api_token_revoke(*, user, token_prefix: str | None = None, all_tokens: bool 
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of trying to claim an idempotency key."""
+    """The outcome of trying to claim an idempotency key.
 
-    record: IdempotencyRecord
-    claimed: bool  # True: this request owns the key and must run
+    ``claimed``: this request owns the key and must run. Otherwise ``record`` is the
+    committed row that answers it (its stored response, or a key reused with another
+    request), or ``None`` when another request holds the key uncommitted, still
+    running, past the wait: the caller answers 409 in progress.
+    """
+
+    record: IdempotencyRecord | None
+    claimed: bool
+
+
+def _lock_not_available(exc: OperationalError) -> bool:
+    # PostgreSQL's lock_not_available (55P03): lock_timeout ran out.
+    return getattr(exc.__cause__, "sqlstate", None) == "55P03"
+
+
+@contextmanager
+def _lock_wait(seconds: float):
+    """Wait at most ``seconds`` for a row lock (PostgreSQL), then raise
+    lock_not_available; the transaction's own setting is restored after."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
 
 
 def idempotency_claim(
-    *, user, token_key: str, key: str, request_hash: str, method: str, path: str
+    *,
+    user,
+    token_key: str,
+    key: str,
+    request_hash: str,
+    method: str,
+    path: str,
+    lock_wait: float = 2.0,
 ) -> Claim:
-    """Insert the key in its own transaction before the request runs.
+    """Insert the key inside the request's own transaction, before its work.
 
-    The unique constraint on (user, token, key) makes the insert the lock: of
-    two concurrent duplicates exactly one inserts; the other finds the row and
-    is answered from it (in progress, mismatch, or the stored response). An
-    expired row is deleted and the claim retried once.
+    Must be called inside ``transaction.atomic()``: the claim commits with the work
+    and the stored response, or rolls back with them. So a request that dies (its
+    process killed, its connection cut) leaves nothing behind: PostgreSQL rolls the
+    transaction back when the connection drops, and a retry a moment later runs.
+
+    The unique constraint on (user, token, key) is the lock. A concurrent duplicate's
+    insert waits on the first one's uncommitted row: if the first commits, the
+    duplicate finds the stored response; if it rolls back, the duplicate's insert
+    goes through and it runs. The wait is bounded by ``lock_wait`` seconds, after
+    which the duplicate is told the key is in progress (``Claim(None, False)``).
+
+    An expired row is deleted and the claim retried once. A row committed as still
+    in progress comes from the previous design (claimed in a transaction of its own);
+    the caller decides whether it is stale, and releases it with
+    ``idempotency_release``.
     """
     now = timezone.now()
     for _attempt in range(2):
         try:
-            with transaction.atomic():
+            # A savepoint: a refused insert leaves the request's transaction usable.
+            with transaction.atomic(), _lock_wait(lock_wait):
                 record = IdempotencyRecord.objects.create(
                     user=user,
                     token_key=token_key,
@@ -102,6 +149,10 @@ def idempotency_claim(
                     expires_at=now + IDEMPOTENCY_TTL,
                 )
             return Claim(record=record, claimed=True)
+        except OperationalError as exc:
+            if _lock_not_available(exc):
+                return Claim(record=None, claimed=False)
+            raise
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(
                 user=user, token_key=token_key, key=key
@@ -116,8 +167,8 @@ def idempotency_claim(
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body, headers: dict) -> None:
-    """Store the response the key will replay. Runs in the request's transaction
-    when the request succeeded, so the write and its record commit together."""
+    """Store the response the key will replay, in the request's transaction, so the
+    work, the claim and its response commit together."""
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         state=IdempotencyRecord.State.COMPLETED,
         response_status=status,
@@ -127,7 +178,8 @@ def idempotency_complete(*, record: IdempotencyRecord, status: int, body, header
 
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:
-    """Forget a claim whose request crashed (nothing was written), so a retry can run."""
+    """Forget a committed in-progress claim (left by the previous design's crashed
+    request, whose writes were rolled back), so a retry can run."""
     IdempotencyRecord.objects.filter(
         pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS
     ).delete()
