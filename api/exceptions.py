@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.availability import is_database_unavailable, log_unavailable, retry_after
 from core.errors import DomainError, domain_error_response_parts, error_body
 
 
@@ -26,6 +27,20 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The resource has changed since you read it; fetch it again."
     default_code = "precondition_failed"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """503: the database is away for a moment (core/availability.py); ``Retry-After``
+    says when to try again. Nothing was changed: the request's transaction is gone."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service's database is unavailable for a moment; nothing was changed."
+    default_code = "database_unavailable"
+
+    def __init__(self, wait: int):
+        super().__init__(f"{self.default_detail} Retry after {wait} seconds.")
+        # DRF's handler turns ``wait`` into the Retry-After header.
+        self.wait = wait
 
 
 # Bad headers or bodies are 400s with field messages, like any validation error.
@@ -62,6 +77,9 @@ def _fields_from(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    if is_database_unavailable(exc):
+        log_unavailable(context.get("request"), exc)
+        exc = DatabaseUnavailable(wait=retry_after())
     if isinstance(exc, DomainError):
         code, body = domain_error_response_parts(exc)
         return Response(body, status=code)

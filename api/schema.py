@@ -42,6 +42,8 @@ ALWAYS = {
     "403": "The caller's role may not use this operation.",
     "404": "Nothing with that identifier within the caller's business units, or no such path.",
     "429": "Too many requests for this token; retry after the seconds in Retry-After.",
+    "503": "The service's database is unavailable for a moment (nothing was changed); "
+    "retry after the seconds in Retry-After.",
 }
 WITH_BODY = {
     "409": "A rule of the estate refused the change, or the Idempotency-Key is in use.",
@@ -73,9 +75,10 @@ def document_error_responses(result, generator, request, public):
                 wanted.update(WITH_IF_MATCH)
             for status, description in wanted.items():
                 responses.setdefault(status, _error_response(description, ref))
-            if "429" in responses:
-                responses["429"].setdefault("headers", {})["Retry-After"] = {
-                    "schema": {"type": "integer"},
-                    "description": "Seconds to wait before the next request.",
-                }
+            for status in ("429", "503"):
+                if status in responses:
+                    responses[status].setdefault("headers", {})["Retry-After"] = {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before the next request.",
+                    }
     return result

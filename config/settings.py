@@ -102,6 +102,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response; request.csp_nonce for inline scripts.
     "csp.middleware.CSPMiddleware",
+    # The database away: 503 with Retry-After, never a 500 (core/availability.py). Here,
+    # outside the session and auth middlewares, so their database errors are caught too.
+    "core.availability.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +114,8 @@ MIDDLEWARE = [
     "core.middleware.NoStoreForSignedInMiddleware",
     "core.middleware.SecurityEventMiddleware",
     "api.middleware.ApiErrorMiddleware",
+    # After ApiErrorMiddleware, so a view's database error is a 503 before it is a 500.
+    "core.availability.DatabaseUnavailableViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -136,13 +141,23 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections (DATABASE_CONN_MAX_AGE seconds), checked before each request
+# reuses one, so a connection PostgreSQL ended (a restart, pg_terminate_backend) is
+# replaced instead of failing the request. Each gunicorn thread, Celery pool process and
+# beat holds at most one: README "Operations" (Connection budget) adds them up.
 DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
+# With the database away, pages and the API answer 503 with this Retry-After (seconds).
+DATABASE_UNAVAILABLE_RETRY_AFTER = env_int("DATABASE_UNAVAILABLE_RETRY_AFTER", 10)
+# PostgreSQL connections kept free of the app for administration, migrations and
+# monitoring: the connection budget must leave this many of max_connections.
+DATABASE_CONNECTION_HEADROOM = env_int("DATABASE_CONNECTION_HEADROOM", 10)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 if not IS_POSTGRES:
     # SQLite: wait for a lock rather than fail, so eager tasks and the dev server coexist.
@@ -298,7 +313,13 @@ CELERY_BEAT_SCHEDULE = {
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that is down or unreachable fails fast (the throttle then counts
+            # in-process: api/throttling.py) instead of holding the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
