@@ -88,3 +88,16 @@ beat: install ## Run Celery beat with the database scheduler (needs REDIS_URL)
 
 bench: install ## Run every benchmark in bench/, each in a fresh PostgreSQL database (PGHOST, PGPORT, PGUSER)
 	$(BENCH_ENV) $(PY) bench/run_all.py
+
+.PHONY: stack stack-stop stack-status load
+stack: install ## Run the production-shaped stack (gunicorn, Celery worker, beat; DEBUG off) on http://127.0.0.1:8001 against local PostgreSQL (tracker_stack), RabbitMQ and Redis; logs in .stack/
+	$(PY) -m ops.stack start
+
+stack-stop: ## Stop the stack `make stack` started
+	$(PY) -m ops.stack stop
+
+stack-status: ## Say which of the stack's processes run
+	$(PY) -m ops.stack status
+
+load: install ## Load test (locust, 50 users, 5 minutes) against the stack with 20,000 devices; LOAD_ARGS="--run-time 1m" for a trial
+	$(PY) bench/load.py $(LOAD_ARGS)
