@@ -50,6 +50,59 @@ def celery_concurrency() -> int:
     return _int("CELERY_CONCURRENCY", 2)
 
 
+def connection_budget(env: dict[str, str] | None = None) -> dict[str, int]:
+    """PostgreSQL connections the stack can hold at once, from the same environment
+    and files the processes read (README "Operations", Connection budget).
+
+    - web: gunicorn workers x threads (gunicorn.conf.py; one persistent connection
+      per thread);
+    - worker: per pool process, its task's connection and its lease heartbeat's
+      (core/leases.Heartbeat has a connection of its own), plus the main process;
+    - beat: the DatabaseScheduler's one;
+    - reaper: a housekeeping worker of its own (-c 1) when CELERY_REAPER_QUEUE names
+      another queue; otherwise the reapers run in the worker's pool, counted above.
+    """
+    import runpy
+
+    env = dict(os.environ if env is None else env)
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        gunicorn = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    concurrency = int(env.get("CELERY_CONCURRENCY") or 2)
+    default_queue = env.get("CELERY_QUEUE") or "celery"
+    own_reaper = (env.get("CELERY_REAPER_QUEUE") or default_queue) != default_queue
+    budget = {
+        "web": int(gunicorn["workers"]) * int(gunicorn["threads"]),
+        "worker": concurrency * 2 + 1,
+        "beat": 1,
+        "reaper": 3 if own_reaper else 0,
+    }
+    budget["total"] = sum(budget.values())
+    return budget
+
+
+def loopback_cookie_jar():
+    """A cookie jar for an HTTP client (requests, locust) talking to the stack.
+
+    The stack runs as production does, DEBUG off with Secure cookies, over plain HTTP
+    on 127.0.0.1. Browsers send Secure cookies to a loopback origin; requests does not,
+    so this jar stores cookies from 127.0.0.1 without the Secure flag (for that host
+    only; the server side is unchanged)."""
+    from requests.cookies import RequestsCookieJar
+
+    class LoopbackCookieJar(RequestsCookieJar):
+        def set_cookie(self, cookie, *args, **kwargs):
+            if cookie.domain in {"127.0.0.1", "127.0.0.1.local"}:
+                cookie.secure = False
+            return super().set_cookie(cookie, *args, **kwargs)
+
+    return LoopbackCookieJar()
+
+
 @dataclass
 class Stack:
     """One stack: where it keeps its state, what it connects to, how it is sized."""
