@@ -20,4 +20,5 @@ RUN DJANGO_SECRET_KEY=build-only-key-never-served-0123456789-abcdefghijklmnopqrs
 RUN useradd --create-home app && mkdir -p /app/media && chown app /app/media
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+ENV GUNICORN_BIND=0.0.0.0:8000
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"]
