@@ -11,7 +11,7 @@
 
 Request names: ``page:*`` (target p95 < 300 ms), ``api:detail``/``api:patch``
 (single-object, p95 < 100 ms), ``api:list``/``api:bulk``, ``bg:*``.
-Environment: LOAD_API_TOKEN (an itsm.integration token), LOAD_UNIT (a unit code),
+Environment: LOAD_API_TOKENS (itsm.integration tokens, comma-separated, one per client), LOAD_UNIT (a unit code),
 LOAD_PERIOD (YYYY-MM), LOAD_UNIT_ID (its pk, for the report form).
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import random
 import re
@@ -112,12 +113,20 @@ class FinanceOfficer(HttpUser):
         self.client.get("/", name="page:home")
 
 
+# Each API user is its own integration client with its own token (the rate limit is
+# per token).
+_client_numbers = itertools.count()
+
+
 class Integration(HttpUser):
     weight = 5
     wait_time = between(0.5, 2)
 
     def on_start(self):
-        self.client.headers["Authorization"] = f"Token {os.environ['LOAD_API_TOKEN']}"
+        tokens = os.environ["LOAD_API_TOKENS"].split(",")
+        self.client.headers["Authorization"] = (
+            f"Token {tokens[next(_client_numbers) % len(tokens)]}"
+        )
         self.ids = [
             d["id"] for d in self.client.get("/api/v1/devices/", name="api:list").json()["results"]
         ]
