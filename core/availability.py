@@ -43,7 +43,7 @@ _MARK = "_database_unavailable"
 
 
 def retry_after() -> int:
-    return int(getattr(settings, "DATABASE_UNAVAILABLE_RETRY_AFTER", 10))
+    return settings.DATABASE_UNAVAILABLE_RETRY_AFTER
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:

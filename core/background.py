@@ -43,7 +43,7 @@ def dispatch(task, *args, **kwargs):
 
 def in_threads(task) -> bool:
     return (
-        bool(getattr(settings, "TASKS_IN_THREADS", False))
+        settings.TASKS_IN_THREADS
         and bool(task.app.conf.task_always_eager)
         and not connection.in_atomic_block
     )
@@ -62,7 +62,7 @@ def _executor() -> ThreadPoolExecutor:
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(
-                max_workers=max(1, int(getattr(settings, "TASKS_THREADS", 2))),
+                max_workers=max(1, settings.TASKS_THREADS),
                 thread_name_prefix="tasks",
             )
         return _pool

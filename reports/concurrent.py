@@ -31,11 +31,11 @@ SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$")
 
 def available() -> bool:
     """PostgreSQL, not inside a transaction, and not switched off
-    (setting REPORTS_CONCURRENT_FIGURES, default on)."""
+    (setting REPORTS_CONCURRENT_FIGURES, off by default)."""
     return (
         connection.vendor == "postgresql"
         and not connection.in_atomic_block
-        and bool(getattr(settings, "REPORTS_CONCURRENT_FIGURES", True))
+        and settings.REPORTS_CONCURRENT_FIGURES
     )
 
 

@@ -29,7 +29,6 @@ from django.conf import settings
 
 from core.errors import DomainError
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # A scan of an A3 page at 300 dpi is about 17.5 million pixels; anything beyond this
 # is not a certificate but a decompression bomb.
 CERTIFICATE_MAX_PIXELS = 25_000_000
@@ -54,7 +53,7 @@ class CheckedCertificate:
 
 def certificate_max_bytes() -> int:
     """The size limit in force (read at call time, so a changed setting applies)."""
-    return int(getattr(settings, "DISPOSALS_CERTIFICATE_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return settings.DISPOSALS_CERTIFICATE_MAX_BYTES
 
 
 def certificate_content_type(head: bytes) -> str | None:

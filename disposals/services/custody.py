@@ -32,7 +32,7 @@ from disposals.models import CASE_TRANSITIONS, DisposalCase, SanitisationRecord
 # Retention is a policy, not a cascade: records are kept at least this long after
 # disposal; removing them afterwards is for an audited archive process outside the
 # app, which itself never deletes them.
-RETENTION_YEARS = getattr(settings, "DISPOSALS_RETENTION_YEARS", 7)
+RETENTION_YEARS = settings.DISPOSALS_RETENTION_YEARS
 PENNY = Decimal("0.01")
 CaseStatus = DisposalCase.Status
 

@@ -32,7 +32,7 @@ def max_device_rows() -> int:
     million-row sheet is unusable to a reader and would write each device once per
     ancestor (3.7 million rows at 1,000,000 devices). Never above Excel's limit.
     """
-    return min(int(getattr(settings, "REPORTS_MAX_DEVICE_ROWS", 100_000)), EXCEL_DEVICE_ROWS)
+    return min(settings.REPORTS_MAX_DEVICE_ROWS, EXCEL_DEVICE_ROWS)
 
 
 def lists_whole_subtree(figures: dict, cap: int | None = None) -> bool:

@@ -307,7 +307,7 @@ def stewardship_figures(
                 _section_args(units, root, period_start, period_end, idle_days), SECTIONS
             )
         return _roll_up(units, sections, period_end)
-    if getattr(settings, "REPORTS_CONCURRENT_FIGURES", False) and concurrent.available():
+    if settings.REPORTS_CONCURRENT_FIGURES and concurrent.available():
         return _figures_concurrently(
             period_start=period_start, period_end=period_end, idle_days=idle_days, root=root
         )
@@ -343,7 +343,7 @@ def _tune_for_aggregates(*, parallel: bool = True) -> None:
             "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true),"
             " set_config('parallel_setup_cost', '0', true),"
             " set_config('parallel_tuple_cost', '0.0001', true)" + no_workers,
-            [getattr(settings, "REPORTS_WORK_MEM", "128MB")],
+            [settings.REPORTS_WORK_MEM],
         )
 
 

@@ -12,7 +12,7 @@ from core.financial_year import LONDON
 
 def default_idle_days() -> int:
     """Devices not seen for this many days are idle (setting REPORTS_IDLE_DAYS, default 90)."""
-    return int(getattr(settings, "REPORTS_IDLE_DAYS", 90))
+    return settings.REPORTS_IDLE_DAYS
 
 
 def month_period(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -44,17 +44,11 @@ def idle_cutoff(period_end: dt.date, idle_days: int) -> dt.datetime:
     return period_bounds(period_end, period_end)[1] - dt.timedelta(days=idle_days)
 
 
-# The first month a report may be asked for (setting REPORTS_FIRST_PERIOD, "YYYY-MM"):
-# before the estate's first records, so every real month is allowed, and a typo such
-# as 0001-01 is refused instead of queued to fail for ever.
-FIRST_PERIOD = "2000-01"
-
-
 def report_period_range() -> tuple[dt.date, dt.date]:
     """The months a report may be asked for, as their first days: from
     REPORTS_FIRST_PERIOD (default January 2000) to the current month in London (a
     period cannot start in the future)."""
-    first = getattr(settings, "REPORTS_FIRST_PERIOD", FIRST_PERIOD)
+    first = settings.REPORTS_FIRST_PERIOD
     return dt.date.fromisoformat(f"{first}-01"), london_today().replace(day=1)
 
 
