@@ -19,8 +19,10 @@ from refresh.models import (
     BaselineSnapshot,
     BauRate,
     DeviceEligibility,
+    EligibilityCount,
     EligibilityRun,
     OsEndOfSupport,
+    PersonCount,
     RefreshPolicy,
     RefreshWave,
     Scenario,
@@ -135,6 +137,36 @@ class DeviceEligibilityAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     list_filter = ("category", "is_due", "reclaim")
     raw_id_fields = ("device",)
     show_full_result_count = False
+
+
+@admin.register(EligibilityCount)
+class EligibilityCountAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The forecast's counts of eligibility rows, kept by database triggers on the
+    eligibility table (migration 0009): shown within the user's units, never edited."""
+
+    list_display = (
+        "business_unit",
+        "category",
+        "due_financial_year",
+        "reclaim",
+        "forced",
+        "in_use",
+        "devices",
+    )
+    list_filter = ("category", "reclaim", "forced", "in_use")
+    list_select_related = ("business_unit",)
+    search_fields = ("business_unit__code", "business_unit__name")
+    show_full_result_count = False
+
+
+@admin.register(PersonCount)
+class PersonCountAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """People per unit, kept by database triggers on the people table (migration
+    0009) for the forecast's headcount: shown within the user's units, never edited."""
+
+    list_display = ("business_unit", "people")
+    list_select_related = ("business_unit",)
+    search_fields = ("business_unit__code", "business_unit__name")
 
 
 class BaselineRowInline(ReadOnlyAdminMixin, admin.TabularInline):

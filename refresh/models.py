@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from accounts.models import BusinessUnit
@@ -215,6 +216,74 @@ class DeviceEligibility(models.Model):
     @property
     def reasons(self) -> list[str]:
         return [label for field, label in self.REASON_FIELDS.items() if getattr(self, field)]
+
+
+class EligibilityCount(models.Model):
+    """How many eligibility rows share one forecast key: business unit, category, due
+    financial year (null without a purchase date), reclaim, forced and in use.
+
+    Kept by the database, not by the services, as ``devices.EstateCount`` is: triggers
+    on ``refresh_deviceeligibility`` (migration 0009; PostgreSQL statement triggers
+    with transition tables, SQLite row triggers) add and subtract on every INSERT,
+    DELETE and change of a key column, so the full and the partial recompute, the
+    cascade when a device is deleted and raw SQL all keep it exact. Nothing in the
+    apps writes it. The forecast (``forecast_engine.unit_year_groups``) sums these
+    rows instead of grouping the whole eligibility table per request; the clamp of
+    overdue years to the current year stays in the selector, since "current" moves.
+    """
+
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    due_financial_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    reclaim = models.BooleanField()
+    forced = models.BooleanField()
+    in_use = models.BooleanField()
+    devices = models.BigIntegerField(default=0)
+
+    objects = scoped_manager("business_unit")
+
+    class Meta:
+        constraints = [
+            # One row per key, a missing due year being one key too (NULLs are
+            # distinct in a plain unique index, so the year is coalesced): the
+            # triggers' upserts name this very expression as their conflict target.
+            models.UniqueConstraint(
+                "business_unit",
+                "category",
+                Coalesce("due_financial_year", -1),
+                "reclaim",
+                "forced",
+                "in_use",
+                name="%(app_label)s_%(class)s_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        year = self.due_financial_year if self.due_financial_year is not None else "no due year"
+        return f"{self.business_unit_id}/{self.category}/{year}: {self.devices}"
+
+
+class PersonCount(models.Model):
+    """How many people (staff records: leavers and future starters included) one
+    business unit holds.
+
+    Kept by the database like ``EligibilityCount``: triggers on ``devices_person``
+    (migration 0009) add and subtract on every INSERT, DELETE and change of unit,
+    whatever the door. The forecast's headcount on a day
+    (``forecast_engine.headcount``) is this count less the people outside that day
+    (not started yet, or gone by it), who are few and found by the indexes on
+    ``devices_person.start_date`` and ``leaver_date``, so the 562,500 people of the
+    1,000,000-device demo are not counted per request. Refresh owns it because only
+    the forecast reads it; ``devices`` knows nothing of it.
+    """
+
+    business_unit = models.OneToOneField(BusinessUnit, on_delete=models.CASCADE, related_name="+")
+    people = models.BigIntegerField(default=0)
+
+    objects = scoped_manager("business_unit")
+
+    def __str__(self) -> str:
+        return f"{self.business_unit_id}: {self.people}"
 
 
 class BauRate(models.Model):

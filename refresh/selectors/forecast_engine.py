@@ -5,7 +5,11 @@ estate into (unit, category, purchase month, due month, flags) -> count rows
 (a few thousand even at 1,000,000 devices), and the financial-year arithmetic,
 BAU rates and scenario overrides are applied to those groups in Python.
 ``refresh.selectors.forecast`` and ``refresh.selectors.scenarios`` build their
-reads from these functions. A ``scope`` of None means the whole estate.
+reads from these functions. Today's forecast (``unit_year_groups``, ``headcount``)
+reads counts the database keeps on every write (``EligibilityCount``,
+``PersonCount``) instead of grouping a million rows per request; scenarios still
+group the eligibility table by purchase month (``groups_today``), which the counts
+do not keep. A ``scope`` of None means the whole estate.
 """
 
 from __future__ import annotations
@@ -17,22 +21,26 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     Avg,
-    Case,
+    BigIntegerField,
     Count,
     Exists,
-    F,
-    IntegerField,
+    Func,
     OuterRef,
-    Q,
-    Value,
-    When,
+    Subquery,
+    Sum,
 )
-from django.db.models.functions import ExtractMonth, ExtractYear, Greatest, TruncMonth
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, TruncMonth
 from django.utils import timezone
 
 from core.financial_year import FinancialYear, financial_year
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
-from refresh.models import BauRate, DeviceEligibility, RefreshPolicy
+from refresh.models import (
+    BauRate,
+    DeviceEligibility,
+    EligibilityCount,
+    PersonCount,
+    RefreshPolicy,
+)
 from refresh.selectors.policies import policies_in_force
 
 CATEGORIES = [c.value for c in Category]
@@ -152,41 +160,40 @@ def groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
 
 def unit_year_groups(*, current: FinancialYear, scope=None):
     """Refresh volume per (unit, category, FY start) and devices in use per
-    (unit, category), from ONE grouped query over the eligibility table with the
-    financial year computed in the database (the forecast's only estate scan).
+    (unit, category), from the eligibility counts the database keeps
+    (``EligibilityCount``, a few thousand rows at 1,000,000 devices) rather than a
+    grouped scan of the eligibility table per request.
 
-    Reclaimed devices and devices without a due date are not refresh demand
-    (year -1); devices due for other reasons than age, and overdue ones, count
-    in the current year.
+    Reclaimed devices and devices without a due date are not refresh demand;
+    devices due for other reasons than age, and overdue ones, count in the
+    current year. The years are placed here, not in the table, because the
+    current year moves while the counts stand still.
     """
-    qs = DeviceEligibility.objects.within(scope)
-    # Overdue devices count in the current year: clamp in the database so the
-    # years before it collapse into one group per unit and category.
-    fy_of_due = Greatest(
-        F("due_financial_year"), Value(current.start_year), output_field=IntegerField()
-    )
     rows = (
-        qs.annotate(
-            fy=Case(
-                When(reclaim=True, then=Value(-1)),
-                When(forced=True, then=Value(current.start_year)),
-                When(due_financial_year__isnull=True, then=Value(-1)),
-                default=fy_of_due,
-                output_field=IntegerField(),
-            )
-        )
-        .values("business_unit_id", "category", "fy", "in_use")
-        .annotate(n=Count("*"))
+        EligibilityCount.objects.within(scope)
+        .filter(devices__gt=0)
         .order_by()
-        .values_list("business_unit_id", "category", "fy", "in_use", "n")
+        .values_list(
+            "business_unit_id",
+            "category",
+            "due_financial_year",
+            "reclaim",
+            "forced",
+            "in_use",
+            "devices",
+        )
     )
     refresh: dict[tuple, int] = defaultdict(int)
     in_use: dict[tuple, int] = defaultdict(int)
-    for unit, cat, fy, using, n in rows:
+    for unit, cat, due_fy, reclaim, forced, using, n in rows:
         if using:
             in_use[(unit, cat)] += n
-        if fy is not None and fy >= 0:
-            refresh[(unit, cat, max(fy, current.start_year))] += n
+        if reclaim:
+            continue  # idle: reclaimed to stock, not refreshed
+        if forced:
+            refresh[(unit, cat, current.start_year)] += n
+        elif due_fy is not None:
+            refresh[(unit, cat, max(due_fy, current.start_year))] += n
     return refresh, in_use
 
 
@@ -232,23 +239,54 @@ def groups_as_of(*, as_of: dt.date, scope=None, by_unit: bool = True) -> list[tu
 
 def headcount(*, day: dt.date, scope=None, by_unit: bool = True):
     """In-scope people per unit on ``day`` and the whole organisation's headcount
-    (new starters are shared by headcount, so the total is never scoped)."""
-    people = Person.objects.filter(start_date__lte=day).filter(
-        Q(leaver_date__isnull=True) | Q(leaver_date__gt=day)
-    )
-    total_people = people.count()
+    (new starters are shared by headcount, so the total is never scoped).
+
+    A person counts on ``day`` from their start date until the day before they
+    leave. Read as the people each unit holds (``PersonCount``, kept by the
+    database) less the people outside the day: those starting after it and those
+    gone by it, few of either and counted from the indexes on those dates, so no
+    request counts every person. The two are disjoint (the database refuses a
+    leaving date before the start date), so they are summed. Units with nobody in
+    on the day are left out, as a grouped count leaves them out. Queries: two per
+    unit breakdown, one per total.
+    """
+    unscoped = scope is None or getattr(scope, "unrestricted", False)
+
+    def outside(within):
+        people = Person.objects.within(within).order_by()
+        return people.filter(start_date__gt=day), people.filter(leaver_date__lte=day)
+
+    def total(within) -> int:
+        """One query: the people held less those outside the day."""
+        if within is not None and within.empty:
+            return 0
+        starting, gone = (
+            # COUNT(*) without GROUP BY: one row, read from the index alone.
+            qs.annotate(n=Func(template="COUNT(*)", output_field=BigIntegerField())).values("n")
+            for qs in outside(within)
+        )
+        held = Coalesce(Sum("people"), 0)
+        return PersonCount.objects.within(within).aggregate(
+            n=held - Subquery(starting) - Subquery(gone)
+        )["n"]
+
     if not by_unit:
-        unscoped = scope is None or getattr(scope, "unrestricted", False)
-        in_scope = total_people if unscoped else people.within(scope).count()
-        return {None: in_scope}, total_people
-    people = people.within(scope)
-    heads = dict(
-        people.values("business_unit_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("business_unit_id", "n")
+        total_people = total(None)
+        return {None: total_people if unscoped else total(scope)}, total_people
+    held = dict(
+        PersonCount.objects.within(scope)
+        .filter(people__gt=0)
+        .values_list("business_unit_id", "people")
     )
-    return heads, total_people
+    starting, gone = (
+        qs.values("business_unit_id").annotate(n=Count("*")).values_list("business_unit_id", "n")
+        for qs in outside(scope)
+    )
+    heads = dict(held)
+    for unit, n in starting.union(gone, all=True):
+        heads[unit] = heads.get(unit, 0) - n
+    heads = {unit: n for unit, n in heads.items() if n > 0}
+    return heads, sum(heads.values()) if unscoped else total(None)
 
 
 def devices_in_use_at(*, as_of: dt.date, scope=None) -> dict[tuple, int]:

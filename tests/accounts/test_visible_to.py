@@ -61,6 +61,9 @@ UNIT_PATH = {
     "refresh.ATConfirmation": "wave_item__business_unit__path",
     "refresh.BaselineRow": "business_unit__path",
     "refresh.DeviceEligibility": "business_unit__path",
+    # The forecast's kept counts (database triggers): per unit, like the rows counted.
+    "refresh.EligibilityCount": "business_unit__path",
+    "refresh.PersonCount": "business_unit__path",
     "refresh.RefreshWave": "business_unit__path",
     "refresh.SwapStep": "item__business_unit__path",
     "refresh.WaveItem": "business_unit__path",

@@ -58,6 +58,9 @@ SERVICE_OWNED: dict[str, tuple[str, ...]] = {
     "refresh.RefreshPolicy": (),
     "refresh.EligibilityRun": (),
     "refresh.DeviceEligibility": (),
+    # Kept by database triggers on the eligibility and people tables (refresh 0009).
+    "refresh.EligibilityCount": (),
+    "refresh.PersonCount": (),
     "refresh.WaveItem": (),
     "refresh.ATConfirmation": (),
     "refresh.SwapStep": (),
