@@ -88,19 +88,30 @@ def entitlement_allowances(*, person_ids, on_date=None) -> dict[tuple[int, str],
     }
 
 
-def entitlement_holdings(*, person_ids) -> dict[tuple[int, str], set[tuple[int, str]]]:
+def device_key(manufacturer_id, serial_number, asset_tag) -> tuple:
+    """How the importer tells devices apart across its batches: (manufacturer id,
+    serial), or ("tag", asset tag) for a device whose serial is not recorded."""
+    if serial_number is None:
+        return ("tag", asset_tag)
+    return (manufacturer_id, serial_number)
+
+
+def entitlement_holdings(*, person_ids) -> dict[tuple[int, str], set[tuple]]:
     """The devices each person holds now (deployed or in repair), by category:
-    ``{(person_id, category): {(manufacturer_id, serial_number), ...}}`` (the
-    importer's device key, so a batch can take out the rows it moves). One query
-    per 5,000 people."""
-    held: dict[tuple[int, str], set[tuple[int, str]]] = {}
+    ``{(person_id, category): {device_key(...), ...}}`` (the importer's device
+    key, so a batch can take out the rows it moves). One query per 5,000 people."""
+    held: dict[tuple[int, str], set[tuple]] = {}
     for chunk in _chunked(set(person_ids)):
-        for pid, category, mid, serial in Device.objects.filter(
+        for pid, category, mid, serial, tag in Device.objects.filter(
             assigned_to_id__in=chunk, status__in=HELD_STATUSES
         ).values_list(
-            "assigned_to_id", "device_model__category", "manufacturer_id", "serial_number"
+            "assigned_to_id",
+            "device_model__category",
+            "manufacturer_id",
+            "serial_number",
+            "asset_tag",
         ):
-            held.setdefault((pid, category), set()).add((mid, serial))
+            held.setdefault((pid, category), set()).add(device_key(mid, serial, tag))
     return held
 
 

@@ -175,7 +175,11 @@ class Device(models.Model):
         LOST_STOLEN = "lost_stolen", "Lost or stolen"
 
     asset_tag = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    serial_number = models.CharField(max_length=100)
+    # NULL when the serial was never recorded (estates migrated from tools keyed by
+    # asset tag, such as Snipe-IT's import template); never blank. NULL rather than
+    # "" so the (manufacturer, serial) unique key ignores it. A device without a
+    # serial is known by its asset tag, so it must have one (CHECK below).
+    serial_number = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     manufacturer = models.ForeignKey(Manufacturer, on_delete=models.PROTECT, related_name="devices")
     # No index of its own: (device_model, id) below serves it.
     device_model = models.ForeignKey(
@@ -208,12 +212,21 @@ class Device(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
+            # Unique only where the serial is recorded: PostgreSQL and SQLite both
+            # treat NULLs as distinct here, so any number of devices may have none.
             models.UniqueConstraint(
                 fields=["manufacturer", "serial_number"],
                 name="%(app_label)s_%(class)s_unique_manufacturer_serial",
             ),
             models.CheckConstraint(
-                condition=~Q(serial_number=""), name="%(app_label)s_%(class)s_serial_not_blank"
+                condition=Q(serial_number__isnull=True) | ~Q(serial_number=""),
+                name="%(app_label)s_%(class)s_serial_not_blank",
+            ),
+            # A device is found by its serial or by its asset tag: never by neither.
+            models.CheckConstraint(
+                condition=Q(serial_number__isnull=False)
+                | (Q(asset_tag__isnull=False) & ~Q(asset_tag="")),
+                name="%(app_label)s_%(class)s_serial_or_tag",
             ),
             models.CheckConstraint(
                 condition=Q(purchase_cost__isnull=True) | Q(purchase_cost__gte=0),

@@ -17,6 +17,7 @@ from accounts.models import BusinessUnit
 from core.errors import DomainError
 from devices.entitlement import (  # noqa: F401 - re-exported: pages, API, importer and other apps call devices.services
     HELD_STATUSES,
+    device_key,
     entitlement_allowance,
     entitlement_allowances,
     entitlement_check,

@@ -36,12 +36,13 @@ _STAGE_COLUMNS = (
     "details",
     "historical",
     "at_check",
+    "device_id",
 )
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
     idx integer NOT NULL,
     manufacturer_id bigint NOT NULL,
-    serial_number varchar(100) NOT NULL,
+    serial_number varchar(100),
     asset_tag varchar(64),
     device_model_id bigint NOT NULL,
     status varchar(32) NOT NULL,
@@ -58,7 +59,8 @@ CREATE TEMP TABLE IF NOT EXISTS devices_import_stage (
     from_status varchar(32) NOT NULL,
     details jsonb NOT NULL,
     historical boolean NOT NULL,
-    at_check boolean NOT NULL
+    at_check boolean NOT NULL,
+    device_id bigint
 ) ON COMMIT {on_commit}
 """
 _DEVICE_COLUMNS = (
@@ -89,20 +91,18 @@ _UPDATED_COLUMNS = [
 # changed in between is left alone and reported, never overwritten blind.
 # A "new" row staged with version 1 never matches (versions start at 1), so a
 # device created concurrently under the same serial is reported too.
-_UPSERT_SQL = f"""
-WITH up AS (
+_UPSERTED = f"""
     INSERT INTO devices_device ({", ".join(_DEVICE_COLUMNS)}, created_at, updated_at)
     SELECT {", ".join("s." + c for c in _DEVICE_COLUMNS)}, now(), now()
-    FROM devices_import_stage s
+    FROM devices_import_stage s{{where}}
     ON CONFLICT (manufacturer_id, serial_number) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_COLUMNS)}, updated_at = now()
     WHERE devices_device.version = EXCLUDED.version - 1
-    RETURNING id, manufacturer_id, serial_number
-), matched AS (
-    SELECT up.id, s.idx, s.kind, s.from_status, s.status, s.details, s.assigned_to_id, s.at_check
-    FROM up JOIN devices_import_stage s
-      ON s.manufacturer_id = up.manufacturer_id AND s.serial_number = up.serial_number
-), ev AS (
+    RETURNING id, manufacturer_id, serial_number, asset_tag
+"""  # noqa: S608 - the interpolated names are the constants above, never input
+_MATCHED_COLUMNS = "s.idx, s.kind, s.from_status, s.status, s.details, s.assigned_to_id, s.at_check"
+_EVENTS = """
+, ev AS (
     INSERT INTO devices_deviceevent
         (device_id, kind, occurred_at, recorded_by_id, from_status, to_status, source, details)
     SELECT id, kind, %(now)s, %(actor)s, from_status, status, %(source)s, details FROM matched
@@ -115,7 +115,38 @@ WITH up AS (
     WHERE m.at_check AND p.at_needs
 )
 SELECT idx, id FROM matched
-"""  # noqa: S608 - the interpolated names are the constants above, never input
+"""
+_UPSERT_SQL = f"""
+WITH up AS ({_UPSERTED.format(where="")}), matched AS (
+    SELECT up.id, {_MATCHED_COLUMNS}
+    FROM up JOIN devices_import_stage s
+      ON s.manufacturer_id = up.manufacturer_id AND s.serial_number = up.serial_number
+){_EVENTS}"""  # noqa: S608 - the interpolated names are the constants above, never input
+# The same for a batch with devices whose serial is not recorded, which the
+# (manufacturer, serial) conflict target cannot find (NULLs are distinct):
+# a new one is inserted and found again by its asset tag; an existing one
+# (staged with its id) is updated by id, under the same version check, and may
+# record its serial. Kept apart so the usual batch keeps the one-join plan.
+_UPSERT_BY_TAG_SQL = f"""
+WITH up AS ({_UPSERTED.format(where=" WHERE s.device_id IS NULL")}), byid AS (
+    UPDATE devices_device d SET serial_number = s.serial_number,
+        {", ".join(f"{c} = s.{c}" for c in _UPDATED_COLUMNS)}, updated_at = now()
+    FROM devices_import_stage s
+    WHERE s.device_id IS NOT NULL AND d.id = s.device_id AND d.version = s.version - 1
+    RETURNING d.id, s.idx
+), matched AS (
+    SELECT up.id, {_MATCHED_COLUMNS}
+    FROM up JOIN devices_import_stage s
+      ON s.manufacturer_id = up.manufacturer_id AND s.serial_number = up.serial_number
+    WHERE s.device_id IS NULL
+    UNION ALL
+    SELECT up.id, {_MATCHED_COLUMNS}
+    FROM up JOIN devices_import_stage s ON s.asset_tag = up.asset_tag
+    WHERE up.serial_number IS NULL AND s.serial_number IS NULL AND s.device_id IS NULL
+    UNION ALL
+    SELECT byid.id, {_MATCHED_COLUMNS}
+    FROM byid JOIN devices_import_stage s ON s.idx = byid.idx
+){_EVENTS}"""  # noqa: S608 - the interpolated names are the constants above, never input
 
 
 # COPY's text format: the parsers refuse control characters in text, but a
@@ -162,8 +193,12 @@ def stage_rows(writes: list[ParsedRow], *, lookups: Lookups) -> tuple[list[str],
         current = row.existing
         if current is None:
             tail = f"1\t{imported}\t\t"
+            by_id = null
         else:
             tail = f"{current['version'] + 1}\t{updated}\t{current['status']}\t"
+            # A device without a recorded serial is updated by its id (see
+            # _UPSERT_BY_TAG_SQL); the rest by their (manufacturer, serial).
+            by_id = null if current["serial_number"] is not None else current["pk"]
         if row.changed:
             details = encode(event_details(row, convert=False))
             if "\\" in details:  # JSON text holds no raw control characters
@@ -175,11 +210,13 @@ def stage_rows(writes: list[ParsedRow], *, lookups: Lookups) -> tuple[list[str],
         # escaped only when it holds something to escape (rarely: the parsers
         # refuse control characters), which is cheaper to ask than to do.
         serial, location, os_version = (
-            row.values["serial_number"],
+            final["serial_number"],
             final["location"],
             final["os_version"],
         )
-        if not serial.isprintable() or "\\" in serial:
+        if serial is None:
+            serial = null
+        elif not serial.isprintable() or "\\" in serial:
             serial = serial.translate(esc)
         if location.__class__ is not str or not location.isprintable() or "\\" in location:
             location = _copy_text(location)
@@ -208,7 +245,7 @@ def stage_rows(writes: list[ParsedRow], *, lookups: Lookups) -> tuple[list[str],
             f"{null if warranty is None else warranty.isoformat()}\t"
             f"{null if cost is None else cost}\t{null if seen is None else seen.isoformat()}\t"
             f"{os_version}\t{tail}{details}\t"
-            f"{'t' if final.get('historical') else 'f'}\t{'t' if opens_at_check(row) else 'f'}\n"
+            f"{'t' if final.get('historical') else 'f'}\t{'t' if opens_at_check(row) else 'f'}\t{by_id}\n"
         )
         if len(lines) >= _COPY_CHUNK:
             chunks.append("".join(lines))
@@ -264,8 +301,11 @@ def write_staged(chunks, by_index, *, actor, source: str, raw_connection=None) -
             # 100,000 rows), and SET LOCAL ends with the transaction.
             cursor.execute("SET LOCAL enable_mergejoin = off")
             cursor.execute("SET LOCAL enable_nestloop = off")
+        by_tag = any(
+            (row.existing or row.final)["serial_number"] is None for row in by_index.values()
+        )
         cursor.execute(
-            _UPSERT_SQL,
+            _UPSERT_BY_TAG_SQL if by_tag else _UPSERT_SQL,
             {"now": timezone.now(), "actor": getattr(actor, "pk", None), "source": source},
         )
         for index, device_id in cursor.fetchall():

@@ -16,7 +16,8 @@ from devices.models import Device, Person
 def lookup(staff_numbers, keys, tags, by_tag):
     """``(people, existing, tag_owner, existing_by_tag)`` for a batch: staff number ->
     person id; (manufacturer id, serial) -> the device's current values; asset tag ->
-    (device id, serial, unit id); asset tag -> current values (rows without a serial)."""
+    (device id, serial, unit id); asset tag -> current values (rows without a serial,
+    and devices without a recorded serial whose tag a row with a serial names)."""
     if connection.vendor == "postgresql":
         return _lookup_postgres(staff_numbers, keys, tags, by_tag)
     return _lookup_orm(staff_numbers, keys, tags, by_tag)
@@ -37,6 +38,18 @@ def _tags_to_look_up(tags: dict, existing: dict, tag_owner: dict, by_tag: dict) 
         else:
             wanted.append(tag)
     return wanted
+
+
+def _owners_without_serial(tag_owner: dict, existing_by_tag: dict) -> list[str]:
+    """Tags carried by a device whose serial is not recorded and not yet read in
+    full: a row giving that tag and a serial number no device has records the
+    serial on that device, so validation needs its current values. (Rare: one
+    query only when there are any.)"""
+    return [
+        tag
+        for tag, (_pk, serial, _unit) in tag_owner.items()
+        if serial is None and tag not in existing_by_tag
+    ]
 
 
 _DEVICE_FIELDS = (
@@ -130,6 +143,11 @@ def _lookup_postgres(staff_numbers, keys, tags, by_tag):
             tag_owner.update(
                 (tag, (pk, serial, unit)) for tag, pk, serial, unit in cursor.fetchall()
             )
+        unrecorded = _owners_without_serial(tag_owner, existing_by_tag)
+        if unrecorded:
+            cursor.execute(_EXISTING_BY_TAG_SQL, [_SEP.join(unrecorded), _SEP])
+            for found in cursor.fetchall():
+                existing_by_tag[found[3]] = _device_row(found)
     return people, existing, tag_owner, existing_by_tag
 
 
@@ -166,4 +184,10 @@ def _lookup_orm(staff_numbers, keys, tags, by_tag):
             "asset_tag", "pk", "serial_number", "business_unit_id"
         ):
             tag_owner[tag] = (pk, serial, unit)
+    for chunk in chunks(_owners_without_serial(tag_owner, existing_by_tag)):
+        qs = Device.objects.filter(asset_tag__in=chunk)
+        if lock:
+            qs = qs.select_for_update().order_by("pk")
+        for found in qs.values(*_DEVICE_FIELDS):
+            existing_by_tag[found["asset_tag"]] = found
     return people, existing, tag_owner, existing_by_tag

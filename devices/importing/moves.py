@@ -33,6 +33,7 @@ MOVES_PER_CALL = 1_000
 # What the mover writes; every other changed field is written here.
 _MOVER_FIELDS = frozenset({"status", "assigned_to"})
 _OTHER_COLUMNS = {
+    "serial_number": "serial_number",  # recorded where it was not
     "asset_tag": "asset_tag",
     "model": "device_model_id",
     "business_unit": "business_unit_id",

@@ -28,7 +28,6 @@ def write_orm(writes: list[ParsedRow], *, lookups: Lookups, actor, source: str) 
         new_devices.append(
             Device(
                 manufacturer_id=lookups.makers[row.maker_key],
-                serial_number=row.values["serial_number"],
                 version=1,
                 created_at=now,
                 updated_at=now,
@@ -40,14 +39,28 @@ def write_orm(writes: list[ParsedRow], *, lookups: Lookups, actor, source: str) 
         if any(device.pk is None for device in new_devices):  # no RETURNING: read ids back
             ids = {}
             for mid in {d.manufacturer_id for d in new_devices}:
-                serials = [d.serial_number for d in new_devices if d.manufacturer_id == mid]
+                serials = [
+                    d.serial_number
+                    for d in new_devices
+                    if d.manufacturer_id == mid and d.serial_number is not None
+                ]
                 for chunk in chunks(serials):
                     for pk, serial in Device.objects.filter(
                         manufacturer_id=mid, serial_number__in=chunk
                     ).values_list("pk", "serial_number"):
                         ids[(mid, serial)] = pk
+            # Devices without a recorded serial, by their asset tag (which they must have).
+            tags = [d.asset_tag for d in new_devices if d.serial_number is None]
+            for chunk in chunks(tags):
+                for pk, tag in Device.objects.filter(asset_tag__in=chunk).values_list(
+                    "pk", "asset_tag"
+                ):
+                    ids[("tag", tag)] = pk
             for device in new_devices:
-                device.pk = ids[(device.manufacturer_id, device.serial_number)]
+                if device.serial_number is None:
+                    device.pk = ids[("tag", device.asset_tag)]
+                else:
+                    device.pk = ids[(device.manufacturer_id, device.serial_number)]
         for row, device in zip(created_rows, new_devices, strict=True):
             row.device_id = device.pk
     changed_devices = []
@@ -60,6 +73,8 @@ def write_orm(writes: list[ParsedRow], *, lookups: Lookups, actor, source: str) 
         Device.objects.bulk_update(
             changed_devices,
             fields=[
+                # Unchanged except where a row records a serial that was not recorded.
+                "serial_number",
                 "asset_tag",
                 "device_model_id",
                 "status",

@@ -33,9 +33,15 @@ CANONICAL_COLUMNS = (
 )
 # Every row needs these, and one of IDENTITY_COLUMNS: a device is matched on its
 # manufacturer + serial number, or, for a row without a serial number, on its asset
-# tag (unique across the estate). Snipe-IT's own import template has no serial column.
+# tag (unique across the estate); a new row without a serial number creates a device
+# recorded by its asset tag alone. Snipe-IT's own import template has no serial column.
 REQUIRED_COLUMNS = ("manufacturer", "model", "category", "business_unit")
 IDENTITY_COLUMNS = ("serial_number", "asset_tag")
+# The refusal of a row with neither, per column.
+IDENTITY_REQUIRED = {
+    "serial_number": "is required when the row has no asset tag (give one or the other)",
+    "asset_tag": "is required when the row has no serial number (give one or the other)",
+}
 
 MODES = ("valid-rows", "all-or-nothing")
 IN_USE = frozenset({Device.Status.DEPLOYED.value, Device.Status.IN_REPAIR.value})
@@ -319,11 +325,10 @@ def _parse(index: int, raw: dict) -> ParsedRow:
             row.error(column, "is required", code="required")
     identified = values.get("serial_number") or values.get("asset_tag")
     if not identified and "serial_number" not in row.errors and "asset_tag" not in row.errors:
-        row.error(
-            "serial_number",
-            "is required (or an asset tag, to match an existing device by)",
-            code="required",
-        )
+        # Either identifies a device (a device whose serial was never recorded is
+        # known by its asset tag), so the refusal names both columns.
+        for column in IDENTITY_COLUMNS:
+            row.error(column, IDENTITY_REQUIRED[column], code="required")
     return row
 
 

@@ -22,6 +22,7 @@ from devices.importing.rows import (
 from devices.models import Category, Device, DeviceModel, Manufacturer, Person
 from devices.services import (
     DISPOSAL_STATUSES,
+    device_key,
     device_status_move_refusal,
     entitlement_allowances,
     entitlement_exceeded_message,
@@ -241,29 +242,32 @@ def _validate_row(
 
     serial = values.get("serial_number")
     tag = values.get("asset_tag")
+    # Whether the row gives a serial number to a device recorded without one.
+    records_serial = False
     if serial:
         current = existing.get((mid, serial)) if mid is not None else None
+        if current is None and tag:
+            # No device has this serial, but the row's asset tag may be on a device
+            # whose serial was never recorded: the row is that device, and records it.
+            untagged = by_tag.get(tag)
+            if untagged is not None and untagged["serial_number"] is None:
+                current = untagged
+                records_serial = row.by_tag = True
     else:
         # No serial number: the device is the one carrying the row's asset tag
-        # (tags are unique across the estate).
+        # (tags are unique across the estate), or, when none does, a new device
+        # recorded by its asset tag alone (its serial not recorded).
         current = by_tag.get(tag)
-        if current is None:
-            row.error(
-                "serial_number",
-                f"is required for a new device (no device has the asset tag {tag!r})",
-                code="required",
-            )
-            return
-        row.by_tag = True
+        row.by_tag = current is not None
     row.existing = current
     if current is not None and not lookups.in_scope(current["business_unit_id"]):
         # The same words as any clash: nothing about the other device or its unit.
-        if serial:
-            row.error("serial_number", "is already in use", code="in_use")
-        else:
+        if row.by_tag:
             row.error("asset_tag", f"{tag} is already in use", code="in_use")
+        else:
+            row.error("serial_number", "is already in use", code="in_use")
         return
-    if not serial:
+    if row.by_tag:
         if current["manufacturer_id"] != mid:
             row.error(
                 "manufacturer",
@@ -272,8 +276,10 @@ def _validate_row(
                 f"{values['manufacturer']} (a device's manufacturer does not change)",
             )
             return
-        # From here on the row is that device's, by its own serial number.
-        values["serial_number"] = serial = current["serial_number"]
+        if not records_serial:
+            # From here on the row is that device's, by its own serial number (None
+            # when it has none recorded).
+            values["serial_number"] = serial = current["serial_number"]
 
     if tag:
         owner = tag_owner.get(tag)
@@ -281,14 +287,20 @@ def _validate_row(
             # Serial number and asset tag name different devices. The other device's
             # serial only when the actor may see it; outside their units the words
             # must not confirm what holds the tag.
-            if lookups.in_scope(owner[2]):
+            if not lookups.in_scope(owner[2]):
+                message = f"{tag} is already in use"
+            elif owner[1] is None:
+                message = (
+                    f"{tag} is already in use by a device whose serial number is not "
+                    f"recorded, and this row's serial number {serial} is another device's: "
+                    "a serial number and an asset tag must name the same device"
+                )
+            else:
                 message = (
                     f"{tag} is already in use by the device with serial number {owner[1]}, "
                     f"and this row's serial number is {serial}: a serial number and an "
                     "asset tag must name the same device"
                 )
-            else:
-                message = f"{tag} is already in use"
             row.error("asset_tag", message, code="in_use")
 
     # Status and assignment.
@@ -335,6 +347,7 @@ def _validate_row(
         return
 
     final = {
+        "serial_number": serial or None,
         "asset_tag": tag or (current["asset_tag"] if current else None),
         "device_model_id": model_id,
         "status": status,
@@ -350,6 +363,15 @@ def _validate_row(
             final[name] = None if name in BLANK_AS_NONE else ""
     if "asset_tag" in values and values["asset_tag"] is None:
         final["asset_tag"] = None  # [clear]
+        if final["serial_number"] is None:
+            # The database's CHECK devices_device_serial_or_tag, said as a row error.
+            row.error(
+                "asset_tag",
+                "cannot be cleared: the device's serial number is not recorded, so its "
+                "asset tag is how it is known",
+                code="not_clearable",
+            )
+            return
     if current is None:
         final["historical"] = historical
         row.outcome = "created"
@@ -357,6 +379,8 @@ def _validate_row(
         return
     row.device_id = current["pk"]
     changed = {}
+    if records_serial:
+        changed["serial_number"] = [None, serial]
     if final["asset_tag"] != current["asset_tag"]:
         changed["asset_tag"] = [current["asset_tag"], final["asset_tag"]]
     if model_id != current["device_model_id"]:
@@ -404,10 +428,20 @@ def _one_row_per_device(rows: list[ParsedRow]) -> None:
 
 
 def _device_key(row: ParsedRow, lookups: Lookups):
+    """The device's key as ``entitlement_holdings`` gives it: (maker id, serial), or
+    ("tag", asset tag) for a device whose serial is not recorded."""
+    current = row.existing
+    if current is not None:
+        return device_key(
+            current["manufacturer_id"], current["serial_number"], current["asset_tag"]
+        )
+    serial = row.values.get("serial_number")
+    if not serial:
+        return device_key(None, None, row.values["asset_tag"])
     mid = lookups.makers.get(row.maker_key)
     if mid is None:
-        return ("new", row.maker_key, row.values["serial_number"])
-    return (mid, row.values["serial_number"])
+        return ("new", row.maker_key, serial)
+    return (mid, serial)
 
 
 def _check_entitlements(rows: list[ParsedRow], lookups: Lookups, about_people: dict) -> None:

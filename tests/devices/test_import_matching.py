@@ -115,16 +115,6 @@ def test_a_row_without_a_serial_can_move_the_device_through_the_mover(tagged, as
     assert DeviceEvent.objects.get(device=tagged).kind == "deployed"
 
 
-def test_a_new_device_needs_its_serial_number(unit, asset_manager):
-    outcome = devices_upsert_rows(rows=[row(asset_tag="MPS9999")], actor=asset_manager, source="t")
-
-    assert outcome.results[0].errors == {
-        "serial_number": ["is required for a new device (no device has the asset tag 'MPS9999')"]
-    }
-    assert outcome.results[0].codes == {"serial_number": "required"}
-    assert not Device.objects.exists()
-
-
 def test_a_row_with_neither_serial_nor_tag_is_refused(unit, asset_manager):
     outcome = devices_upsert_rows(rows=[row(location="X")], actor=asset_manager, source="t")
     assert "serial_number" in outcome.results[0].errors
@@ -237,11 +227,12 @@ def test_a_file_without_a_serial_column_is_read_and_matched_by_tag(tagged, tmp_p
         header=["asset_tag", "manufacturer", "model", "category", "business_unit", "location"],
     )
 
-    assert code == 1  # one row refused, not the file
+    assert code == 0, output
     run = ImportRun.objects.get()
     assert not run.file_unreadable
-    assert (run.updated_count, run.rejected_count) == (1, 1)
-    assert run.error_sample[0]["row"] == 3 and run.error_sample[0]["column"] == "serial_number"
+    # MPS0001 is the tagged device; MPS0404 is new, recorded without a serial number.
+    assert (run.updated_count, run.created_count, run.rejected_count) == (1, 1, 0)
+    assert Device.objects.get(asset_tag="MPS0404").serial_number is None
 
 
 def test_a_file_with_neither_identity_column_is_refused_naming_both(unit, tmp_path):
@@ -314,27 +305,20 @@ def test_snipe_its_own_import_template_is_read_row_by_row_not_refused_whole(tagg
                 "Location": "Lambeth",
             },
         ),
-        _template_row("MPS0002"),  # a new asset: no serial to create it with
+        _template_row("MPS0002"),  # a new asset, recorded without a serial number
     ]
 
     code, output = import_file(tmp_path, rows, "--mapping", "snipe-it", header=SNIPE_TEMPLATE)
 
     run = ImportRun.objects.get()
-    assert code == 1 and not run.file_unreadable, output
-    assert (run.updated_count, run.rejected_count) == (1, 1)
+    assert code == 0 and not run.file_unreadable, output
+    assert (run.updated_count, run.created_count, run.rejected_count) == (1, 1, 0)
     tagged.refresh_from_db()
     # Checked out to a user, no status column: deployed, to the username's person.
     assert (tagged.status, tagged.assigned_to.staff_number) == ("deployed", "gmccrackem2a")
     assert (tagged.location, str(tagged.purchase_cost)) == ("Lambeth", "2266.13")
-    assert run.error_sample == [
-        {
-            "row": 3,
-            "column": "serial_number",
-            "value": "",
-            "reason": "is required for a new device (no device has the asset tag 'MPS0002')",
-            "code": "required",
-        }
-    ]
+    assert run.error_sample == []
+    assert Device.objects.get(asset_tag="MPS0002").serial_number is None
     # Names and e-mails are not imported, and the report says so.
     assert any("Checked Out To: Email" in w and "Model Number" in w for w in run.warnings)
 
