@@ -566,12 +566,18 @@ def _event_value(value):
     return str(value)
 
 
+SERIAL_OR_TAG_REQUIRED = (
+    "A device needs a serial number or an asset tag (or both): give the asset tag when "
+    "the serial number was never recorded."
+)
+
+
 def device_create(
     *,
     manufacturer: Manufacturer,
     device_model: DeviceModel,
     business_unit: BusinessUnit,
-    serial_number: str,
+    serial_number: str | None = None,
     actor=None,
     source: str = "",
     status: str = Device.Status.IN_STOCK,
@@ -581,13 +587,18 @@ def device_create(
     """Register one device with an 'imported' event naming the source.
 
     Serial numbers are unique per manufacturer and asset tags unique overall
-    (the importer matches devices on the same two keys). A device created already deployed
-    to someone passes the same entitlement check as a deployment (strict
-    deployment policy, business case).
+    (the importer matches devices on the same two keys). A device whose serial
+    was never recorded may be registered by its asset tag alone (CHECK
+    ``devices_device_serial_or_tag``: it needs one or the other). A device created
+    already deployed to someone passes the same entitlement check as a deployment
+    (strict deployment policy, business case).
     """
     unknown = set(fields) - set(DEVICE_EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Unknown device field(s): {', '.join(sorted(unknown))}.")
+    serial_number = (serial_number or "").strip() or None
+    if serial_number is None and not (fields.get("asset_tag") or "").strip():
+        raise DomainError(SERIAL_OR_TAG_REQUIRED, field="serial_number", code="required")
     if status in DISPOSAL_STATUSES:
         # A live device reaches a disposal status through a disposal case; a device
         # disposed before records began is recorded by an import or bulk row.
@@ -602,9 +613,12 @@ def device_create(
             # Same lock as device_deploy: concurrent deployments to one person serialise here.
             Person.objects.select_for_update().filter(pk=assigned_to.pk).first()
             entitlement_check(person=assigned_to, category=device_model.category)
-        if Device.objects.filter(
-            manufacturer=manufacturer, serial_number=serial_number.strip()
-        ).exists():
+        if (
+            serial_number is not None
+            and Device.objects.filter(
+                manufacturer=manufacturer, serial_number=serial_number
+            ).exists()
+        ):
             raise DomainError(
                 f"{manufacturer} serial {serial_number} is already in the estate.",
                 field="serial_number",
@@ -614,7 +628,7 @@ def device_create(
             manufacturer=manufacturer,
             device_model=device_model,
             business_unit=business_unit,
-            serial_number=serial_number.strip(),
+            serial_number=serial_number,
             status=status,
             assigned_to=assigned_to,
             **fields,

@@ -17,6 +17,7 @@ from accounts.models import BusinessUnit
 from accounts.redaction import redact_commercial
 from api.commercial import CommercialFieldsMixin
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
+from devices.services import SERIAL_OR_TAG_REQUIRED
 
 COMMERCIAL_NOTE = (
     "OFFICIAL-SENSITIVE [COMMERCIAL]: present only for finance and commercial roles; "
@@ -198,7 +199,15 @@ class _DeviceWritableFields(serializers.Serializer):
 class DeviceCreateSerializer(StrictInputMixin, _DeviceWritableFields):
     """A new device. Unknown manufacturer/model names create the model, as the importer does."""
 
-    serial_number = serializers.CharField(max_length=100, trim_whitespace=True)
+    serial_number = serializers.CharField(
+        max_length=100,
+        trim_whitespace=True,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="Optional when the device has an asset tag: leave it out for a device "
+        "whose serial number was never recorded (the device page shows it as Not recorded).",
+    )
     manufacturer = serializers.CharField(max_length=100)
     model = serializers.CharField(max_length=200)
     category = serializers.ChoiceField(choices=Category.choices)
@@ -218,6 +227,18 @@ class DeviceCreateSerializer(StrictInputMixin, _DeviceWritableFields):
         if not value:
             return None
         return _scoped_person(self.context["request"], value)
+
+    def validate_serial_number(self, value):
+        return value or None  # blank: not recorded
+
+    def validate(self, attrs):
+        # A device is known by its serial number or its asset tag (CHECK
+        # devices_device_serial_or_tag); both fields are named, since either will do.
+        if not attrs.get("serial_number") and not attrs.get("asset_tag"):
+            raise serializers.ValidationError(
+                dict.fromkeys(("serial_number", "asset_tag"), [SERIAL_OR_TAG_REQUIRED])
+            )
+        return attrs
 
 
 class DeviceUpdateSerializer(StrictInputMixin, _DeviceWritableFields):

@@ -169,6 +169,32 @@ def test_the_bulk_api_refuses_an_item_with_neither_naming_both_fields(unit, asse
     assert not Device.objects.exists()
 
 
+def test_posting_a_device_with_an_asset_tag_and_no_serial_registers_it(unit, asset_manager):
+    api = APIClient()
+    api.force_authenticate(asset_manager)
+
+    response = api.post(DEVICES, row(asset_tag="MPS0300"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["asset_tag"], response.json()["serial_number"]) == ("MPS0300", None)
+    device = Device.objects.get(asset_tag="MPS0300")
+    assert device.serial_number is None
+    assert DeviceEvent.objects.get(device=device).kind == "imported"
+
+
+@pytest.mark.parametrize("serial", [None, "", "   "], ids=["null", "empty", "blank"])
+def test_posting_a_device_with_neither_is_a_400_naming_both_fields(unit, asset_manager, serial):
+    api = APIClient()
+    api.force_authenticate(asset_manager)
+    body = row(serial_number=serial) if serial is not None else row()
+
+    response = api.post(DEVICES, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()["error"]["fields"]) == {"serial_number", "asset_tag"}
+    assert not Device.objects.exists()
+
+
 def test_a_person_given_two_tag_only_laptops_is_past_the_entitlement(unit, asset_manager):
     # Devices without a serial are told apart by their tags when entitlement is counted
     PersonFactory(staff_number="P1", business_unit=unit)  # role allows one laptop
