@@ -154,6 +154,12 @@ class DeviceModel(models.Model):
         return f"{self.manufacturer} {self.name}"
 
 
+# How pages, certificates and reports show a serial number that was never recorded
+# (Device.serial_number NULL). Data exports leave the cell blank instead, so a file
+# exported and imported again never records these words as a serial.
+SERIAL_NOT_RECORDED = "Not recorded"
+
+
 class Device(models.Model):
     """One physical device in the estate.
 

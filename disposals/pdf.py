@@ -23,6 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from devices.models import SERIAL_NOT_RECORDED
 from devices.status_colours import chart_fill
 from disposals import wording
 
@@ -236,7 +237,7 @@ def device_certificate(*, chain: dict, show_values: bool, marking: str) -> bytes
     device = chain["device"]
     identity = [
         ("Asset tag", device.asset_tag or "(no tag)"),
-        ("Serial number", device.serial_number),
+        ("Serial number", device.serial_number or SERIAL_NOT_RECORDED),
         ("Make and model", f"{device.manufacturer.name} {device.device_model.name}"),
         ("Business unit", f"{device.business_unit.name} ({device.business_unit.code})"),
     ]
@@ -338,7 +339,7 @@ def consignment_certificate(*, consignment, cases, show_values: bool, marking: s
         device_rows.append(
             [
                 case.device.asset_tag or "",
-                case.device.serial_number,
+                case.device.serial_number or SERIAL_NOT_RECORDED,
                 f"{case.device.manufacturer.name} {case.device.device_model.name}",
                 record.get_result_display() if record else "",
                 f"{record.get_method_display()}, {record.standard}" if record else "",

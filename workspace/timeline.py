@@ -21,7 +21,7 @@ from django.utils import dateformat, timezone
 
 from accounts.models import BusinessUnit
 from accounts.redaction import redact_commercial
-from devices.models import Device, DeviceEvent
+from devices.models import SERIAL_NOT_RECORDED, Device, DeviceEvent
 from disposals.models import Grade, Route, SanitisationRecord
 
 STATUS_LABELS = dict(Device.Status.choices)
@@ -118,7 +118,7 @@ def _money(value) -> str:
 def value_words(name: str, value: Any, *, units: dict[str, str] | None = None) -> str:
     """One recorded value as a reader would say it."""
     if value is None or value == "":
-        return NONE
+        return SERIAL_NOT_RECORDED if name == "serial_number" else NONE
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if name in CHOICE_LABELS and isinstance(value, str):

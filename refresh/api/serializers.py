@@ -6,7 +6,9 @@ from refresh.models import DeviceEligibility
 class EligibilitySerializer(serializers.ModelSerializer):
     device_id = serializers.IntegerField(read_only=True)
     asset_tag = serializers.CharField(source="device.asset_tag", read_only=True)
-    serial_number = serializers.CharField(source="device.serial_number", read_only=True)
+    serial_number = serializers.CharField(
+        source="device.serial_number", read_only=True, allow_null=True
+    )
     business_unit = serializers.CharField(source="business_unit.code", read_only=True)
     policy_lifecycle_months = serializers.IntegerField(
         source="policy.lifecycle_months", read_only=True

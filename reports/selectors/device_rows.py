@@ -13,7 +13,7 @@ from accounts.models import BusinessUnit
 from accounts.scoping import UnitScope
 from core.exports import neutralise
 from core.financial_year import LONDON
-from devices.models import Manufacturer
+from devices.models import SERIAL_NOT_RECORDED, Manufacturer
 from reports.selectors import as_at
 from reports.selectors.labels import CATEGORY_LABELS, HELD_STATUSES, IN_USE, STATUS_LABELS, S
 from reports.selectors.periods import idle_cutoff, period_bounds
@@ -145,7 +145,7 @@ def stewardship_device_rows(
                     leaver, last_seen = to_date(leaver), to_moment(last_seen)
                     yield (
                         n(tag) if tag else "",
-                        n(serial),
+                        n(serial) if serial else SERIAL_NOT_RECORDED,
                         n(maker),
                         n(model),
                         category_label(category, category),

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from devices.importing.services import devices_upsert_rows
-from devices.models import Device, DeviceEvent, ImportRun
+from devices.models import SERIAL_NOT_RECORDED, Device, DeviceEvent, ImportRun
+from reports import selectors as report_selectors
 from tests.factories import (
     BusinessUnitFactory,
     DeviceFactory,
@@ -361,34 +364,38 @@ def test_the_tag_of_a_device_without_a_serial_cannot_be_cleared(tag_only, asset_
 # --- the database -----------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     ("sql", "constraint"),
     [
         (
-            "UPDATE devices_device SET serial_number = NULL, asset_tag = NULL WHERE id = %s",
+            "INSERT INTO devices_device (serial_number, asset_tag, manufacturer_id, "
+            "device_model_id, status, business_unit_id, location, os_version, historical, "
+            "version, created_at, updated_at) SELECT NULL, NULL, manufacturer_id, "
+            "device_model_id, 'in_stock', business_unit_id, '', '', false, 1, now(), now() "
+            "FROM devices_device WHERE id = %s",
+            "serial_or_tag",
+        ),
+        (
+            "UPDATE devices_device SET serial_number = NULL, asset_tag = '' WHERE id = %s",
             "serial_or_tag",
         ),
         ("UPDATE devices_device SET serial_number = '' WHERE id = %s", "serial_not_blank"),
     ],
-    ids=["neither", "blank-serial"],
+    ids=["insert-neither", "blank-tag-no-serial", "blank-serial"],
 )
-def test_the_database_refuses_a_device_with_neither_or_a_blank_serial(
-    unit, laptop, sql, constraint
-):
+def test_postgresql_refuses_a_device_with_neither_naming_the_check(unit, laptop, sql, constraint):
     device = DeviceFactory(
-        serial_number="SN-1", asset_tag=None, manufacturer=laptop.manufacturer,
+        serial_number="SN-1", asset_tag="T-1", manufacturer=laptop.manufacturer,
         device_model=laptop, business_unit=unit,
     )  # fmt: skip
     with (
-        pytest.raises(IntegrityError) as refused,
+        pytest.raises(IntegrityError, match=f"devices_device_{constraint}"),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
         cursor.execute(sql, [device.pk])
-    if connection.vendor == "postgresql":
-        assert f"devices_device_{constraint}" in str(refused.value)
-    device.refresh_from_db()
-    assert device.serial_number == "SN-1"
+    assert list(Device.objects.values_list("serial_number", "asset_tag")) == [("SN-1", "T-1")]
 
 
 def test_many_devices_of_one_maker_may_have_no_serial(unit, laptop):
@@ -398,3 +405,85 @@ def test_many_devices_of_one_maker_may_have_no_serial(unit, laptop):
             device_model=laptop, business_unit=unit,
         )  # fmt: skip
     assert Device.objects.filter(serial_number__isnull=True).count() == 3
+
+
+# --- what people see ----------------------------------------------------------------
+
+
+def test_the_device_page_list_and_custody_page_say_not_recorded(client, asset_manager, tag_only):
+    client.force_login(asset_manager)
+
+    pages = {
+        "device page": client.get(f"/devices/{tag_only.pk}/"),
+        "list": client.get("/devices/?q=MPS0100"),
+        "list by serial": client.get("/devices/?sort=serial_number"),
+        "custody": client.get(f"/disposals/devices/{tag_only.pk}/custody/"),
+    }
+
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        text = response.content.decode()
+        assert SERIAL_NOT_RECORDED in text, name
+        assert ">None<" not in text, name
+
+
+def test_the_timeline_shows_the_serial_recorded_later(client, asset_manager, tag_only):
+    devices_upsert_rows(
+        rows=[row(asset_tag="MPS0100", serial_number="SN-LATER")], actor=asset_manager, source="t"
+    )
+    client.force_login(asset_manager)
+
+    text = " ".join(client.get(f"/devices/{tag_only.pk}/").content.decode().split())
+
+    assert f"Serial number: {SERIAL_NOT_RECORDED} → SN-LATER" in text
+
+
+def test_the_stewardship_report_rows_say_not_recorded(unit, asset_manager):
+    PersonFactory(staff_number="P1", business_unit=unit)
+    devices_upsert_rows(
+        rows=[row(asset_tag="MPS0500", status="deployed", assigned_to="P1")],
+        actor=asset_manager,
+        source="t",
+    )
+
+    rows = report_selectors.stewardship_device_rows(
+        unit=unit, period_end=timezone.localdate(), idle_days=90
+    )
+
+    [line] = [r for r in rows if r[0] == "MPS0500"]
+    assert (line[1], line[7]) == (SERIAL_NOT_RECORDED, "P1")
+
+
+def test_searching_by_serial_passes_over_devices_without_one(client, asset_manager, tag_only):
+    DeviceFactory(
+        serial_number="SN-FINDME", manufacturer=tag_only.manufacturer,
+        device_model=tag_only.device_model, business_unit=tag_only.business_unit,
+    )  # fmt: skip
+    client.force_login(asset_manager)
+
+    text = client.get("/devices/?q=SN-FIND").content.decode()
+
+    assert "SN-FINDME" in text and "MPS0100" not in text
+
+
+def test_the_custody_certificate_says_not_recorded(client, asset_manager, tag_only):
+    client.force_login(asset_manager)
+
+    response = client.get(f"/disposals/devices/{tag_only.pk}/custody.pdf")
+
+    assert response.status_code == 200
+    pdf = b"".join(response.streaming_content) if response.streaming else response.content
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert f"Serial number {SERIAL_NOT_RECORDED}" in " ".join(text.split())
+
+
+def test_the_device_export_leaves_the_serial_blank(client, asset_manager, tag_only):
+    client.force_login(asset_manager)
+
+    response = client.get("/devices/?format=csv")
+
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    [line] = [cells for cells in csv.reader(lines) if cells and cells[0] == "MPS0100"]
+    assert line[1] == ""
+    assert "None" not in line
