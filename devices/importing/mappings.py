@@ -14,7 +14,8 @@ Order Number, Model, Model Notes, Model Number, Asset Notes, Purchase Date, Purc
 Cost, Checkout Type, Checked Out To: Username / First Name / Last Name / Email /
 Location), with the header aliases Snipe-IT's importer itself accepts ("Serial
 Number", "Serial No.", "Model Name", "Username", "Last Audit"...). The template has
-no serial column: its rows match devices by asset tag. Snipe-IT has no business
+no serial column: its rows match devices by asset tag, and a tag no device carries
+creates a device recorded without a serial number. Snipe-IT has no business
 units, so the custom field "Business Unit" is used when the file has it, otherwise
 **Company** (Snipe-IT's organisational unit) is read as the business unit: its
 value may be a unit's code or its exact name. People are matched by staff number:

@@ -78,8 +78,10 @@ def devices_upsert_rows(
     The API's bulk endpoint's way into the importer's upsert (``upsert_batch``,
     which file imports call batch by batch), with the importer's rules. Devices
     match on manufacturer (case-insensitive) + exact serial number, or, for a row
-    without a serial number, on the asset tag (unique across the estate); a serial
-    number and an asset tag naming different devices is an error naming both.
+    without a serial number, on the asset tag (unique across the estate): a new one is
+    recorded by its tag alone, and a later row with that tag and a serial records the
+    serial; a serial number and an asset tag naming different devices is an error
+    naming both.
     Unknown makers/models are created (category from the row); an unknown
     business unit or staff number, a status move the status machine
     forbids (``ALLOWED_TRANSITIONS``), an assignment outside deployed/in repair,

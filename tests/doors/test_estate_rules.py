@@ -1,7 +1,8 @@
 """The estate's rules at every door (open issue "Every rule of the business case
 holds at every door"): the one status mover and its disposal-case rule, historical
 devices, the status machine's database constraints, entitlement, blank-means-
-unchanged, scope in conflict messages and AT checks.
+unchanged, scope in conflict messages, AT checks, and a device known by its serial
+number or its asset tag (a serial may be not recorded).
 
 Each table tries one rule through the doors that reach it (service, REST API
 single and bulk, CLI import, browser import page, Celery import task, raw SQL)
@@ -682,3 +683,108 @@ def test_the_api_deploy_event_opens_an_at_check(asset_manager, unit, at_person, 
     )
     assert response.status_code in (200, 201), response.content
     assert ATCheck.objects.filter(device=device, person=at_person).exists()
+
+
+# --- rule 8: a device is known by its serial number or its asset tag -----------------
+# A serial that was never recorded is NULL (never blank) and the asset tag identifies
+# the device; a device with neither is refused at every door, the database included.
+
+
+def _merged(codes):
+    """The file doors report one entry per column; the others one dict per row."""
+    merged = {}
+    for entry in codes:
+        merged.update(entry)
+    return merged
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True, ids=[f"rule8-create-{d}" for d in DOORS])
+def test_a_row_with_a_tag_and_no_serial_creates_a_device_recorded_by_its_tag(door, unit):
+    codes = door([device_row(serial_number="", asset_tag="MPS-TAG-1")])
+
+    assert codes == []
+    device = Device.objects.get(asset_tag="MPS-TAG-1")
+    assert device.serial_number is None
+    assert DeviceEvent.objects.get(device=device).kind == DeviceEvent.Kind.IMPORTED
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True, ids=[f"rule8-neither-{d}" for d in DOORS])
+def test_a_row_with_neither_serial_nor_tag_is_refused_naming_both(door, unit):
+    before = snapshot()
+
+    codes = door([device_row(serial_number="", asset_tag="")])
+
+    assert _merged(codes) == {"serial_number": "required", "asset_tag": "required"}
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True, ids=[f"rule8-record-{d}" for d in DOORS])
+def test_a_later_row_with_the_tag_and_a_serial_records_the_serial(door, unit, asset_manager):
+    devices_upsert_rows(
+        rows=[device_row(serial_number="", asset_tag="MPS-TAG-2")], actor=asset_manager, source="t"
+    )
+
+    codes = door([device_row(serial_number="SN-REC", asset_tag="MPS-TAG-2")])
+
+    assert codes == []
+    device = Device.objects.get()
+    assert (device.asset_tag, device.serial_number, device.version) == ("MPS-TAG-2", "SN-REC", 2)
+    event = DeviceEvent.objects.filter(device=device).latest("pk")
+    assert event.details["changed"] == {"serial_number": [None, "SN-REC"]}
+
+
+@pytest.mark.parametrize("door", DOORS, indirect=True, ids=[f"rule8-clash-{d}" for d in DOORS])
+def test_a_serial_for_a_tag_on_a_device_with_another_serial_is_refused(door, unit, dell_laptop):
+    DeviceFactory(
+        serial_number="SN-A", asset_tag="MPS-TAG-3", manufacturer=dell_laptop.manufacturer,
+        device_model=dell_laptop, business_unit=unit,
+    )  # fmt: skip
+    before = snapshot()
+
+    codes = door([device_row(serial_number="SN-B", asset_tag="MPS-TAG-3")])
+
+    assert codes == [{"asset_tag": "in_use"}]
+    assert snapshot() == before
+
+
+SERIAL_SQL_BREAKS = [
+    (
+        "UPDATE devices_device SET serial_number = NULL, asset_tag = NULL WHERE id = %s",
+        "serial_or_tag",
+    ),
+    ("UPDATE devices_device SET serial_number = '' WHERE id = %s", "serial_not_blank"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "constraint"),
+    SERIAL_SQL_BREAKS,
+    ids=[f"rule8-sql-{c}" for _, c in SERIAL_SQL_BREAKS],
+)
+def test_raw_sql_cannot_leave_a_device_without_serial_or_tag(deployed, sql, constraint):
+    before = snapshot()
+    with (
+        pytest.raises(IntegrityError) as refused,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [deployed.pk])
+    if connection.vendor == "postgresql":
+        assert f"devices_device_{constraint}" in str(refused.value)
+    assert snapshot() == before
+    assert Device.objects.get(pk=deployed.pk).serial_number == "SN-0001"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("sql", "constraint"),
+    SERIAL_SQL_BREAKS,
+    ids=[f"rule8-pg-{c}" for _, c in SERIAL_SQL_BREAKS],
+)
+def test_raw_sql_on_postgresql_names_the_serial_constraint(deployed, sql, constraint):
+    with (
+        pytest.raises(IntegrityError, match=f"devices_device_{constraint}"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [deployed.pk])
