@@ -572,6 +572,12 @@ SERIAL_OR_TAG_REQUIRED = (
 )
 
 
+TAG_NEEDED_WITHOUT_SERIAL = (
+    "The asset tag cannot be cleared: the device's serial number is not recorded, so its "
+    "asset tag is how it is known."
+)
+
+
 def device_create(
     *,
     manufacturer: Manufacturer,
@@ -691,6 +697,9 @@ def device_update(
         before = {name: getattr(current, name) for name in changed}
         for name, value in changed.items():
             setattr(current, name, value)
+        if current.serial_number is None and not current.asset_tag:
+            # CHECK devices_device_serial_or_tag, in the words of the field at fault.
+            raise DomainError(TAG_NEEDED_WITHOUT_SERIAL, field="asset_tag", code="not_clearable")
         current.full_clean(exclude=["version"])
         now = timezone.now()
         updated = Device.objects.filter(pk=current.pk, version=expected_version).update(

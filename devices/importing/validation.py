@@ -362,16 +362,7 @@ def _validate_row(
         else:
             final[name] = None if name in BLANK_AS_NONE else ""
     if "asset_tag" in values and values["asset_tag"] is None:
-        final["asset_tag"] = None  # [clear]
-        if final["serial_number"] is None:
-            # The database's CHECK devices_device_serial_or_tag, said as a row error.
-            row.error(
-                "asset_tag",
-                "cannot be cleared: the device's serial number is not recorded, so its "
-                "asset tag is how it is known",
-                code="not_clearable",
-            )
-            return
+        final["asset_tag"] = None  # [clear] (only on a row with a serial: see rows._parse)
     if current is None:
         final["historical"] = historical
         row.outcome = "created"

@@ -347,18 +347,20 @@ def test_a_serial_another_device_has_cannot_be_recorded_on_a_tag_only_device(
 
 
 def test_the_tag_of_a_device_without_a_serial_cannot_be_cleared(tag_only, asset_manager):
-    # Its tag is how it is known; the bulk API's null is the importer's [clear]
+    # Its tag is how it is known: the API's update refuses to clear it, naming the field
     api = APIClient()
     api.force_authenticate(asset_manager)
-
-    response = api.post(
-        BULK, [row(asset_tag="MPS0100"), row(asset_tag=None, location="X")], format="json"
+    for body in ({"asset_tag": None}, {"asset_tag": ""}):
+        response = api.patch(f"{DEVICES}{tag_only.pk}/", body, format="json")
+        assert response.status_code == 400, response.content
+        assert set(response.json()["error"]["fields"]) == {"asset_tag"}
+    # and a row clearing the tag without a serial names no device at all
+    outcome = devices_upsert_rows(
+        rows=[row(asset_tag="[clear]", location="X")], actor=asset_manager, source="t"
     )
-
-    results = response.json()["results"]
-    assert results[0]["outcome"] == "unchanged"
-    assert results[1]["outcome"] == "error"
-    assert Device.objects.get(pk=tag_only.pk).asset_tag == "MPS0100"
+    assert outcome.results[0].codes == {"serial_number": "required", "asset_tag": "required"}
+    tag_only.refresh_from_db()
+    assert (tag_only.asset_tag, tag_only.version) == ("MPS0100", 1)
 
 
 # --- the database -----------------------------------------------------------------------
