@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_business_unit_history_append_only'),
-        ('devices', '0008_import_run_lease'),
+        ('devices', '0009_person_start_and_leaver_indexes'),
     ]
 
     operations = [
