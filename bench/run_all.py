@@ -28,6 +28,7 @@ SCRIPTS = [
     "refresh_partial_recompute",
     "procurement_approvals",
     "finance_pages",
+    "every_page",
     "disposals_flow",
     "reports_stewardship",
 ]
