@@ -1,7 +1,7 @@
 """Run every benchmark in bench/, one after another, each in a fresh PostgreSQL
 database of its own (created, migrated, then dropped), and print their figures.
 
-    .venv/bin/python bench/run_all.py                 # all of them (about 20-30 minutes)
+    .venv/bin/python bench/run_all.py                 # all of them (most at 1,000,000 devices: hours in all)
     .venv/bin/python bench/run_all.py seed_demo api_devices
 
 PGHOST/PGPORT/PGUSER (default 127.0.0.1:5432, postgres) say where PostgreSQL is.
