@@ -21,6 +21,7 @@ from refresh.models import (
     DeviceEligibility,
     EligibilityCount,
     EligibilityRun,
+    FailureRateSnapshot,
     OsEndOfSupport,
     PersonCount,
     RefreshPolicy,
@@ -157,6 +158,18 @@ class EligibilityCountAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdm
     list_select_related = ("business_unit",)
     search_fields = ("business_unit__code", "business_unit__name")
     show_full_result_count = False
+
+
+@admin.register(FailureRateSnapshot)
+class FailureRateSnapshotAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The failure-rate page's figures per unit, category and age band, replaced by
+    ``failure_rates_snapshot_refresh`` each night: shown within the user's units,
+    never edited."""
+
+    list_display = ("business_unit", "category", "band", "repairs", "devices", "computed_at")
+    list_filter = ("category", "band")
+    list_select_related = ("business_unit",)
+    search_fields = ("business_unit__code", "business_unit__name")
 
 
 @admin.register(PersonCount)

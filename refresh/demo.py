@@ -2,7 +2,7 @@
 
 Policies from the business case's categories, OS end-of-support dates, BAU
 rates, the late-2024 baseline (the plan), two saved scenarios and one wave in
-progress, then eligibility for the whole estate. Deterministic for a given rng;
+progress, then eligibility for the whole estate and the failure-rate snapshot. Deterministic for a given rng;
 every estate-wide step is set-based.
 """
 
@@ -131,6 +131,9 @@ def seed(*, rng, today: dt.date, stdout) -> None:
     services.eligibility_recompute(trigger=EligibilityRun.Trigger.SEED, today=today)
     _wave_in_progress(rng=rng, manager=manager, engineer=engineer, stdout=stdout)
     run = services.eligibility_recompute(trigger=EligibilityRun.Trigger.SEED, today=today)
+    # The failure-rate page reads a snapshot the nightly task refreshes: the demo
+    # has one from the start, as a night would leave it.
+    services.failure_rates_snapshot_refresh()
     stdout.write(
         f"  eligibility computed for {run.device_count:,} devices; "
         f"{BaselineSnapshot.objects.count()} baseline, {Scenario.objects.count()} scenarios, "

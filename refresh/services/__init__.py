@@ -1,5 +1,5 @@
 """Writes for refresh planning: policies, eligibility, rates, baselines,
-scenarios, waves and swaps.
+scenarios, waves, swaps and the failure-rate snapshot.
 
 One module per idea; the public names are re-exported here, so callers write
 ``from refresh import services`` and ``services.wave_create(...)``.
@@ -12,6 +12,7 @@ from refresh.services.eligibility import (
     eligibility_recompute,
     eligibility_recompute_request,
 )
+from refresh.services.failures import FAILURE_RATES_LOCK_KEY, failure_rates_snapshot_refresh
 from refresh.services.policies import bau_rate_save, os_end_of_support_save, refresh_policy_create
 from refresh.services.scenarios import BAU_KEYS, scenario_overrides_clean, scenario_save
 from refresh.services.swaps import (
@@ -32,11 +33,13 @@ __all__ = [
     "CENTRAL_STORE_MARKERS",
     "DEVICE_NOT_FOUND",
     "ELIGIBILITY_LOCK_KEY",
+    "FAILURE_RATES_LOCK_KEY",
     "SWAP_TRANSITIONS",
     "baseline_snapshot_create",
     "bau_rate_save",
     "eligibility_recompute",
     "eligibility_recompute_request",
+    "failure_rates_snapshot_refresh",
     "is_central_store",
     "os_end_of_support_save",
     "refresh_policy_create",

@@ -20,6 +20,7 @@ from core.middleware import CLASSIFICATION_HEADER
 from devices.models import Category
 from refresh import forms, selectors, services
 from refresh.models import BaselineSnapshot
+from refresh.selectors.failures import failure_rates_snapshot
 from refresh.views.common import PLANNERS, form_error, years_from
 
 
@@ -191,7 +192,15 @@ def baseline_create(request):
 @login_required
 def failure_rates(request):
     scope = unit_scope(request.user)
-    rows = selectors.failure_rates(scope=scope)
+    result = failure_rates_snapshot(scope=scope)
+    computed_now = None
+    if result.as_at is None:
+        # No snapshot yet (a fresh install before its first night): compute one now
+        # through the service, and the page says so rather than passing it off as
+        # the nightly figures.
+        computed_now = services.failure_rates_snapshot_refresh()
+        result = failure_rates_snapshot(scope=scope)
+    rows = result.rows
     categories = [c for c in Category.values if any(r["category"] == c for r in rows)]
     chart = {
         "labels": selectors.AGE_BANDS,
@@ -206,5 +215,13 @@ def failure_rates(request):
     return render(
         request,
         "refresh/failure_rates.html",
-        {"rows": rows, "chart": chart, "classification": OFFICIAL},
+        {
+            "rows": rows,
+            "chart": chart,
+            # An estate without dated devices has no rows, hence no stored time:
+            # the moment just computed stands for it.
+            "as_at": result.as_at or computed_now,
+            "computed_now": computed_now is not None,
+            "classification": OFFICIAL,
+        },
     )

@@ -63,6 +63,8 @@ UNIT_PATH = {
     "refresh.DeviceEligibility": "business_unit__path",
     # The forecast's kept counts (database triggers): per unit, like the rows counted.
     "refresh.EligibilityCount": "business_unit__path",
+    # The failure-rate snapshot (refreshed nightly): per unit, category and age band.
+    "refresh.FailureRateSnapshot": "business_unit__path",
     "refresh.PersonCount": "business_unit__path",
     "refresh.RefreshWave": "business_unit__path",
     "refresh.SwapStep": "item__business_unit__path",

@@ -61,6 +61,8 @@ SERVICE_OWNED: dict[str, tuple[str, ...]] = {
     # Kept by database triggers on the eligibility and people tables (refresh 0009).
     "refresh.EligibilityCount": (),
     "refresh.PersonCount": (),
+    # Replaced by failure_rates_snapshot_refresh (nightly and the demo); never edited.
+    "refresh.FailureRateSnapshot": (),
     "refresh.WaveItem": (),
     "refresh.ATConfirmation": (),
     "refresh.SwapStep": (),

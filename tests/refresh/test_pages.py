@@ -159,8 +159,9 @@ def test_failure_rate_page_queries_are_constant(
     client, asset_manager, units, django_assert_num_queries, extra
 ):
     add_devices(units[0], 2 + extra)
+    services.failure_rates_snapshot_refresh()
     client.force_login(asset_manager)
-    # session, user, roles, scope, the one UNION ALL statement
+    # session, user, roles, scope, the snapshot's rows summed per category and band
     with django_assert_num_queries(5):
         response = client.get(reverse("refresh:failure_rates"))
     assert response.status_code == 200
@@ -477,6 +478,7 @@ def test_failure_rates_count_only_the_scoped_units_devices(units):
     add_devices(south, 3)
     child = BusinessUnitFactory(code="NORTH-EAST", parent=north)
     add_devices(child, 1)
+    services.failure_rates_snapshot_refresh()
 
     def devices_and_repairs(scope):
         rows = selectors.failure_rates(scope=scope)
