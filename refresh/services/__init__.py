@@ -12,7 +12,11 @@ from refresh.services.eligibility import (
     eligibility_recompute,
     eligibility_recompute_request,
 )
-from refresh.services.failures import FAILURE_RATES_LOCK_KEY, failure_rates_snapshot_refresh
+from refresh.services.failures import (
+    FAILURE_RATES_LOCK_KEY,
+    failure_rates_for_page,
+    failure_rates_snapshot_refresh,
+)
 from refresh.services.policies import bau_rate_save, os_end_of_support_save, refresh_policy_create
 from refresh.services.scenarios import BAU_KEYS, scenario_overrides_clean, scenario_save
 from refresh.services.swaps import (
@@ -39,6 +43,7 @@ __all__ = [
     "bau_rate_save",
     "eligibility_recompute",
     "eligibility_recompute_request",
+    "failure_rates_for_page",
     "failure_rates_snapshot_refresh",
     "is_central_store",
     "os_end_of_support_save",

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from refresh.models import FailureRateSnapshot
+from refresh.selectors.failures import failure_rates_snapshot
 
 # Arbitrary constant naming the snapshot refresh's advisory lock.
 FAILURE_RATES_LOCK_KEY = 4_000_002
@@ -97,3 +98,15 @@ def failure_rates_snapshot_refresh(*, now: dt.datetime | None = None) -> dt.date
         FailureRateSnapshot.objects.all().delete()
         FailureRateSnapshot.objects.bulk_create(rows, batch_size=5_000)
     return now
+
+
+def failure_rates_for_page(*, scope):
+    """The failure rates a page shows for ``scope`` (``refresh.selectors.failure_rates_snapshot``)
+    and, when no snapshot existed yet (a fresh install before its first night), the
+    moment one was computed for it, so the page says so rather than passing it off
+    as the nightly figures; ``None`` otherwise."""
+    result = failure_rates_snapshot(scope=scope)
+    if result.as_at is not None:
+        return result, None
+    computed_now = failure_rates_snapshot_refresh()
+    return failure_rates_snapshot(scope=scope), computed_now

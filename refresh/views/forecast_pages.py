@@ -20,7 +20,6 @@ from core.middleware import CLASSIFICATION_HEADER
 from devices.models import Category
 from refresh import forms, selectors, services
 from refresh.models import BaselineSnapshot
-from refresh.selectors.failures import failure_rates_snapshot
 from refresh.views.common import PLANNERS, form_error, years_from
 
 
@@ -192,14 +191,7 @@ def baseline_create(request):
 @login_required
 def failure_rates(request):
     scope = unit_scope(request.user)
-    result = failure_rates_snapshot(scope=scope)
-    computed_now = None
-    if result.as_at is None:
-        # No snapshot yet (a fresh install before its first night): compute one now
-        # through the service, and the page says so rather than passing it off as
-        # the nightly figures.
-        computed_now = services.failure_rates_snapshot_refresh()
-        result = failure_rates_snapshot(scope=scope)
+    result, computed_now = services.failure_rates_for_page(scope=scope)
     rows = result.rows
     categories = [c for c in Category.values if any(r["category"] == c for r in rows)]
     chart = {
