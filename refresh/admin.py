@@ -27,6 +27,7 @@ from refresh.models import (
     RefreshPolicy,
     RefreshWave,
     Scenario,
+    ScenarioGroupCount,
     SwapStep,
     WaveItem,
 )
@@ -180,6 +181,28 @@ class PersonCountAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("business_unit", "people")
     list_select_related = ("business_unit",)
     search_fields = ("business_unit__code", "business_unit__name")
+
+
+@admin.register(ScenarioGroupCount)
+class ScenarioGroupCountAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The scenario comparison's counts of eligibility rows per purchase month, kept
+    by database triggers on the eligibility table (migration 0011): shown within the
+    user's units, never edited."""
+
+    list_display = (
+        "business_unit",
+        "category",
+        "policy",
+        "purchase_month",
+        "forced",
+        "reclaim",
+        "in_use",
+        "devices",
+    )
+    list_filter = ("category", "forced", "reclaim", "in_use")
+    list_select_related = ("business_unit", "policy")
+    search_fields = ("business_unit__code", "business_unit__name")
+    show_full_result_count = False
 
 
 class BaselineRowInline(ReadOnlyAdminMixin, admin.TabularInline):

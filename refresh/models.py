@@ -325,6 +325,54 @@ class FailureRateSnapshot(models.Model):
         return f"{self.business_unit_id}/{self.category}/{self.band}: {self.repairs}/{self.devices}"
 
 
+class ScenarioGroupCount(models.Model):
+    """How many eligibility rows share one scenario key: business unit, category,
+    policy, purchase month (the first day of the month; null without a purchase
+    date), forced, reclaim and in use.
+
+    Kept by the database like ``EligibilityCount``: triggers on
+    ``refresh_deviceeligibility`` (migration 0011_scenario_group_counts) add and
+    subtract on every INSERT, DELETE and change of a key column, whatever the door.
+    Nothing in the apps writes it. The scenario comparison
+    (``forecast_engine.groups_today``) reads these rows instead of grouping the whole
+    eligibility table by purchase month per request; the due month is the purchase
+    month plus the policy's lifecycle, placed by the selector, so a changed
+    lifecycle needs no rewrite here.
+    """
+
+    business_unit = models.ForeignKey(BusinessUnit, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    policy = models.ForeignKey(RefreshPolicy, on_delete=models.CASCADE, related_name="+")
+    purchase_month = models.DateField(null=True, blank=True)
+    forced = models.BooleanField()
+    reclaim = models.BooleanField()
+    in_use = models.BooleanField()
+    devices = models.BigIntegerField(default=0)
+
+    objects = scoped_manager("business_unit")
+
+    class Meta:
+        constraints = [
+            # One row per key, a missing purchase month being one key too (NULLs are
+            # distinct in a plain unique index, so the month is coalesced to a day no
+            # month starts on): the triggers' upserts name this very expression.
+            models.UniqueConstraint(
+                "business_unit",
+                "category",
+                "policy",
+                Coalesce("purchase_month", Value(dt.date(1, 1, 2))),
+                "forced",
+                "reclaim",
+                "in_use",
+                name="%(app_label)s_%(class)s_unique_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        month = f"{self.purchase_month:%Y-%m}" if self.purchase_month else "no purchase month"
+        return f"{self.business_unit_id}/{self.category}/{month}: {self.devices}"
+
+
 class BauRate(models.Model):
     """Business-as-usual demand rates for a category, set by finance.
 

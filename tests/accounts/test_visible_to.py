@@ -66,6 +66,7 @@ UNIT_PATH = {
     # The failure-rate snapshot (refreshed nightly): per unit, category and age band.
     "refresh.FailureRateSnapshot": "business_unit__path",
     "refresh.PersonCount": "business_unit__path",
+    "refresh.ScenarioGroupCount": "business_unit__path",
     "refresh.RefreshWave": "business_unit__path",
     "refresh.SwapStep": "item__business_unit__path",
     "refresh.WaveItem": "business_unit__path",

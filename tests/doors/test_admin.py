@@ -63,6 +63,8 @@ SERVICE_OWNED: dict[str, tuple[str, ...]] = {
     "refresh.PersonCount": (),
     # Replaced by failure_rates_snapshot_refresh (nightly and the demo); never edited.
     "refresh.FailureRateSnapshot": (),
+    # Kept by database triggers on the eligibility table (refresh 0011).
+    "refresh.ScenarioGroupCount": (),
     "refresh.WaveItem": (),
     "refresh.ATConfirmation": (),
     "refresh.SwapStep": (),
