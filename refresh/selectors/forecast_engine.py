@@ -6,10 +6,9 @@ estate into (unit, category, purchase month, due month, flags) -> count rows
 BAU rates and scenario overrides are applied to those groups in Python.
 ``refresh.selectors.forecast`` and ``refresh.selectors.scenarios`` build their
 reads from these functions. Today's forecast (``unit_year_groups``, ``headcount``)
-reads counts the database keeps on every write (``EligibilityCount``,
-``PersonCount``) instead of grouping a million rows per request; scenarios still
-group the eligibility table by purchase month (``groups_today``), which the counts
-do not keep. A ``scope`` of None means the whole estate.
+and scenarios (``groups_today``) read counts the database keeps on every write
+(``EligibilityCount``, ``PersonCount``, ``ScenarioGroupCount``) instead of grouping
+a million rows per request. A ``scope`` of None means the whole estate.
 """
 
 from __future__ import annotations
@@ -29,17 +28,17 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear, TruncMonth
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 from django.utils import timezone
 
 from core.financial_year import FinancialYear, financial_year
 from devices.models import Category, Device, DeviceEvent, DeviceModel, Person
 from refresh.models import (
     BauRate,
-    DeviceEligibility,
     EligibilityCount,
     PersonCount,
     RefreshPolicy,
+    ScenarioGroupCount,
 )
 from refresh.selectors.policies import policies_in_force
 
@@ -126,26 +125,24 @@ class Overrides:
 
 def groups_today(*, scope=None, by_unit: bool = True) -> list[tuple]:
     """(unit, category, purchase y, m, due y, m, forced, reclaim, in_use, count)
-    from the eligibility table: one grouped query. ``forced`` means due now for a
-    reason other than age, which no lifecycle change undoes.
+    from the scenario counts the database keeps (``ScenarioGroupCount``, a few
+    thousand rows at 1,000,000 devices) rather than a grouped scan of the
+    eligibility table per request. ``forced`` means due now for a reason other than
+    age, which no lifecycle change undoes.
 
-    Grouped on the purchase month and the policy, not on the due date: the due
-    month is the purchase month plus the policy's lifecycle (day clamping never
-    changes the month), so one date_trunc per row is all the database computes.
+    Kept on the purchase month and the policy, not on the due date: the due month
+    is the purchase month plus the policy's lifecycle (day clamping never changes
+    the month), placed here so a changed lifecycle needs no rewrite of the counts.
     """
-    qs = DeviceEligibility.objects.within(scope)
-    keys = ["category", "policy_id", "pmonth", "forced", "reclaim", "in_use"]
+    qs = ScenarioGroupCount.objects.within(scope).filter(devices__gt=0).order_by()
+    keys = ["category", "policy_id", "purchase_month", "forced", "reclaim", "in_use"]
     if by_unit:
-        keys.insert(0, "business_unit_id")
-    rows = (
-        qs.annotate(pmonth=TruncMonth("purchase_date"))
-        .values(*keys)
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list(*keys, "n")
-    )
-    if not by_unit:
-        rows = [(None, *r) for r in rows]
+        rows = qs.values_list("business_unit_id", *keys, "devices")
+    else:
+        # The units' positive counts summed: a key's total is never zero.
+        rows = [
+            (None, *r) for r in qs.values(*keys).annotate(n=Sum("devices")).values_list(*keys, "n")
+        ]
     lifecycles = dict(RefreshPolicy.objects.values_list("pk", "lifecycle_months"))
     out = []
     for unit, cat, policy_id, pmonth, forced, reclaim, in_use, n in rows:
