@@ -21,6 +21,7 @@ import datetime as dt
 import importlib
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import TruncMonth
 
@@ -104,6 +105,13 @@ def assert_groups_agree(estate) -> None:
             assert sorted(groups_today(scope=scope, by_unit=by_unit), key=repr) == sorted(
                 grouped_groups(scope=scope, by_unit=by_unit), key=repr
             ), (scope, by_unit)
+
+
+def raw_count(sql: str, params=()) -> int:
+    """Run one statement; the rows it wrote."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def test_a_full_recompute_keeps_the_counts_and_the_groups_agree(estate):
@@ -199,6 +207,14 @@ def test_raw_updates_move_a_key_and_leave_the_counts_alone_otherwise(estate):
             [row.purchase_date.replace(day=1), pk],
         )
     assert {c.pk: c.devices for c in ScenarioGroupCount.objects.all()} == before
+    # Only the purchase date set, to another month and from none: the month moves.
+    moved = raw_count(
+        "UPDATE refresh_deviceeligibility SET purchase_date = %s "
+        "WHERE purchase_date < %s OR purchase_date IS NULL",
+        [dt.date(2015, 6, 10), dt.date(2014, 1, 1)],
+    )
+    assert moved > 5
+    assert_groups_agree(estate)
     # Several rows changing keys in one statement, some swapping with each other.
     raw(
         "UPDATE refresh_deviceeligibility SET in_use = NOT in_use, forced = NOT forced, "
