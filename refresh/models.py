@@ -3,12 +3,13 @@
 Reads the estate (``devices``); nothing in ``devices`` knows about this app.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
