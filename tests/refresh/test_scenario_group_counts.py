@@ -10,7 +10,7 @@ flags. It is compared with the selector over the varied estate of
 and partial recomputes, status moves, unit moves, raw key changes and deletes, for
 the whole estate and unit subtrees, by unit and not.
 
-The triggers are SQL per vendor (migration refresh.0010_scenario_group_counts); these
+The triggers are SQL per vendor (migration refresh.0011_scenario_group_counts); these
 tests run on SQLite and, with DATABASE_URL, on PostgreSQL, where TRUNCATE is
 exercised by the ``postgres``-marked one.
 """
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 KEY = ("business_unit_id", "category", "policy_id", "purchase_month", "forced", "reclaim", "in_use")
 
 # The migration's module name starts with a digit: imported by name, in a test only.
-migration_0010 = importlib.import_module("refresh.migrations.0010_scenario_group_counts")
+migration_0011 = importlib.import_module("refresh.migrations.0011_scenario_group_counts")
 
 # The same varied estate as the eligibility counts' tests (a fixture, shared by name).
 estate = test_eligibility_counts.estate
@@ -233,7 +233,7 @@ def test_the_migration_backfill_rebuilds_the_counts_from_the_eligibility_rows(es
     services.eligibility_recompute(today=TODAY)
     raw("DELETE FROM refresh_scenariogroupcount")
     assert kept_counts() == {}
-    migration_0010.create_counts(None, StatementRunner())
+    migration_0011.create_counts(None, StatementRunner())
     assert_groups_agree(estate)
     # And the triggers it re-created are in place exactly once (no double counting).
     services.eligibility_recompute(today=dt.date(2027, 4, 2))
