@@ -114,6 +114,13 @@ def _reveals() -> dict[str, tuple[str, str]]:
             f"CASE WHEN {_has(('changed', 'assigned_to'))}"
             f" THEN {_text(('changed', 'assigned_to'), 0)} ELSE {_text(('from',))} END",
         ),
+        # No old value: whether the device left use at some moment since (a move out
+        # of use records no old holder, so its holder then must be looked up).
+        "left_use": (
+            f"(e.from_status IN ({IN_USE_SQL}) AND e.to_status <> ''"
+            f" AND e.to_status NOT IN ({IN_USE_SQL}))",
+            "CAST(NULL AS text)" if connection.vendor == "postgresql" else "NULL",
+        ),
         "seen": (_has(("changed", "last_seen")), _text(("changed", "last_seen"), 0)),
         "model": (_has(("changed", "model")), _text(("changed", "model"), 0)),
         "os": (_has(("changed", "os_version")), _text(("changed", "os_version"), 0)),
@@ -142,7 +149,8 @@ def _changes_ctes() -> str:
         post AS (
             -- Every event recorded at or after the cut-off: the only ones that can
             -- make a device's state then differ from its row now.
-            SELECT e.id, e.device_id, e.occurred_at, e.kind, e.from_status, e.details
+            SELECT e.id, e.device_id, e.occurred_at, e.kind, e.from_status, e.to_status,
+                   e.details
             FROM {EVENT} e WHERE e.occurred_at >= %(cut)s
         ),
         reveal AS (
@@ -178,15 +186,21 @@ def _resolved_ctes(changed: str) -> str:
         f" ELSE {_text(('assigned_to',))} END"
     )
     status_at = "CASE WHEN c.has_status = 1 THEN c.status_old ELSE d.status END"
-    # Only a device in use at the cut-off has a holder then worth looking up.
-    in_use_then = f"(c.has_status = 0 OR c.status_old IN ({IN_USE_SQL}))"
+    # The holder is looked up only where the rewind cannot tell it: a device in use at
+    # the cut-off that left use since (which records no old holder) and whose holder
+    # was never recorded as changed since (a recorded change's old value is the holder
+    # then; with neither, today's holder is).
+    in_use_then = (
+        f"(c.has_left_use = 1 AND c.has_holder = 0"
+        f" AND (c.has_status = 0 OR c.status_old IN ({IN_USE_SQL})))"
+    )
     return f"""
         named AS (
-            -- The holder at the cut-off of each device changed since, from the latest
-            -- record before it that names one: an event (a move into use, a
+            -- The holder at the cut-off of each device that was in use then and left
+            -- use since with no record of its old holder, from the latest record
+            -- before the cut-off that names one: an event (a move into use, a
             -- reassignment, an import's change: a staff number) or a field-history row
-            -- (a person id). A move out of use records no old holder, so the rewind
-            -- alone cannot tell it.
+            -- (a person id).
             SELECT x.device_id, COALESCE(x.person_id, np.id) AS person_id FROM (
                 SELECT device_id, person_id, staff,
                        ROW_NUMBER() OVER (PARTITION BY device_id
@@ -272,6 +286,30 @@ def devices_as_at_ctes() -> str:
             -- A device whose first event after the cut-off created it was not there yet.
             SELECT {DEVICE_COLUMNS} FROM {CHANGED_DEVICES} WHERE status <> ''
         )"""  # noqa: S608 - table names from model metadata, values are named parameters
+
+
+def grouped_as_at(branch: str) -> str:
+    """SQL: ``branch`` (a grouped SELECT over the devices as at the cut-off, written
+    against ``{devices} d`` and ending its WHERE with ``{only}``) once over the devices
+    not changed since, read from their own columns, and once over the changed ones as
+    they were, as a UNION ALL for the caller to regroup (its aggregates must add up:
+    counts and sums). Needs ``prepare`` first.
+
+    Grouping each half apart lets PostgreSQL group the unchanged devices in its
+    parallel workers, which hand the leader a few hundred groups instead of a million
+    rows (a temporary table, which workers cannot read, in the same relation as the
+    devices kept the whole grouping in the leader: about three times the time at
+    1,000,000 devices). A subquery the branch names twice (the CTE of a WITH) must be
+    ``NOT MATERIALIZED``, or its scan, too, is kept in the leader."""
+    keep = _not_changed("d.id", CHANGED_DEVICES, "changed_devices")
+    return "\n        UNION ALL\n".join(
+        branch.format(devices=devices, only=only)
+        for devices, only in (
+            (DEVICE, keep),
+            # A device whose first event after the cut-off created it was not there yet.
+            (CHANGED_DEVICES, "d.status <> ''"),
+        )
+    )
 
 
 def _changed_people_ctes() -> str:

@@ -68,17 +68,17 @@ def _device_counts(unit_ids, args):
     device_model__category, status, n, idle, never_seen.
     """
     unit_filter = f" AND d.business_unit_id IN ({_ids(unit_ids)})" if unit_ids is not None else ""
-    sql = f"""
-        WITH {as_at.devices_as_at_ctes()}
-        SELECT g.business_unit_id, m.category, g.status,
-               SUM(g.n), SUM(g.idle), SUM(g.never_seen)
-        FROM (
+    branch = f"""
             SELECT d.business_unit_id, d.device_model_id, d.status, COUNT(*) AS n,
                    SUM(CASE WHEN d.last_seen < %(idle_cutoff)s THEN 1 ELSE 0 END) AS idle,
                    SUM(CASE WHEN d.last_seen IS NULL THEN 1 ELSE 0 END) AS never_seen
-            FROM asat d
-            WHERE d.status IN ({_quoted(HELD_STATUSES)}){unit_filter}
-            GROUP BY d.business_unit_id, d.device_model_id, d.status
+            FROM {{devices}} d
+            WHERE {{only}} AND d.status IN ({_quoted(HELD_STATUSES)}){unit_filter}
+            GROUP BY d.business_unit_id, d.device_model_id, d.status"""  # noqa: S608 - constant fragments, ids inlined as integers
+    sql = f"""
+        SELECT g.business_unit_id, m.category, g.status,
+               SUM(g.n), SUM(g.idle), SUM(g.never_seen)
+        FROM ({as_at.grouped_as_at(branch)}
         ) g
         JOIN {as_at.MODEL} m ON m.id = g.device_model_id
         GROUP BY g.business_unit_id, m.category, g.status
