@@ -40,6 +40,7 @@ from refresh.models import (
     RefreshPolicy,
     ScenarioGroupCount,
 )
+from refresh.selectors.due import refresh_year
 from refresh.selectors.policies import policies_in_force
 
 CATEGORIES = [c.value for c in Category]
@@ -185,12 +186,11 @@ def unit_year_groups(*, current: FinancialYear, scope=None):
     for unit, cat, due_fy, reclaim, forced, using, n in rows:
         if using:
             in_use[(unit, cat)] += n
-        if reclaim:
-            continue  # idle: reclaimed to stock, not refreshed
-        if forced:
-            refresh[(unit, cat, current.start_year)] += n
-        elif due_fy is not None:
-            refresh[(unit, cat, max(due_fy, current.start_year))] += n
+        year = refresh_year(
+            current_start_year=current.start_year, due_fy=due_fy, is_forced=forced, reclaim=reclaim
+        )
+        if year is not None:
+            refresh[(unit, cat, year)] += n
     return refresh, in_use
 
 

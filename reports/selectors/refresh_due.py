@@ -2,13 +2,14 @@
 
 Refresh's eligibility table describes the estate as it is now and is rewritten every
 night, so a past month's report cannot read it and stay the same. The report applies
-the same rules (``refresh/eligibility_sql.py``) to the estate as it stood at the
-period's end (``reports.selectors.as_at``): a device in use or in stock is due when
-its purchase date plus the lifecycle of the refresh policy in force on the period's
-last day falls in a year, and due in the period's own year when overdue or forced
-(repairs recorded before the period's end reaching the policy's threshold, its model
-or operating system out of support by then); a deployed device unseen for the
-policy's idle days is reclaimed, not refreshed.
+refresh's rule (``refresh.selectors.due``, which the nightly statement applies in
+SQL) to the estate as it stood at the period's end (``reports.selectors.as_at``): a
+device in use or in stock is due when its purchase date plus the lifecycle of the
+refresh policy in force on the period's last day falls in a year, and due in the
+period's own year when overdue or forced (repairs recorded before the period's end
+reaching the policy's threshold, its model or operating system out of support by
+then); a deployed device unseen for the policy's idle days is reclaimed, not
+refreshed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from django.db import connection
 
 from core.financial_year import FinancialYear, financial_year
 from devices.models import DeviceEvent, DeviceModel
-from refresh.eligibility_sql import ELIGIBLE_STATUSES
 from refresh.models import OsEndOfSupport
 from refresh.selectors import policies_in_force
+from refresh.selectors.due import (
+    ELIGIBLE_STATUSES,
+    due_financial_year,
+    forced,
+    os_out_of_support,
+    refresh_year,
+)
 from reports.selectors import as_at
 
 
@@ -33,13 +40,6 @@ def _year_month() -> str:
             " + CAST(EXTRACT(MONTH FROM d.purchase_date) AS integer)"
         )
     return "CAST(strftime('%%Y%%m', d.purchase_date) AS INTEGER)"
-
-
-def _due_year(year_month: int, lifecycle_months: int) -> int:
-    """The financial year (its start year) of purchase month + lifecycle."""
-    months = (year_month // 100) * 12 + (year_month % 100 - 1) + lifecycle_months
-    year, month = divmod(months, 12)
-    return year if month + 1 >= 4 else year - 1
 
 
 def refresh_due_as_at(
@@ -78,36 +78,42 @@ def refresh_due_as_at(
     )
     # Grouped by unit, model, purchase month and OS version with the two per-device
     # tests that need the device (idle, repairs); the model's and the OS's end of
-    # support are then looked up once per group in Python, not once per device.
+    # support are then looked up once per group in Python, not once per device. Each
+    # half of the devices as at the period's end is grouped apart (as_at.grouped_as_at),
+    # so the CTEs both halves read are NOT MATERIALIZED.
+    reclaim = (
+        "CASE WHEN d.status = 'deployed' AND d.last_seen IS NOT NULL"
+        " AND d.last_seen < mp.idle_before THEN 1 ELSE 0 END"
+    )
+    by_repairs = (
+        "CASE WHEN mp.repair_threshold > 0 AND COALESCE(rep.n, 0) >= mp.repair_threshold"
+        " THEN 1 ELSE 0 END"
+    )
+    branch = f"""
+            SELECT d.business_unit_id, d.device_model_id, {_year_month()} AS ym, d.os_version,
+                   {reclaim} AS reclaim, {by_repairs} AS by_repairs, COUNT(*) AS n
+            FROM {{devices}} d
+            JOIN mp ON mp.id = d.device_model_id
+            LEFT JOIN rep ON rep.device_id = d.id
+            WHERE {{only}} AND d.status IN ({statuses}){unit_filter}
+            GROUP BY d.business_unit_id, d.device_model_id, {_year_month()}, d.os_version,
+                     {reclaim}, {by_repairs}"""  # noqa: S608 - constant fragments, ids inlined as integers
     sql = f"""
-        WITH {as_at.devices_as_at_ctes()},
-        pol AS ({" UNION ALL ".join(policy_rows)}),
+        WITH pol AS NOT MATERIALIZED ({" UNION ALL ".join(policy_rows)}),
         -- Each model with its category's policy: one small table to join per device.
-        mp AS (
+        mp AS NOT MATERIALIZED (
             SELECT m.id, pol.idle_before, pol.repair_threshold
             FROM {as_at.MODEL} m JOIN pol ON pol.category = m.category
         ),
-        rep AS (
+        rep AS NOT MATERIALIZED (
             SELECT r.device_id, COUNT(*) AS n FROM {as_at.EVENT} r
             WHERE r.kind = '{DeviceEvent.Kind.REPAIRED.value}' AND r.occurred_at < %(cut)s
             GROUP BY r.device_id
         )
-        SELECT d.business_unit_id, d.device_model_id, {_year_month()} AS ym, d.os_version,
-               CASE WHEN d.status = 'deployed' AND d.last_seen IS NOT NULL
-                         AND d.last_seen < mp.idle_before THEN 1 ELSE 0 END AS reclaim,
-               CASE WHEN mp.repair_threshold > 0 AND COALESCE(rep.n, 0) >= mp.repair_threshold
-                    THEN 1 ELSE 0 END AS by_repairs,
-               COUNT(*)
-        FROM asat d
-        JOIN mp ON mp.id = d.device_model_id
-        LEFT JOIN rep ON rep.device_id = d.id
-        WHERE d.status IN ({statuses}){unit_filter}
-        GROUP BY d.business_unit_id, d.device_model_id, {_year_month()}, d.os_version,
-                 CASE WHEN d.status = 'deployed' AND d.last_seen IS NOT NULL
-                           AND d.last_seen < mp.idle_before THEN 1 ELSE 0 END,
-                 CASE WHEN mp.repair_threshold > 0
-                           AND COALESCE(rep.n, 0) >= mp.repair_threshold
-                      THEN 1 ELSE 0 END
+        SELECT business_unit_id, device_model_id, ym, os_version, reclaim, by_repairs, SUM(n)
+        FROM ({as_at.grouped_as_at(branch)}
+        ) g
+        GROUP BY business_unit_id, device_model_id, ym, os_version, reclaim, by_repairs
     """  # noqa: S608 - table names from model metadata; codes and numbers inlined as such
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -118,37 +124,35 @@ def refresh_due_as_at(
             "pk", "category", "end_of_support"
         )
     }
-    os_ends = [
-        (prefix.lower(), end)
-        for prefix, end in OsEndOfSupport.objects.values_list("os_prefix", "end_of_support")
-    ]
+    os_ends = list(OsEndOfSupport.objects.values_list("os_prefix", "end_of_support"))
 
     @functools.cache
-    def os_out_of_support(version: str) -> bool:
-        text = (version or "").lower()
-        return bool(text) and any(
-            text.startswith(prefix) and end <= period_end for prefix, end in os_ends
-        )
+    def os_ended(version: str) -> bool:
+        return os_out_of_support(version, os_ends, period_end)
 
     labels = {fy.start_year: fy.label for fy in years}
     due: dict[tuple[int, str, str], int] = {}
     for unit_id, model_id, year_month, os_version, reclaim, by_repairs, n in rows:
-        if reclaim:
-            continue  # idle: reclaimed, not refreshed
         category, model_end = models[model_id]
         policy = policies[category]
-        forced = (
-            by_repairs
-            or (model_end is not None and model_end <= period_end)
-            or (policy.os_end_of_support_forces_refresh and os_out_of_support(os_version))
+        year = refresh_year(
+            current_start_year=this_year.start_year,
+            due_fy=(
+                None
+                if year_month is None
+                else due_financial_year(
+                    int(year_month) // 100, int(year_month) % 100, policy.lifecycle_months
+                )
+            ),
+            is_forced=forced(
+                repairs_reached=bool(by_repairs),
+                model_end_of_support=model_end,
+                os_out_of_support=os_ended(os_version),
+                os_end_of_support_forces_refresh=policy.os_end_of_support_forces_refresh,
+                on_date=period_end,
+            ),
+            reclaim=bool(reclaim),
         )
-        if forced:
-            year = this_year.start_year
-        elif year_month is None:
-            continue  # no purchase date and no other reason: cannot be placed in a year
-        else:
-            due_year = _due_year(int(year_month), policy.lifecycle_months)
-            year = max(due_year, this_year.start_year)
         if year in labels:
             key = (unit_id, labels[year], category)
             due[key] = due.get(key, 0) + int(n)
