@@ -15,7 +15,8 @@ What records the old value of each field (``devices.DeviceEvent``):
 - status: every event's ``from_status`` (every status move writes one, through the
   one mover, the importer and the bulk API); a creation event (``received`` or
   ``imported`` with no from-status) after T means the device did not exist at T;
-- business unit, location, model, last seen, OS version and holder:
+- business unit, location, model, last seen, OS version, holder, and the asset tag,
+  serial number, purchase date and warranty when recorded later:
   ``details["changed"][field] = [old, new]``, as the importer, the bulk API and
   ``device_update`` write them (a refresh swap writes ``business_unit`` and
   ``location`` as ``[old, new]`` at the top of its details);
@@ -91,6 +92,14 @@ def _timestamp(expr: str) -> str:
     return f"replace(replace({expr}, '+00:00', ''), 'T', ' ')"
 
 
+def _date(expr: str) -> str:
+    """SQL: an event's ISO date text as the database's date type (on SQLite, text in
+    the form Django stores)."""
+    if connection.vendor == "postgresql":
+        return f"CAST({expr} AS date)"
+    return expr
+
+
 def _changed_or_top(field: str) -> tuple[str, str]:
     """(condition, old value) for a field recorded as changed.<field> = [old, new] or,
     by a refresh swap, as <field> = [old, new] at the top of the details."""
@@ -122,6 +131,15 @@ def _reveals() -> dict[str, tuple[str, str]]:
             "CAST(NULL AS text)" if connection.vendor == "postgresql" else "NULL",
         ),
         "seen": (_has(("changed", "last_seen")), _text(("changed", "last_seen"), 0)),
+        # Recorded later (a serial first recorded, a purchase date filled in): the
+        # period's report shows what was on the record at its end.
+        "tag": (_has(("changed", "asset_tag")), _text(("changed", "asset_tag"), 0)),
+        "serial": (_has(("changed", "serial_number")), _text(("changed", "serial_number"), 0)),
+        "purchase": (_has(("changed", "purchase_date")), _text(("changed", "purchase_date"), 0)),
+        "warranty": (
+            _has(("changed", "warranty_expires")),
+            _text(("changed", "warranty_expires"), 0),
+        ),
         "model": (_has(("changed", "model")), _text(("changed", "model"), 0)),
         "os": (_has(("changed", "os_version")), _text(("changed", "os_version"), 0)),
     }
@@ -222,8 +240,15 @@ def _resolved_ctes(changed: str) -> str:
             WHERE x.rn = 1
         ),
         resolved AS (
-            SELECT c.device_id AS id, d.asset_tag, d.serial_number, d.manufacturer_id,
-                   d.purchase_date, d.warranty_expires,
+            SELECT c.device_id AS id,
+                   CASE WHEN c.has_tag = 1 THEN c.tag_old ELSE d.asset_tag END AS asset_tag,
+                   CASE WHEN c.has_serial = 1 THEN c.serial_old ELSE d.serial_number END
+                       AS serial_number,
+                   d.manufacturer_id,
+                   CASE WHEN c.has_purchase = 1 THEN {_date("c.purchase_old")}
+                        ELSE d.purchase_date END AS purchase_date,
+                   CASE WHEN c.has_warranty = 1 THEN {_date("c.warranty_old")}
+                        ELSE d.warranty_expires END AS warranty_expires,
                    {status_at} AS status,
                    COALESCE(CASE WHEN c.has_unit = 1 THEN ou.id END, d.business_unit_id)
                        AS business_unit_id,
@@ -270,9 +295,8 @@ DEVICE_COLUMNS = (
 def devices_as_at_ctes() -> str:
     """A ``WITH`` clause (without the WITH) ``asat``: every device that existed at
     ``%(cut)s`` with its id, status, business_unit_id, device_model_id,
-    assigned_to_id, last_seen, location and os_version as they were then, and the
-    fields that do not change (asset tag, serial number, manufacturer, purchase date,
-    warranty) as they are. Needs ``prepare`` first on the connection.
+    assigned_to_id, last_seen, location, os_version, asset tag, serial number,
+    purchase date and warranty as they were then, and its manufacturer as it is. Needs ``prepare`` first on the connection.
 
     The devices not changed since are read from their own columns (so a filter on them
     is pushed into the scan of the devices and estimated from the table's

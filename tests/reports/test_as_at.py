@@ -17,6 +17,7 @@ from freezegun import freeze_time
 
 from accounts.roles import Role
 from devices import services as device_services
+from devices.importing.services import devices_upsert_rows
 from devices.models import Category, Device, DeviceEvent, Person
 from devices.selectors import entitlement_exceptions_open_by_unit
 from disposals.services.cases import disposal_cases_open
@@ -45,8 +46,8 @@ def device_rows(unit):
 
 def move_the_estate_on(estate, *, actor, approver, pending):
     """November: returns, a disposal case, a reassignment, a deployment, a transfer, a
-    check-in, a loss, a new device, a person moving unit, a leaver recorded late, an
-    exception decided and another asked for."""
+    check-in, a loss, records corrected, a new device, a person moving unit, a leaver
+    recorded late, an exception decided and another asked for."""
     a, a1, b = estate.a, estate.a1, estate.b
     pa1, pa2 = Person.objects.get(staff_number="PA1"), Person.objects.get(staff_number="PA2")
     returned = Device.objects.get(assigned_to=pa2, device_model__category=L)
@@ -68,6 +69,17 @@ def move_the_estate_on(estate, *, actor, approver, pending):
     device_services.device_update(
         device=Device.objects.get(assigned_to__staff_number="PB"),
         changes={"last_seen": timezone.now()},
+        actor=actor,
+    )
+    # Records corrected later: a relabelled stock laptop in B with its purchase date and
+    # warranty put right (October's report shows what was on record then).
+    device_services.device_update(
+        device=Device.objects.filter(business_unit=b, status=D.IN_STOCK).order_by("-pk").first(),
+        changes={
+            "asset_tag": "RELABELLED-IN-NOVEMBER",
+            "purchase_date": dt.date(2016, 3, 31),
+            "warranty_expires": dt.date(2019, 3, 31),
+        },
         actor=actor,
     )
     laptop = estate.models[L]
@@ -173,6 +185,38 @@ def test_a_regenerated_report_for_a_past_month_equals_the_one_made_at_its_end(
     with again.csv_file.open("rb") as handle:
         assert handle.read() == csv_then
     assert again.summary["headline"]["devices_held"] == 17
+
+
+def test_a_serial_recorded_after_the_period_is_not_in_its_rows(estate, people):
+    laptop = estate.models[L]
+    first = {
+        "manufacturer": laptop.manufacturer.name,
+        "model": laptop.name,
+        "category": "laptop",
+        "business_unit": estate.b.code,
+        "asset_tag": "TAG-ONLY-1",
+    }
+    # Given a laptop recorded in October by its asset tag alone, through the importer
+    with freeze_time("2026-10-15 10:00:00"):
+        outcome = devices_upsert_rows(rows=[first], actor=people["actor"], source="t")
+    assert outcome.created == 1, outcome.results
+    with freeze_time(JUST_AFTER_THE_END):
+        rows_then = device_rows(estate.b)
+    # When its serial is recorded in November by a later row with the tag
+    with freeze_time(NOVEMBER):
+        later = devices_upsert_rows(
+            rows=[{**first, "serial_number": "SN-RECORDED-LATER"}],
+            actor=people["actor"],
+            source="t",
+        )
+    assert later.updated == 1, later.results
+    assert Device.objects.get(asset_tag="TAG-ONLY-1").serial_number == "SN-RECORDED-LATER"
+    # Then October's rows, read in December, still show no serial for it
+    with freeze_time(DECEMBER):
+        rows_again = device_rows(estate.b)
+    assert rows_again == rows_then
+    tagged = [r for r in rows_then if r[0] == "TAG-ONLY-1"]
+    assert len(tagged) == 1 and "SN-RECORDED-LATER" not in tagged[0]
 
 
 def test_a_device_created_after_the_period_is_not_in_it_and_one_without_events_is(estate):
