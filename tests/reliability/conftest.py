@@ -243,12 +243,25 @@ def producer(broker):
     """This process's Celery app sending to ``broker`` (not eager), restored after."""
     from config.celery import app
 
-    keys = ("task_always_eager", "broker_url", "result_backend", "task_default_queue")
+    keys = (
+        "task_always_eager",
+        "broker_url",
+        "broker_transport_options",
+        "result_backend",
+        "task_default_queue",
+    )
     saved = {key: app.conf[key] for key in keys}
 
     def point_at(url: str, queue: str):
         app.conf.task_always_eager = False
         app.conf.broker_url = url
+        # As the web process sends (config/settings.py): RabbitMQ confirms each publish,
+        # once the persistent message is on disk.
+        app.conf.broker_transport_options = (
+            {"confirm_publish": True}
+            if url.startswith(("amqp://", "amqps://", "pyamqp://"))
+            else {}
+        )
         app.conf.result_backend = None
         app.conf.task_default_queue = queue
         app.__dict__.pop("amqp", None)  # routing read the old default queue
