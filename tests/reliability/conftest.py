@@ -8,6 +8,8 @@ Each test gets a queue of its own, so nothing else using the broker is disturbed
 and short leases (RELIABILITY_ENV), so a dead worker's runs are taken over within
 seconds. Workers are real subprocesses (``tests.reliability.worker``) in their own
 process group: a test can ``kill -9`` the whole worker or one pool child.
+A test that restarts the broker itself runs on a RabbitMQ node of its own
+(``private_rabbitmq``, tests.reliability.brokers).
 """
 
 from __future__ import annotations
@@ -290,6 +292,35 @@ def stack(transactional_db, broker, producer, tmp_path):
                 conn.default_channel.queue_delete(built.queue)
         except Exception:  # noqa: BLE001,S110 - a broker already gone has nothing to delete
             pass
+
+
+@pytest.fixture
+def private_rabbitmq(stack, broker, producer, tmp_path):
+    """The test's stack and this process's producer on a RabbitMQ node of the test's
+    own, which the test may kill and start again (``RabbitMQNode``). Stopped after the
+    test, its queue deleted first; the machine's RabbitMQ is not touched."""
+    from tests.reliability.brokers import RabbitMQNode, rabbitmq_installed
+
+    if not rabbitmq_installed():
+        pytest.skip("needs rabbitmq-server and epmd installed to run a RabbitMQ node of its own")
+    node = RabbitMQNode(tmp_path / "rabbitmq")
+    try:
+        node.start()
+        stack.broker = node.url
+        producer(node.url, stack.queue)
+        yield node
+    finally:
+        stack.stop()
+        try:
+            if node.server is not None and node.server.poll() is None:
+                app = producer(node.url, stack.queue)
+                with app.connection_for_write() as conn:
+                    conn.default_channel.queue_delete(stack.queue)
+        except Exception:  # noqa: BLE001,S110 - a node that did not come back has no queue
+            pass
+        finally:
+            producer(broker, stack.queue)  # the stack's own teardown talks to ``broker``
+            node.stop()
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.25, message: str = ""):
