@@ -1,7 +1,8 @@
 """Report runs against a real Celery worker, beat and broker, when things break:
 the worker killed with ``kill -9`` mid-report (whole, or one pool child), the broker
-losing every queued message, the database connection cut mid-report, the report
-storage full for one unit. Every run ends with an outcome: succeeded, or failed with
+losing every queued message, RabbitMQ killed and restarted (a node of the test's
+own) with work queued and mid-report, the database connection cut mid-report, the
+report storage full for one unit. Every run ends with an outcome: succeeded, or failed with
 the reason and no partial files; every owed e-mail is sent once.
 
 PostgreSQL and a broker (see conftest); each test is bounded (about 20-40 s here).
@@ -198,6 +199,79 @@ def test_messages_lost_with_work_queued_every_run_still_completes(
         if redis is not None:
             redis.kill()
             redis.wait(timeout=10)
+
+
+def _waiting(app, queue: str) -> int:
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def test_rabbitmq_killed_and_restarted_with_work_queued_keeps_it_and_every_run_completes(
+    private_rabbitmq, stack, units, producer
+):
+    node = private_rabbitmq
+    app = producer(node.url, stack.queue)
+    # Given the month's runs are queued (rows and messages) with no worker running,
+    # and two reports already built whose e-mails are queued too
+    tasks.stewardship_reports_generate_task.apply(args=[PERIOD])
+    for run in ReportRun.objects.order_by("business_unit__code")[:2]:
+        assert services.report_run_execute(run_id=run.pk).status == S.SUCCEEDED
+    queued = _waiting(app, stack.queue)
+    assert queued >= len(units) + 2
+    # When RabbitMQ is killed (kill -9) and started again on its data directory
+    node.kill()
+    restart = node.start()
+    # Then the durable queue still holds every message (persistent, and confirmed
+    # only once on disk)
+    assert _waiting(producer(node.url, stack.queue), stack.queue) == queued
+    # And once a worker and beat start, every run completes, each in one attempt
+    started = time.monotonic()
+    stack.worker("w1")
+    stack.beat()
+    wait_until(_all_succeeded(len(units)), timeout=60, message=f"stuck: {_statuses()}")
+    completed = time.monotonic() - started
+    assert set(ReportRun.objects.values_list("attempts", flat=True)) == {1}
+    _assert_every_run_holds_exactly_its_files()
+    _one_mail_per_unit(stack, units)
+    print(  # noqa: T201
+        f"RabbitMQ back in {restart:.1f} s with {queued} of {queued} messages; "
+        f"{len(units)} runs succeeded {completed:.1f} s after the worker started"
+    )
+
+
+def test_rabbitmq_killed_and_restarted_mid_report_the_worker_reconnects_and_runs_complete(
+    private_rabbitmq, stack, units
+):
+    node = private_rabbitmq
+    # Given a worker (and beat) connected and building the month's reports
+    worker = stack.worker("w1", RELIABILITY_SLOW_BUILD="2")
+    stack.beat()
+    tasks.stewardship_reports_generate_task.delay(PERIOD)
+    wait_until(
+        lambda: ReportRun.objects.filter(status=S.RUNNING).count() == 2,
+        timeout=30,
+        message="the worker never started two reports",
+    )
+    interrupted = set(ReportRun.objects.filter(status=S.RUNNING).values_list("pk", flat=True))
+    # When RabbitMQ is killed (kill -9) and started again
+    node.kill()
+    killed_at = time.monotonic()
+    restart = node.start()
+    # Then the same worker reconnects by itself and every run ends succeeded
+    wait_until(_all_succeeded(len(units)), timeout=60, message=f"stuck: {_statuses()}")
+    recovered = time.monotonic() - killed_at
+    assert worker.popen.poll() is None
+    assert worker.text().count("Connected to amqp://") >= 2, worker.text()[-4000:]
+    attempts = dict(ReportRun.objects.values_list("pk", "attempts"))
+    assert {n for pk, n in attempts.items() if pk not in interrupted} == {1}
+    assert {attempts[pk] for pk in interrupted} <= {1, 2}
+    _assert_every_run_holds_exactly_its_files()
+    _one_mail_per_unit(stack, units)
+    print(  # noqa: T201
+        f"RabbitMQ back in {restart:.1f} s; all {len(units)} runs succeeded "
+        f"{recovered:.1f} s after the kill; the interrupted runs' attempts: "
+        f"{sorted(attempts[pk] for pk in interrupted)}"
+    )
 
 
 def test_a_database_connection_cut_mid_report_is_recorded_and_retried(stack, units):
