@@ -223,7 +223,16 @@ class Stack:
             return cursor.fetchone()[0]
 
     def mails(self) -> list[str]:
-        return [path.read_text() for path in sorted(self.mail_dir.glob("*.log"))]
+        """Every e-mail sent, one string each. Django's file backend names a file by
+        the second and the backend's id(), so two e-mails sent within a second can
+        share a file: each is followed by a line of 79 dashes."""
+        separator = "\n" + "-" * 79 + "\n"
+        return [
+            mail
+            for path in sorted(self.mail_dir.glob("*.log"))
+            for mail in path.read_text().split(separator)
+            if mail.strip()
+        ]
 
     def stop(self) -> None:
         for process in self.processes:
