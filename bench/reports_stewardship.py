@@ -431,6 +431,42 @@ def bench_figures(baseline: dict | None = None) -> None:
     print(f"   MET headline: {root['headline']}")
 
 
+def bench_sections() -> None:
+    """Where the default path's time goes: each step of ``stewardship_figures`` on one
+    connection, in the order it reads them (reading what changed since the cut-off
+    into temporary tables, the two lookups, then the scans), best of three."""
+    from django.db import transaction
+
+    from reports.selectors import as_at
+    from reports.selectors import figures as f
+
+    steps: dict[str, list[float]] = {}
+
+    def timed(name, read, *read_args):
+        started = time.perf_counter()
+        read(*read_args)
+        steps.setdefault(name, []).append(time.perf_counter() - started)
+
+    for _ in range(3):
+        with transaction.atomic():
+            f._tune_for_aggregates()
+            units = f._units(None)
+            args = f._section_args(units, None, PERIOD_START, PERIOD_END, f.default_idle_days())
+            ids = args["unit_ids"]
+            timed("changed since (prepare)", as_at.prepare, args["params"])
+            timed("lost", f._lost_in_period, ids, args)
+            timed("exceptions", f._open_exceptions, ids, args)
+            as_at.plan_for_scans()
+            timed("device counts", f._device_counts, ids, args)
+            timed("entitled", f._entitled_counts, ids, args)
+            timed("held by person", f._held_by_person, ids, args)
+            timed("refresh due", f._refresh_due, ids, args)
+    print(
+        "   where the time goes (best of 3, s): "
+        + ", ".join(f"{name} {min(runs):.3f}" for name, runs in steps.items())
+    )
+
+
 def bench_one_unit() -> None:
     from accounts.models import BusinessUnit
     from devices.models import Device
@@ -585,6 +621,7 @@ def main() -> None:
         print(f"0. figures as at 31 October 2026 before the estate moves on: {elapsed:.3f}s")
     move_on()
     bench_figures(baseline)
+    bench_sections()
     bench_one_unit()
     if not args.skip_all:
         bench_all(args.workers)
