@@ -189,3 +189,20 @@ def idempotency_records_purge(*, now=None) -> int:
     """Delete expired keys (run daily; expired keys are also replaced on reuse)."""
     deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted
+
+
+def api_tokens_expired_purge(*, now=None) -> int:
+    """Delete tokens past their expiry (run daily: a request checks only its own
+    token's expiry, ``api.authentication``). Returns how many."""
+    expired = AuthToken.objects.filter(expiry__isnull=False, expiry__lt=now or timezone.now())
+    with transaction.atomic():
+        tokens = list(expired.select_related("user").values_list("token_key", "user__username"))
+        deleted, _ = expired.delete()
+    for token_key, username in tokens:
+        security_event(
+            "api_token_expired",
+            user=username,
+            outcome="allowed",
+            detail={"token": token_key, "removed": "expired"},
+        )
+    return deleted

@@ -3,7 +3,8 @@
 Each line carries: time (UTC, ISO 8601), event, user, ip, path, outcome, detail.
 Events: ``login``, ``login_failed``, ``lockout``, ``permission_denied``,
 ``api_token_created``, ``api_token_used``, ``api_token_rejected``,
-``api_token_revoked``, ``commercial_export``. settings.LOGGING sends the logger to
+``api_token_revoked``, ``api_token_expired`` (deleted by the daily purge),
+``commercial_export``. settings.LOGGING sends the logger to
 its own handler (stderr, or SECURITY_LOG_FILE), never mixed into the app log.
 
 Nothing secret is logged: no passwords, no token keys (only a token's public

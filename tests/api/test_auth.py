@@ -1,6 +1,7 @@
 """Token and session authentication, token commands, and per-token rate limits."""
 
 import datetime as dt
+import json
 from io import StringIO
 
 import pytest
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from api.models import ApiTokenLabel
+from core.security_log import JsonLineFormatter
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +68,68 @@ def test_an_expired_token_is_401(api_as, integration, estate):
         response = api_as(token=key).get(DEVICES)
 
     assert response.status_code == 401
+
+
+def test_an_expired_token_is_deleted_when_used_and_the_others_wait_for_the_purge(
+    api_as, integration, estate
+):
+    keys = [
+        create_token(integration.username, "--expires-in", days)[0].strip().splitlines()[-1]
+        for days in ("30", "30", "90")
+    ]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    with freeze_time(later):
+        refused = api_as(token=keys[0]).get(DEVICES)
+        allowed = api_as(token=keys[2]).get(DEVICES)
+    assert (refused.status_code, allowed.status_code) == (401, 200)
+    # The used expired token is gone; the other expired one is not read on a request
+    # (no request reads the account's other tokens) and waits for the daily purge.
+    assert sorted(AuthToken.objects.values_list("token_key", flat=True)) == sorted(
+        [keys[1][:15], keys[2][:15]]
+    )
+    from api.services import api_tokens_expired_purge
+
+    assert api_tokens_expired_purge(now=later) == 1
+    assert list(AuthToken.objects.values_list("token_key", flat=True)) == [keys[2][:15]]
+
+
+def test_a_request_reads_only_its_own_token_however_many_the_account_has(
+    api_as, integration, estate
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(30):
+        create_token(integration.username, "--expires-in", "30")
+    key = create_token(integration.username)[0].strip().splitlines()[-1]
+    client = api_as(token=key)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{DEVICES}{estate.north_device.pk}/").status_code == 200
+    token_reads = [q["sql"] for q in captured if "knox_authtoken" in q["sql"]]
+    # One lookup by the key's public prefix; knox's own class also read all 31 of the
+    # account's tokens on every request, to delete expired ones.
+    assert len(token_reads) == 1 and "token_key" in token_reads[0], token_reads
+
+
+def test_expired_tokens_are_purged_daily_and_logged(integration, caplog):
+    from django_celery_beat.models import PeriodicTask
+
+    from api.tasks import api_tokens_expired_purge_task
+
+    task = PeriodicTask.objects.get(task="api.tasks.api_tokens_expired_purge_task")
+    assert task.enabled and (task.crontab.hour, task.crontab.minute) == ("3", "40")
+    expired = create_token(integration.username, "--expires-in", "1")[0].strip().splitlines()[-1]
+    create_token(integration.username)
+    caplog.set_level("INFO", logger="security")
+    with freeze_time(dt.datetime.now(dt.UTC) + dt.timedelta(days=2)):
+        assert api_tokens_expired_purge_task.delay().get() == 1
+    assert AuthToken.objects.filter(user=integration).count() == 1
+    logged = [
+        json.loads(JsonLineFormatter().format(r)) for r in caplog.records if r.name == "security"
+    ]
+    assert [(e["event"], e["user"], e["detail"]["token"]) for e in logged[-1:]] == [
+        ("api_token_expired", integration.username, expired[:15])
+    ]
 
 
 def test_a_token_still_works_before_its_expiry(api_as, integration, estate):
