@@ -128,5 +128,10 @@ class KnownParametersFilterBackend(django_filters.DjangoFilterBackend):
     """django-filter's backend, refusing unknown parameters and unseen units first."""
 
     def filter_queryset(self, request, queryset, view):
+        # One object is found by its address within the caller's scope (the view's
+        # queryset); a list's filters do not apply to it, and building the filter set
+        # was a quarter of a device's GET.
+        if getattr(view, "detail", False):
+            return queryset
         check_query_parameters(request, view, queryset)
         return super().filter_queryset(request, queryset, view)

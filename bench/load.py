@@ -109,8 +109,10 @@ def main(argv=None) -> int:
             "--no-imports",
             "-c",
             "from django.contrib.auth import get_user_model\n"
-            "from api.services import api_token_create\n"
+            "from api.services import api_token_create, api_token_revoke\n"
             "user = get_user_model().objects.get(username='itsm.integration')\n"
+            # The last run's tokens go first: each run makes its own.
+            "api_token_revoke(user=user, all_tokens=True)\n"
             f"for _ in range({args.users}):\n"
             "    print(api_token_create(user=user, description='load test')[1])",
         ],
