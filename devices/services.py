@@ -7,6 +7,7 @@ here, since every door calls ``devices.services``."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import transaction
@@ -658,6 +659,24 @@ def device_create(
     return device
 
 
+@functools.cache
+def _not_to_validate(changed: frozenset[str]) -> list[str]:
+    """The fields an update's ``full_clean`` leaves out: those it does not change and
+    that share no constraint (CHECK or UNIQUE) with a field it changes. Their values
+    are the row's, which the database holds valid; validating them again cost a query
+    each (every foreign key, unique field and CHECK: 28 of a location change's 38
+    queries). A constraint on a changed field is validated with all its fields."""
+    validate = set(changed)
+    for constraint in Device._meta.constraints:
+        condition = getattr(constraint, "condition", None)
+        fields = set(getattr(constraint, "fields", ()) or ())
+        if condition is not None:
+            fields |= set(condition.referenced_base_fields)
+        if fields & changed:
+            validate |= fields
+    return [f.name for f in Device._meta.concrete_fields if f.name not in validate]
+
+
 def device_update(
     *, device: Device, changes: dict[str, Any], actor=None, expected_version=None, source=""
 ) -> tuple[Device, list[str]]:
@@ -700,7 +719,7 @@ def device_update(
         if current.serial_number is None and not current.asset_tag:
             # CHECK devices_device_serial_or_tag, in the words of the field at fault.
             raise DomainError(TAG_NEEDED_WITHOUT_SERIAL, field="asset_tag", code="not_clearable")
-        current.full_clean(exclude=["version"])
+        current.full_clean(exclude=_not_to_validate(frozenset(changed)))
         now = timezone.now()
         updated = Device.objects.filter(pk=current.pk, version=expected_version).update(
             **changed, version=F("version") + 1, updated_at=now

@@ -103,3 +103,39 @@ def test_commercial_caller_costs_no_extra_query(django_assert_num_queries, make_
     add_devices(estate, 3)
 
     count_queries(django_assert_num_queries, finance, "/api/v1/devices/", 3)
+
+
+def test_a_device_read_and_a_location_change_cost_a_fixed_few_queries(make_user, estate):
+    """A GET of one device: groups, scope, the device (no list filter set built). A
+    PATCH of its location: groups, scope, the device, then in one transaction the
+    locked read, the compare-and-swap UPDATE, the event (its two foreign keys checked)
+    and the history row, and the device read back; no re-validation of the fields
+    and constraints it leaves as they were (a foreign key, a unique field or a CHECK
+    each cost a query)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = make_user(Role.INTEGRATION)
+    device = DeviceFactory(business_unit=estate.north)
+
+    def run(method, **kwargs):
+        fresh = get_user_model().objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as captured:
+            response = getattr(client_for(fresh), method)(f"/api/v1/devices/{device.pk}/", **kwargs)
+        assert response.status_code == 200, response.content
+        return [q["sql"] for q in captured], response
+
+    read, response = run("get")
+    assert len(read) == 3, read
+    write, _ = run(
+        "patch",
+        data={"location": "Moved"},
+        format="json",
+        HTTP_IF_MATCH=response["ETag"],
+    )
+    data_queries = [
+        q for q in write if not q.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+    ]
+    assert not [q for q in write if '"_check"' in q], "CHECKs of unchanged fields re-run"
+    assert len(data_queries) <= 12, data_queries
