@@ -16,9 +16,14 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Threaded workers: a request waiting on PostgreSQL does not hold a whole process.
+# The threads of one process share one core (Python's GIL), so on a two-core machine
+# four processes of two threads each keep a short request from queueing behind a
+# long one in the same process: under the load test's 50 users, 4 x 2 answered a
+# device's GET in 86 ms at the 95th percentile where 2 x 4 took 270 ms, with the same
+# eight database connections (bench/RESULTS.md, "Load test").
 worker_class = "gthread"
-workers = _int("GUNICORN_WORKERS", 2)
-threads = _int("GUNICORN_THREADS", 4)
+workers = _int("GUNICORN_WORKERS", 4)
+threads = _int("GUNICORN_THREADS", 2)
 # A request still running after this is killed with its worker (the slowest page, a
 # large bulk upsert, takes a few seconds); its transaction rolls back with it.
 timeout = _int("GUNICORN_TIMEOUT", 60)
