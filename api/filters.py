@@ -128,10 +128,11 @@ class KnownParametersFilterBackend(django_filters.DjangoFilterBackend):
     """django-filter's backend, refusing unknown parameters and unseen units first."""
 
     def filter_queryset(self, request, queryset, view):
+        check_query_parameters(request, view, queryset)
         # One object is found by its address within the caller's scope (the view's
         # queryset); a list's filters do not apply to it, and building the filter set
-        # was a quarter of a device's GET.
+        # was a quarter of a device's GET. (A detail route's own list, such as a
+        # device's events, still has its parameters checked above.)
         if getattr(view, "detail", False):
             return queryset
-        check_query_parameters(request, view, queryset)
         return super().filter_queryset(request, queryset, view)

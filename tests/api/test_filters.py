@@ -130,3 +130,19 @@ def test_one_device_and_writes_are_not_checked(api_as, integration, estate):
     """Only lists: one object is found by its address, whatever else the URL says."""
     response = api_as(integration).get(f"/api/v1/devices/{estate.north_device.pk}/?extra=1")
     assert response.status_code == 200
+
+
+def test_a_devices_events_list_refuses_an_unknown_parameter_and_one_device_ignores_none(
+    client, make_user
+):
+    from tests.factories import DeviceFactory
+
+    device = DeviceFactory()
+    client.force_login(make_user(Role.ASSET_MANAGER))
+
+    events = client.get(f"/api/v1/devices/{device.pk}/events/", {"kind": "lost"})
+    one = client.get(f"/api/v1/devices/{device.pk}/")
+
+    assert events.status_code == 400, events.content[:300]
+    assert list(events.json()["error"]["fields"]) == ["kind"]
+    assert one.status_code == 200
