@@ -9,7 +9,8 @@ and short leases (RELIABILITY_ENV), so a dead worker's runs are taken over withi
 seconds. Workers are real subprocesses (``tests.reliability.worker``) in their own
 process group: a test can ``kill -9`` the whole worker or one pool child.
 A test that restarts the broker itself runs on a RabbitMQ node of its own
-(``private_rabbitmq``, tests.reliability.brokers).
+(``private_rabbitmq``, tests.reliability.brokers); one that restarts PostgreSQL, on
+a cluster of its own (``private_postgres``, tests.reliability.databases).
 """
 
 from __future__ import annotations
@@ -330,6 +331,54 @@ def private_rabbitmq(stack, broker, producer, tmp_path):
         finally:
             producer(broker, stack.queue)  # the stack's own teardown talks to ``broker``
             node.stop()
+
+
+@pytest.fixture
+def private_postgres(stack):
+    """The test's stack and this process's ``default`` connection on a PostgreSQL
+    cluster of the test's own (``PostgresCluster``), migrated, which the test may stop
+    and start again; the machine's PostgreSQL is not touched. The stack is stopped and
+    the connection pointed back at the test database before the cluster is removed.
+    ``setup_seconds`` is how long the cluster took to be ready (initdb to migrated)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from tests.reliability.databases import PostgresCluster, postgres_installed
+
+    reason = postgres_installed()
+    if reason:
+        pytest.skip(reason)
+    saved = dict(connection.settings_dict)
+    cluster = PostgresCluster()
+    try:
+        started = time.monotonic()
+        cluster.init()
+        cluster.start()
+        cluster.psql("postgres", "CREATE DATABASE tracker")
+        migrate = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=ROOT,
+            env=stack.env(DATABASE_URL=cluster.url("tracker")),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+        cluster.setup_seconds = time.monotonic() - started
+        stack.extra_env["DATABASE_URL"] = cluster.url("tracker", stack.app_name)
+        connection.close()
+        connection.settings_dict.update(
+            NAME="tracker", USER="postgres", PASSWORD="", HOST="127.0.0.1", PORT=cluster.port
+        )
+        ContentType.objects.clear_cache()  # ids of the test database's content types
+        yield cluster
+    finally:
+        stack.stop()
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+        ContentType.objects.clear_cache()
+        cluster.remove()
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.25, message: str = ""):
