@@ -1,16 +1,20 @@
 """Estate imports against a real Celery worker and broker, when things break: the
-worker killed with ``kill -9`` mid-import, and the database connection cut mid-import
-(as a PostgreSQL restart does). The run never stays ``running``: it is taken over (or
-failed with the reason), whole batches only ever land, its counts say what landed,
-and importing the file again converges to it.
+worker killed with ``kill -9`` mid-import, the database connection cut mid-import
+(as a PostgreSQL restart does), and PostgreSQL itself stopped at once mid-import and
+started again a few seconds later (a cluster of the test's own). The run never stays
+``running``: it is taken over (or failed with the reason), whole batches only ever
+land, its counts say what landed, and importing the file again converges to it.
 
-PostgreSQL and a broker (see conftest); each test is bounded (about 20-40 s here).
+PostgreSQL and a broker (see conftest); each test is bounded (about 20-60 s here).
 """
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import InterfaceError, OperationalError, connection
 
 from devices.importing import services
 from devices.models import Device, ImportRun
@@ -145,5 +149,67 @@ def test_an_import_whose_database_connection_is_cut_fails_with_the_reason_and_co
     _assert_whole_batches(landed, batches)
     assert run.created_count == len(landed)
     assert run.applied == bool(landed)
+    # And importing the file again converges to it
+    _assert_rerun_converges(estate_file)
+
+
+def _status_while_away(run_pk: int) -> str | None:
+    """The run's status, or None while the database refuses connections."""
+    try:
+        return ImportRun.objects.values_list("status", flat=True).get(pk=run_pk)
+    except (OperationalError, InterfaceError):
+        connection.close()
+        return None
+
+
+def test_an_import_through_a_postgresql_restart_ends_and_converges(
+    stack, private_postgres, request, monkeypatch
+):
+    estate_file = request.getfixturevalue("estate_file")  # its rows on the private cluster
+    batches = _batches(monkeypatch)
+    # Given a worker importing a 3,000-row file in batches of 500 (a second between),
+    # and beat running the reaper, all on a PostgreSQL cluster of the test's own
+    stack.worker("w1", RELIABILITY_BATCH_SIZE=str(BATCH), RELIABILITY_SLOW_BATCH="1")
+    stack.beat()
+    run = estate_file()
+    wait_until(
+        lambda: ImportRun.objects.get(pk=run.pk).rows_processed >= 600,
+        timeout=45,
+        message="the import never got going",
+    )
+    # When PostgreSQL stops at once (no checkpoint, every client cut), refuses
+    # connections for 3 s, and starts again (crash recovery first)
+    connection.close()
+    stopped = time.monotonic()
+    private_postgres.stop("immediate")
+    time.sleep(3)
+    recovery = private_postgres.start()
+    # Then the run ends (failed with the reason, or taken over and finished): it
+    # never stays running or queued
+    ended = {ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED}
+    wait_until(
+        lambda: _status_while_away(run.pk) in ended,
+        timeout=60,
+        message="import stuck running or queued after the restart",
+    )
+    run.refresh_from_db()
+    print(
+        f"\nPostgreSQL restart: setup {private_postgres.setup_seconds:.1f} s, away "
+        f"{3 + recovery:.1f} s, run ended {time.monotonic() - stopped:.1f} s after the stop: "
+        f"{run.status} after {run.attempts} attempt(s) {run.failure_message!r}"
+    )
+    if run.status == ImportRun.Status.FAILED:
+        assert run.failure_message.startswith("The import stopped"), run.failure_message
+    # Whole batches only, and the run counts every row that landed
+    landed = _landed()
+    _assert_whole_batches(landed, batches)
+    assert run.created_count == len(landed)
+    assert run.applied == bool(landed)
+    if run.status == ImportRun.Status.SUCCEEDED:
+        # Only a later attempt can have finished it: the first lost its connection
+        assert run.attempts >= 2
+        assert any("took over" in warning for warning in run.warnings)
+        assert landed == set(range(ROWS))
+        assert run.rejected_count == 0
     # And importing the file again converges to it
     _assert_rerun_converges(estate_file)
