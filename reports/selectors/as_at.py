@@ -123,11 +123,13 @@ def _reveals() -> dict[str, tuple[str, str]]:
             f"CASE WHEN {_has(('changed', 'assigned_to'))}"
             f" THEN {_text(('changed', 'assigned_to'), 0)} ELSE {_text(('from',))} END",
         ),
-        # No old value: whether the device left use at some moment since (a move out
-        # of use records no old holder, so its holder then must be looked up).
-        "left_use": (
-            f"(e.from_status IN ({IN_USE_SQL}) AND e.to_status <> ''"
-            f" AND e.to_status NOT IN ({IN_USE_SQL}))",
+        # No old value: whether a record since changed the holder without naming the
+        # old one (a move out of use; the one mover naming a new holder, as an import
+        # or bulk row handing a device in use to someone else does), so the holder then
+        # must be looked up.
+        "holder_unrecorded": (
+            f"((e.from_status IN ({IN_USE_SQL}) AND e.to_status <> ''"
+            f" AND e.to_status NOT IN ({IN_USE_SQL})) OR {_is('string', 'assigned_to')})",
             "CAST(NULL AS text)" if connection.vendor == "postgresql" else "NULL",
         ),
         "seen": (_has(("changed", "last_seen")), _text(("changed", "last_seen"), 0)),
@@ -205,17 +207,17 @@ def _resolved_ctes(changed: str) -> str:
     )
     status_at = "CASE WHEN c.has_status = 1 THEN c.status_old ELSE d.status END"
     # The holder is looked up only where the rewind cannot tell it: a device in use at
-    # the cut-off that left use since (which records no old holder) and whose holder
-    # was never recorded as changed since (a recorded change's old value is the holder
-    # then; with neither, today's holder is).
+    # the cut-off whose holder a later record changed without naming the old one, and
+    # whose holder was never recorded as changed since (a recorded change's old value
+    # is the holder then; with neither, today's holder is).
     in_use_then = (
-        f"(c.has_left_use = 1 AND c.has_holder = 0"
+        f"(c.has_holder_unrecorded = 1 AND c.has_holder = 0"
         f" AND (c.has_status = 0 OR c.status_old IN ({IN_USE_SQL})))"
     )
     return f"""
         named AS (
-            -- The holder at the cut-off of each device that was in use then and left
-            -- use since with no record of its old holder, from the latest record
+            -- The holder at the cut-off of each device that was in use then and whose
+            -- holder changed since with no record of the old one, from the latest record
             -- before the cut-off that names one: an event (a move into use, a
             -- reassignment, an import's change: a staff number) or a field-history row
             -- (a person id).
@@ -296,7 +298,8 @@ def devices_as_at_ctes() -> str:
     """A ``WITH`` clause (without the WITH) ``asat``: every device that existed at
     ``%(cut)s`` with its id, status, business_unit_id, device_model_id,
     assigned_to_id, last_seen, location, os_version, asset tag, serial number,
-    purchase date and warranty as they were then, and its manufacturer as it is. Needs ``prepare`` first on the connection.
+    purchase date and warranty as they were then, and its manufacturer as it is.
+    Needs ``prepare`` first on the connection.
 
     The devices not changed since are read from their own columns (so a filter on them
     is pushed into the scan of the devices and estimated from the table's

@@ -219,6 +219,42 @@ def test_a_serial_recorded_after_the_period_is_not_in_its_rows(estate, people):
     assert len(tagged) == 1 and "SN-RECORDED-LATER" not in tagged[0]
 
 
+def test_a_holder_changed_later_by_an_import_is_rewound(estate, people):
+    pb = Person.objects.get(staff_number="PB")
+    laptop = Device.objects.get(assigned_to=pb)
+    # Given a second person in B, on the records since September
+    with freeze_time("2026-09-25 10:00:00"):
+        PersonFactory(staff_number="PB2", business_unit=estate.b, role_profile=pb.role_profile)
+    with freeze_time(JUST_AFTER_THE_END):
+        then, rows_then = october(), device_rows(estate.b)
+    # When an import row in November sends PB's laptop for repair with PB2 as its
+    # holder (a status move through the one mover, whose event names the new holder,
+    # not the old)
+    with freeze_time(NOVEMBER):
+        outcome = devices_upsert_rows(
+            rows=[
+                {
+                    "manufacturer": laptop.manufacturer.name,
+                    "model": laptop.device_model.name,
+                    "category": "laptop",
+                    "business_unit": estate.b.code,
+                    "serial_number": laptop.serial_number,
+                    "status": "in_repair",
+                    "assigned_to": "PB2",
+                }
+            ],
+            actor=people["actor"],
+            source="t",
+        )
+    assert outcome.updated == 1, outcome.results
+    assert Device.objects.get(pk=laptop.pk).assigned_to.staff_number == "PB2"
+    # Then October, read in December, still has PB holding it
+    with freeze_time(DECEMBER):
+        assert device_rows(estate.b) == rows_then
+        assert october() == then
+    assert [r[7] for r in rows_then if r[1] == laptop.serial_number] == ["PB"]
+
+
 def test_a_device_created_after_the_period_is_not_in_it_and_one_without_events_is(estate):
     # A device whose first event (received) is after the period's end did not exist then.
     late = DeviceFactory(business_unit=estate.b, device_model=estate.models[L])
